@@ -1,0 +1,1 @@
+"""The HTTP, WebSocket and Socket.IO surface: thin routes over the services."""

@@ -1,0 +1,67 @@
+"""The one place where errors become HTTP responses: always `{"error": CODE, "detail": TEXT}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vibeforge.errors import VibeforgeError
+from vibeforge.logs import request_id
+
+log = logging.getLogger("vibeforge.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    """A response in the project's single error shape."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str]:
+    problems = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            return 400, "malformed_json", "the request body is not valid JSON"
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        problems.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+    return 422, "validation_error", "; ".join(problems) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error in the single shape."""
+
+    @app.exception_handler(VibeforgeError)
+    async def domain_error(_: Request, exc: VibeforgeError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("request failed: %s", exc.detail, extra={"error": exc.code})
+        return error_response(exc.status, exc.code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(*_describe_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        return error_response(exc.status_code, code, detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        rid = request_id.get() or "-"
+        return error_response(500, "internal_error", f"internal error (request id {rid})")

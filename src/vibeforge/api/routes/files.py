@@ -1,0 +1,86 @@
+"""Files of a project: the tree, reading, writing, deleting, renaming, and a file's history.
+
+The history route is declared before the catch-all file route, so a path ending in
+`/versions` reads as that file's history.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep
+from vibeforge.api.schemas import (
+    FileEntryOut,
+    FileOut,
+    FileRename,
+    FileTreeOut,
+    FileWrite,
+    PageOut,
+    VersionOut,
+    VersionWritten,
+)
+
+router = APIRouter(tags=["files"])
+
+
+@router.get("/projects/{project_id}/files")
+async def list_files(project_id: str, user: CurrentUser, projects: ProjectsDep) -> FileTreeOut:
+    """Every file at the newest version, with its size in bytes."""
+    head, entries = await projects.list_files(user, project_id)
+    items = [FileEntryOut(path=entry.path, size=entry.size) for entry in entries]
+    return FileTreeOut(items=items, version_id=head)
+
+
+@router.post("/projects/{project_id}/files:rename")
+async def rename_file(
+    project_id: str, body: FileRename, user: CurrentUser, projects: ProjectsDep
+) -> VersionWritten:
+    """Move a file to a new path."""
+    result = await projects.rename_file(user, project_id, body.source, body.target, body.message)
+    return VersionWritten(version_id=result.version_id, changed=result.changed)
+
+
+@router.get("/projects/{project_id}/files/{path:path}/versions")
+async def file_versions(
+    project_id: str,
+    path: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[VersionOut]:
+    """The versions that changed this file, newest first."""
+    page = await projects.versions(user, project_id, limit, cursor, path=path)
+    items = [VersionOut.model_validate(commit, from_attributes=True) for commit in page.items]
+    return PageOut(items=items, next=page.next)
+
+
+@router.get("/projects/{project_id}/files/{path:path}")
+async def read_file(
+    project_id: str,
+    path: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    version_id: str | None = Query(default=None, max_length=64),
+) -> FileOut:
+    """A file's content at the newest version, or at `version_id`."""
+    found = await projects.read_file(user, project_id, path, version_id)
+    return FileOut(path=found.path, content=found.content, version_id=found.version_id)
+
+
+@router.put("/projects/{project_id}/files/{path:path}")
+async def write_file(
+    project_id: str, path: str, body: FileWrite, user: CurrentUser, projects: ProjectsDep
+) -> VersionWritten:
+    """Create or replace a file; the change is a new version."""
+    result = await projects.write_files(user, project_id, {path: body.content}, body.message or "")
+    return VersionWritten(version_id=result.version_id, changed=result.changed)
+
+
+@router.delete("/projects/{project_id}/files/{path:path}")
+async def delete_file(
+    project_id: str, path: str, user: CurrentUser, projects: ProjectsDep
+) -> VersionWritten:
+    """Delete a file; the deletion is a new version."""
+    result = await projects.write_files(user, project_id, {path: None}, "")
+    return VersionWritten(version_id=result.version_id, changed=result.changed)

@@ -1,0 +1,52 @@
+"""Unauthenticated routes: the service description and its health."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from vibeforge import __version__
+from vibeforge.api.deps import ServicesDep
+
+router = APIRouter(tags=["meta"])
+
+FEATURES = [
+    "projects: git-backed workspaces with versions, diffs and revert",
+    "users and revocable bearer tokens",
+]
+
+
+def _git_version() -> str | None:
+    if shutil.which("git") is None:
+        return None
+    result = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    return result.stdout.strip().removeprefix("git version ") or None
+
+
+@router.get("/")
+async def index() -> dict[str, Any]:
+    """What this server is and where its API documentation lives."""
+    return {"name": "vibeforge", "version": __version__, "features": FEATURES, "docs": "/docs"}
+
+
+@router.get("/health")
+async def health(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Whether the database and git answer; extra checks are contributed by other services."""
+    database_ok = await services.db.ping()
+    cache = request.app.state.__dict__.setdefault("git_version", None)
+    git = cache or await asyncio.to_thread(_git_version)
+    request.app.state.git_version = git
+    report: dict[str, Any] = {
+        "status": "ok" if database_ok and git else "degraded",
+        "database": "ok" if database_ok else "unavailable",
+        "database_backend": services.db.dialect,
+        "git": git or "missing",
+        "version": __version__,
+    }
+    for name, probe in request.app.state.health_probes.items():
+        report[name] = await probe()
+    return report

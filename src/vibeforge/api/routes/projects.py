@@ -1,0 +1,88 @@
+"""Projects and their versions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response, status
+
+from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep
+from vibeforge.api.schemas import (
+    DiffOut,
+    PageOut,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectOut,
+    RevertRequest,
+    VersionOut,
+    VersionWritten,
+)
+
+router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED)
+async def create_project(
+    body: ProjectCreate, user: CurrentUser, projects: ProjectsDep
+) -> ProjectDetail:
+    """Create a project with an empty main file as its first version."""
+    view = await projects.create(user, body.name, body.description, body.main_file)
+    return ProjectDetail.model_validate(view, from_attributes=True)
+
+
+@router.get("/projects")
+async def list_projects(
+    user: CurrentUser, projects: ProjectsDep, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> PageOut[ProjectOut]:
+    """The caller's projects, newest first."""
+    page = await projects.list(user, limit, cursor)
+    items = [ProjectOut.model_validate(view, from_attributes=True) for view in page.items]
+    return PageOut(items=items, next=page.next)
+
+
+@router.get("/projects/{project_id}")
+async def get_project(project_id: str, user: CurrentUser, projects: ProjectsDep) -> ProjectDetail:
+    """One project, with the content of its main file as `current_code`."""
+    view = await projects.get(user, project_id)
+    return ProjectDetail.model_validate(view, from_attributes=True)
+
+
+@router.delete("/projects/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_project(project_id: str, user: CurrentUser, projects: ProjectsDep) -> Response:
+    """Delete a project and its repository."""
+    await projects.delete(user, project_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/projects/{project_id}/versions")
+async def list_versions(
+    project_id: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[VersionOut]:
+    """The project's versions, newest first."""
+    page = await projects.versions(user, project_id, limit, cursor)
+    items = [VersionOut.model_validate(commit, from_attributes=True) for commit in page.items]
+    return PageOut(items=items, next=page.next)
+
+
+@router.get("/projects/{project_id}/versions/{version_id}/diff")
+async def diff_version(
+    project_id: str,
+    version_id: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    against: str | None = Query(default=None, max_length=64),
+) -> DiffOut:
+    """The unified diff of a version against another (default: its parent)."""
+    version, base, diff = await projects.diff(user, project_id, version_id, against)
+    return DiffOut(version_id=version.id, against=base, diff=diff)
+
+
+@router.post("/projects/{project_id}/revert")
+async def revert(
+    project_id: str, body: RevertRequest, user: CurrentUser, projects: ProjectsDep
+) -> VersionWritten:
+    """A new version whose files equal those of an earlier one."""
+    result = await projects.revert(user, project_id, body.version_id, body.message)
+    return VersionWritten(version_id=result.version_id, changed=result.changed)

@@ -1,0 +1,165 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageOut(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    next: str | None = None
+
+
+class UserOut(BaseModel):
+    """A user as others see it."""
+
+    id: str
+    email: str
+    is_admin: bool
+    created_at: datetime
+
+
+class UserCreate(Strict):
+    """A new user (administrators only)."""
+
+    email: str = Field(min_length=3, max_length=320)
+    is_admin: bool = False
+
+
+class TokenOut(BaseModel):
+    """A token's metadata; the secret itself is never shown again."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreate(Strict):
+    """A request for a new token."""
+
+    name: str = Field(default="", max_length=200)
+
+
+class IssuedTokenOut(BaseModel):
+    """A freshly issued token: the only time its secret appears."""
+
+    id: str
+    name: str
+    token: str
+
+
+class UserCreated(BaseModel):
+    """A new user and its first token."""
+
+    user: UserOut
+    token: str
+
+
+class ProjectCreate(Strict):
+    """A new project."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    main_file: str = Field(default="main.py", min_length=1, max_length=1024)
+
+
+class ProjectOut(BaseModel):
+    """A project in a list."""
+
+    id: str
+    name: str
+    description: str
+    main_file: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectDetail(ProjectOut):
+    """A project with the content of its main file."""
+
+    current_code: str
+
+
+class FileEntryOut(BaseModel):
+    """A file in the tree."""
+
+    path: str
+    size: int
+
+
+class FileTreeOut(PageOut[FileEntryOut]):
+    """Every file at the head version."""
+
+    version_id: str
+
+
+class FileOut(BaseModel):
+    """A file's content at a version."""
+
+    path: str
+    content: str
+    version_id: str
+
+
+class FileWrite(Strict):
+    """New content for a file."""
+
+    content: str
+    message: str | None = Field(default=None, max_length=10_000)
+
+
+class FileRename(Strict):
+    """A move of a file to a new path."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from", min_length=1, max_length=4096)
+    target: str = Field(alias="to", min_length=1, max_length=4096)
+    message: str | None = Field(default=None, max_length=10_000)
+
+
+class VersionWritten(BaseModel):
+    """The version a change produced; `changed` is false when the content was already there."""
+
+    version_id: str
+    changed: bool
+
+
+class VersionOut(BaseModel):
+    """One version of a project."""
+
+    id: str
+    message: str
+    created_at: datetime
+    parent: str | None
+
+
+class DiffOut(BaseModel):
+    """A unified diff between two versions (`against` null: the empty project)."""
+
+    version_id: str
+    against: str | None
+    diff: str
+
+
+class RevertRequest(Strict):
+    """Restore the files of an earlier version as a new version."""
+
+    version_id: str = Field(min_length=1, max_length=64)
+    message: str | None = Field(default=None, max_length=10_000)

@@ -1,0 +1,86 @@
+"""The application factory: `create_app(settings)` wires services, routes and start-up work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from vibeforge import __version__
+from vibeforge.api.errors import install_error_handlers
+from vibeforge.api.middleware import RequestContextMiddleware
+from vibeforge.api.routes import files, meta, projects, users
+from vibeforge.config import Settings
+from vibeforge.crypto import load_or_create_secret_key, write_private_file
+from vibeforge.services import Services
+
+log = logging.getLogger("vibeforge")
+
+HealthProbe = Callable[[], Awaitable[Any]]
+
+
+async def bootstrap_admin(services: Services) -> str | None:
+    """On the first start, create the admin user; return its token if one was generated."""
+    if await services.users.count() > 0:
+        return None
+    configured = services.settings.admin_token
+    token = configured.get_secret_value() if configured else None
+    _, issued = await services.users.create("admin@localhost", is_admin=True, token=token)
+    if token is not None:
+        log.info("created the admin user with the token from VIBEFORGE_ADMIN_TOKEN")
+        return None
+    path = services.settings.resolved_data_dir / "admin-token"
+    write_private_file(path, issued.token + "\n")
+    return issued.token
+
+
+async def start_services(services: Services) -> None:
+    """Everything that must happen before the first request: migrations, repair, bootstrap."""
+    services.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    await services.db.upgrade()
+    await services.projects.reconcile()
+    token = await bootstrap_admin(services)
+    if token is not None:
+        path = services.settings.resolved_data_dir / "admin-token"
+        # Printed once, on purpose, so the person who started the server can log in.
+        print(f"vibeforge: created user admin@localhost; its API token (also in {path}):")
+        print(token, flush=True)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A vibeforge ASGI application for `settings`."""
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = load_or_create_secret_key(
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+        settings.resolved_data_dir,
+    )
+    services = Services.build(settings, secret_key)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await start_services(services)
+        log.info(
+            "vibeforge ready",
+            extra={"version": __version__, "database": services.db.dialect},
+        )
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="vibeforge",
+        version=__version__,
+        description="A self-hostable server for AI code-editing agents.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.health_probes = {}
+    install_error_handlers(app)
+    for module in (meta, users, projects, files):
+        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

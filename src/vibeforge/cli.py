@@ -1,0 +1,111 @@
+"""The `vibeforge` command: serve, db upgrade, users create, and the tools of other packages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from vibeforge import __version__
+from vibeforge.config import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from vibeforge.app import create_app
+    from vibeforge.logs import configure_logging
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    data_dir = settings.resolved_data_dir
+    print(f"vibeforge {__version__}: http://{host}:{port} (data in {data_dir})", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.db.engine import Database
+
+    async def upgrade() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.upgrade()
+        finally:
+            await db.dispose()
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(upgrade())
+    print("database is up to date")
+    return 0
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.db.engine import Database
+    from vibeforge.errors import VibeforgeError
+    from vibeforge.users.service import UserService
+
+    async def create() -> str:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.upgrade()
+            _, issued = await UserService(db).create(args.email, is_admin=args.admin)
+            return issued.token
+        finally:
+            await db.dispose()
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        token = asyncio.run(create())
+    except VibeforgeError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    print(f"created user {args.email.strip().lower()}; its API token:")
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `vibeforge` command."""
+    parser = argparse.ArgumentParser(prog="vibeforge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vibeforge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the server")
+    serve.add_argument("--host", default=None, help="default: VIBEFORGE_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: VIBEFORGE_PORT or 8000")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        handler=_db_upgrade
+    )
+
+    users = commands.add_parser("users", help="manage users")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    create = users_commands.add_parser("create", help="create a user and print its token")
+    create.add_argument("email")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
+    create.set_defaults(handler=_users_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vibeforge` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.handler(args, Settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

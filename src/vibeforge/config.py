@@ -1,0 +1,54 @@
+"""Server settings, read once from VIBEFORGE_* environment variables and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the server can be configured with; build it once and pass it to create_app."""
+
+    model_config = SettingsConfigDict(env_prefix="VIBEFORGE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    max_file_bytes: int = Field(default=1024 * 1024, gt=0)
+    default_model: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VIBEFORGE_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    ollama_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("VIBEFORGE_OLLAMA_HOST", "OLLAMA_HOST")
+    )
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data directory as an absolute path."""
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def projects_dir(self) -> Path:
+        """Where project repositories live."""
+        return self.resolved_data_dir / "projects"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'vibeforge.db'}"
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body accepted: a file of the maximum size, JSON-escaped."""
+        return self.max_file_bytes * 6 + 64 * 1024

@@ -1,0 +1,1 @@
+"""Projects: git-backed workspaces of files, with versions, diffs and revert."""

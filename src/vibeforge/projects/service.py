@@ -1,0 +1,398 @@
+"""Projects, their files and versions: the rules, the transactions and the locking."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select, tuple_
+
+from vibeforge.db.engine import Database
+from vibeforge.db.tables import Project, User
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.projects.git import Commit, GitRepository, TreeEntry, ensure_text
+from vibeforge.projects.paths import normalize_path
+
+T = TypeVar("T")
+MAX_MESSAGE_CHARS = 10_000
+# Repositories without a database row younger than this may belong to a create in flight.
+ORPHAN_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    """A project as the API shows it; `current_code` only where it was read."""
+
+    id: str
+    name: str
+    description: str
+    main_file: str
+    created_at: datetime
+    updated_at: datetime
+    current_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """A file's text at a version."""
+
+    path: str
+    content: str
+    version_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The version a change produced (or the unchanged head when nothing changed)."""
+
+    version_id: str
+    changed: bool
+
+
+def _view(project: Project, current_code: str | None = None) -> ProjectView:
+    return ProjectView(
+        id=project.id,
+        name=project.name,
+        description=project.description,
+        main_file=project.main_file,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        current_code=current_code,
+    )
+
+
+def _author(user: User) -> str:
+    return f"{user.email} <{user.email}>"
+
+
+class ProjectService:
+    """Every project operation, scoped to its owner; git work runs in threads, per project
+    one at a time."""
+
+    def __init__(self, db: Database, projects_dir: Path, max_file_bytes: int) -> None:
+        self._db = db
+        self._root = projects_dir
+        self._trash = projects_dir.parent / "trash"
+        self._max_file_bytes = max_file_bytes
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def repository(self, project_id: str) -> GitRepository:
+        """The repository of a project (which must exist)."""
+        return GitRepository(self._root / project_id)
+
+    def _lock(self, project_id: str) -> asyncio.Lock:
+        lock = self._locks.get(project_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[project_id] = lock
+        return lock
+
+    async def _git(self, project_id: str, work: Callable[[GitRepository], T]) -> T:
+        lock = self._lock(project_id)
+        async with lock:
+            return await asyncio.to_thread(work, self.repository(project_id))
+
+    # -- projects -----------------------------------------------------------------------------
+
+    async def create(
+        self, owner: User, name: str, description: str = "", main_file: str = "main.py"
+    ) -> ProjectView:
+        """A new project with an empty main file as its first version."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("name must not be blank")
+        main_file = normalize_path(main_file)
+        project_id = new_id()
+        # The repository comes first: a crash before the row commits leaves an orphan
+        # directory that start-up removes, never a row without its repository.
+        await self._git(
+            project_id,
+            lambda repo: repo.init({main_file: b""}, "Create project", _author(owner)),
+        )
+        now = utcnow()
+        project = Project(
+            id=project_id,
+            owner_id=owner.id,
+            name=name,
+            description=description,
+            main_file=main_file,
+            state="ready",
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._db.session() as session:
+                session.add(project)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
+            raise
+        return _view(project, current_code="")
+
+    async def _owned(self, owner: User, project_id: str) -> Project:
+        async with self._db.session() as session:
+            project = await session.scalar(
+                select(Project).where(
+                    Project.id == project_id,
+                    Project.owner_id == owner.id,
+                    Project.state == "ready",
+                )
+            )
+        if project is None:
+            raise NotFound(f"no project {project_id!r}")
+        return project
+
+    async def get(self, owner: User, project_id: str) -> ProjectView:
+        """One project with the content of its main file."""
+        project = await self._owned(owner, project_id)
+
+        def read_main(repo: GitRepository) -> str:
+            head = repo.head()
+            if head is None or repo.entry(head, project.main_file) is None:
+                return ""
+            return ensure_text(repo.read(head, project.main_file), project.main_file)
+
+        return _view(project, current_code=await self._git(project_id, read_main))
+
+    async def list(self, owner: User, limit: int, cursor: str | None) -> Page[ProjectView]:
+        """The owner's projects, newest first."""
+        query = select(Project).where(Project.owner_id == owner.id, Project.state == "ready")
+        if cursor:
+            stamp, last_id = decode_cursor(cursor, 2)
+            try:
+                after = datetime.fromisoformat(stamp)
+            except (TypeError, ValueError):
+                raise InvalidInput("cursor is not valid") from None
+            query = query.where(tuple_(Project.created_at, Project.id) < (after, last_id))
+        query = query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit + 1)
+        async with self._db.session() as session:
+            rows = list(await session.scalars(query))
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+        return Page([_view(row) for row in rows], next_cursor)
+
+    async def delete(self, owner: User, project_id: str) -> None:
+        """Remove a project and its repository."""
+        await self._owned(owner, project_id)
+        async with self._db.session() as session:
+            project = await session.get(Project, project_id)
+            if project is None:
+                raise NotFound(f"no project {project_id!r}")
+            project.state = "deleting"
+        async with self._lock(project_id):
+            await self._finish_delete(project_id)
+
+    async def _finish_delete(self, project_id: str) -> None:
+        # The row is marked first and removed last, so a crash in between is finished at
+        # start-up; the repository is moved aside atomically before it is removed.
+        repo_dir = self._root / project_id
+        trash_dir = self._trash / f"{project_id}-{new_id()}"
+        if repo_dir.exists():
+            self._trash.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(repo_dir.rename, trash_dir)
+        async with self._db.session() as session:
+            project = await session.get(Project, project_id)
+            if project is not None:
+                await session.delete(project)
+        await asyncio.to_thread(shutil.rmtree, trash_dir, True)
+
+    async def reconcile(self) -> None:
+        """Finish interrupted deletes and remove repositories that never got their row."""
+        async with self._db.session() as session:
+            deleting = list(
+                await session.scalars(select(Project.id).where(Project.state == "deleting"))
+            )
+            known = set(await session.scalars(select(Project.id)))
+        for project_id in deleting:
+            await self._finish_delete(project_id)
+        if self._trash.exists():
+            await asyncio.to_thread(shutil.rmtree, self._trash, True)
+        if not self._root.exists():
+            return
+        now = time.time()
+        for child in self._root.iterdir():
+            if child.name not in known and now - child.stat().st_mtime > ORPHAN_GRACE_SECONDS:
+                await asyncio.to_thread(shutil.rmtree, child, True)
+
+    async def _touch(self, project_id: str) -> None:
+        async with self._db.session() as session:
+            project = await session.get(Project, project_id)
+            if project is not None:
+                project.updated_at = utcnow()
+
+    # -- files --------------------------------------------------------------------------------
+
+    async def list_files(self, owner: User, project_id: str) -> tuple[str, list[TreeEntry]]:
+        """The head version and its files."""
+        await self._owned(owner, project_id)
+
+        def tree(repo: GitRepository) -> tuple[str, list[TreeEntry]]:
+            head = _require_head(repo)
+            return head, [entry for entry in repo.tree(head) if entry.mode != "120000"]
+
+        return await self._git(project_id, tree)
+
+    async def read_file(
+        self, owner: User, project_id: str, path: str, version_id: str | None = None
+    ) -> FileContent:
+        """A file's content at the head, or at a given version."""
+        path = normalize_path(path)
+        await self._owned(owner, project_id)
+
+        def read(repo: GitRepository) -> FileContent:
+            rev = repo.resolve_version(version_id).id if version_id else _require_head(repo)
+            return FileContent(path, ensure_text(repo.read(rev, path), path), rev)
+
+        return await self._git(project_id, read)
+
+    def _encode(self, path: str, content: str) -> bytes:
+        try:
+            data = content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"content of {path!r} is not valid UTF-8 text") from None
+        if len(data) > self._max_file_bytes:
+            raise PayloadTooLarge(
+                f"{path!r} is {len(data)} bytes; the limit is {self._max_file_bytes}"
+            )
+        if "\x00" in content:
+            raise InvalidInput(f"content of {path!r} contains NUL bytes; only text is stored")
+        return data
+
+    async def write_files(
+        self,
+        owner: User,
+        project_id: str,
+        changes: dict[str, str | None],
+        message: str,
+        *,
+        expected_head: str | None = None,
+    ) -> WriteResult:
+        """Write and delete files in one new version (no version when nothing changes)."""
+        encoded = {}
+        for raw_path, content in changes.items():
+            path = normalize_path(raw_path)
+            encoded[path] = None if content is None else self._encode(path, content)
+        verb = "Delete" if all(data is None for data in encoded.values()) else "Update"
+        message = _message(message, f"{verb} {', '.join(sorted(encoded))}")
+        await self._owned(owner, project_id)
+
+        def commit(repo: GitRepository) -> WriteResult:
+            head = _require_head(repo)
+            if expected_head is not None and expected_head != head:
+                raise Conflict(f"the project is at {head}, not {expected_head}")
+            if all(_unchanged(repo, head, path, data) for path, data in encoded.items()):
+                return WriteResult(head, changed=False)
+            new_head = repo.commit(
+                encoded, message=message, author=_author(owner), expected_head=head
+            )
+            return WriteResult(new_head, changed=True)
+
+        result = await self._git(project_id, commit)
+        if result.changed:
+            await self._touch(project_id)
+        return result
+
+    async def rename_file(
+        self, owner: User, project_id: str, source: str, target: str, message: str | None
+    ) -> WriteResult:
+        """Move a file in one new version."""
+        source, target = normalize_path(source), normalize_path(target)
+        if source == target:
+            raise InvalidInput("source and target are the same path")
+        text = _message(message, f"Rename {source} to {target}")
+        await self._owned(owner, project_id)
+
+        def rename(repo: GitRepository) -> WriteResult:
+            head = _require_head(repo)
+            if repo.entry(head, target) is not None:
+                raise Conflict(f"{target!r} exists")
+            new_head = repo.rename(
+                source, target, message=text, author=_author(owner), expected_head=head
+            )
+            return WriteResult(new_head, changed=True)
+
+        result = await self._git(project_id, rename)
+        await self._touch(project_id)
+        return result
+
+    # -- versions -----------------------------------------------------------------------------
+
+    async def versions(
+        self, owner: User, project_id: str, limit: int, cursor: str | None, path: str | None = None
+    ) -> Page[Commit]:
+        """Versions newest first; with `path`, only those that changed that file."""
+        if path is not None:
+            path = normalize_path(path)
+        await self._owned(owner, project_id)
+
+        def log(repo: GitRepository) -> Page[Commit]:
+            start = repo.resolve_version(decode_cursor(cursor, 1)[0]).id if cursor else None
+            commits = repo.log(start or _require_head(repo), limit=limit + 1, path=path)
+            if len(commits) > limit:
+                return Page(commits[:limit], encode_cursor(commits[limit].id))
+            return Page(commits, None)
+
+        return await self._git(project_id, log)
+
+    async def diff(
+        self, owner: User, project_id: str, version_id: str, against: str | None
+    ) -> tuple[Commit, str | None, str]:
+        """The version, the version it is compared with, and the unified diff between them."""
+        await self._owned(owner, project_id)
+
+        def diff(repo: GitRepository) -> tuple[Commit, str | None, str]:
+            version = repo.resolve_version(version_id)
+            base = repo.resolve_version(against).id if against else version.parent
+            return version, base, repo.diff(base, version.id)
+
+        return await self._git(project_id, diff)
+
+    async def revert(
+        self, owner: User, project_id: str, version_id: str, message: str | None = None
+    ) -> WriteResult:
+        """A new version whose files equal those of `version_id`."""
+        await self._owned(owner, project_id)
+
+        def restore(repo: GitRepository) -> WriteResult:
+            target = repo.resolve_version(version_id)
+            head = _require_head(repo)
+            text = _message(message, f"Revert to {target.id[:12]}: {target.message[:80]}")
+            new_head = repo.restore(
+                target.id, message=text, author=_author(owner), expected_head=head
+            )
+            return WriteResult(new_head, changed=True)
+
+        result = await self._git(project_id, restore)
+        await self._touch(project_id)
+        return result
+
+
+def _require_head(repo: GitRepository) -> str:
+    head = repo.head()
+    if head is None:
+        raise NotFound("the project has no versions")
+    return head
+
+
+def _unchanged(repo: GitRepository, head: str, path: str, data: bytes | None) -> bool:
+    entry = repo.entry(head, path)
+    if data is None:
+        return False  # deleting: commit() reports a missing file as NotFound
+    return entry is not None and entry.mode == "100644" and repo.read(head, path) == data
+
+
+def _message(message: str | None, default: str) -> str:
+    text = (message or "").strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"message is longer than {MAX_MESSAGE_CHARS} characters")
+    return text or default

@@ -1,0 +1,120 @@
+"""Creating users, issuing and revoking bearer tokens, and authenticating requests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vibeforge.db.engine import Database
+from vibeforge.db.tables import ApiToken, User
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import Conflict, InvalidInput, NotFound, Unauthorized
+
+TOKEN_PREFIX = "vf_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a token: tokens are long random strings, so SHA-256 suffices."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as issued: the secret is shown once and never stored."""
+
+    id: str
+    name: str
+    token: str
+
+
+class UserService:
+    """Users and tokens; every method opens its own transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def count(self) -> int:
+        """How many users exist."""
+        async with self._db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+    async def create(
+        self, email: str, *, is_admin: bool = False, token: str | None = None
+    ) -> tuple[User, IssuedToken]:
+        """Create a user and a first token (the given one, or a fresh one)."""
+        email = email.strip().lower()
+        if not _EMAIL.match(email) or len(email) > 320:
+            raise InvalidInput(f"{email!r} is not an email address")
+        if token is not None and len(token) < 16:
+            raise InvalidInput("a token must be at least 16 characters long")
+        async with self._db.session() as session:
+            if await session.scalar(select(User.id).where(User.email == email)):
+                raise Conflict(f"a user with email {email!r} exists")
+            user = User(email=email, is_admin=is_admin, created_at=utcnow())
+            session.add(user)
+            await session.flush()
+            issued = self._add_token(session, user.id, "initial", token or new_token())
+        return user, issued
+
+    async def issue_token(self, user_id: str, name: str) -> IssuedToken:
+        """A new token for an existing user."""
+        async with self._db.session() as session:
+            return self._add_token(session, user_id, name, new_token())
+
+    @staticmethod
+    def _add_token(session: AsyncSession, user_id: str, name: str, token: str) -> IssuedToken:
+        row = ApiToken(
+            id=new_id(),
+            user_id=user_id,
+            name=name,
+            digest=token_digest(token),
+            prefix=token[:8],
+            created_at=utcnow(),
+        )
+        session.add(row)
+        return IssuedToken(id=row.id, name=name, token=token)
+
+    async def list_tokens(self, user_id: str) -> list[ApiToken]:
+        """The user's tokens, newest first, without secrets."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(ApiToken)
+                .where(ApiToken.user_id == user_id)
+                .order_by(ApiToken.created_at.desc())
+            )
+            return list(rows)
+
+    async def revoke_token(self, user_id: str, token_id: str) -> None:
+        """Revoke one of the user's tokens; it stops working at once."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+            )
+            if row is None:
+                raise NotFound(f"no token {token_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+
+    async def authenticate(self, token: str) -> User:
+        """The user a bearer token belongs to; Unauthorized when unknown or revoked."""
+        async with self._db.session() as session:
+            row = await session.execute(
+                select(User, ApiToken)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.digest == token_digest(token), ApiToken.revoked_at.is_(None))
+            )
+            found = row.first()
+            if found is None:
+                raise Unauthorized("invalid or revoked token")
+            return found[0]
