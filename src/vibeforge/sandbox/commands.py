@@ -1,0 +1,155 @@
+"""The command lines that put a program into each isolation mode (pure: no processes here)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from enum import StrEnum
+
+from vibeforge.sandbox.limits import Limits, MiB
+
+
+class IsolationMode(StrEnum):
+    """Isolation modes, strongest first."""
+
+    BUBBLEWRAP = "bubblewrap"  # namespaces + an allow-listed read-only filesystem view
+    UNSHARE = "unshare"  # network/pid/ipc namespaces + setuid; the host filesystem by permission
+    SETUID = "setuid"  # an unprivileged uid + rlimits; shares network and filesystem
+    RLIMITS = "rlimits"  # a non-root server: rlimits + process group, same uid as the server
+
+
+MODES_STRONGEST_FIRST = tuple(IsolationMode)
+
+SCRATCH_IN_SANDBOX = "/scratch"  # where bubblewrap mounts the scratch directory
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# Host paths bubblewrap shows (read-only); everything else, the server's data directory
+# included, does not exist inside. /etc is reduced to what the dynamic linker and time zone
+# handling read.
+SYSTEM_DIRS = ("/usr",)
+MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+
+
+def sandbox_env(home: str, extra_path: str | None = None) -> dict[str, str]:
+    """The whole environment a sandboxed program gets: nothing of the server's."""
+    path = f"{extra_path}:{BASE_PATH}" if extra_path else BASE_PATH
+    return {
+        "PATH": path,
+        "HOME": home,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def prlimit_argv(prlimit: str, limits: Limits) -> list[str]:
+    """Set rlimits in the child itself before exec: preexec_fn is unsafe in a threaded server."""
+    cpu = limits.cpu_seconds
+    memory = limits.memory_mb * MiB
+    file_size = limits.file_size_mb * MiB
+    return [
+        prlimit,
+        f"--cpu={cpu}:{cpu + 1}",  # SIGXCPU at the soft limit, SIGKILL one second later
+        f"--as={memory}",
+        f"--data={memory}",
+        f"--fsize={file_size}",
+        f"--nproc={limits.processes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _root_layout() -> list[str]:
+    args: list[str] = []
+    for directory in SYSTEM_DIRS:
+        args += ["--ro-bind", directory, directory]
+    for path in MERGED_USR_LINKS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ETC_FILES:
+        args += ["--ro-bind-try", path, path]
+    return args
+
+
+def bubblewrap_argv(
+    bwrap: str,
+    limits: Limits,
+    scratch: str,
+    *,
+    ro_paths: Sequence[str] = (),
+    extra_path: str | None = None,
+) -> list[str]:
+    """bwrap arguments: every namespace, no way back to more privilege, an allow-listed view."""
+    args = [
+        bwrap,
+        "--unshare-all",  # user, pid, net, ipc, uts, cgroup
+        "--unshare-user",  # required by --disable-userns, and maps our uid to itself
+        "--disable-userns",  # no nested user namespaces: a large kernel attack surface
+        "--die-with-parent",
+        "--new-session",  # no TIOCSTI into a terminal the server may hold
+        "--hostname",
+        "sandbox",
+        *_root_layout(),
+    ]
+    for path in ro_paths:
+        args += ["--ro-bind", path, path]
+    tmp_bytes = str(limits.tmp_mb * MiB)
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        # /dev, /dev/shm and / are tmpfs that the sandbox could fill without bound (tmpfs pages
+        # are not counted by RLIMIT_AS), so they are sized or read-only.
+        "--size",
+        tmp_bytes,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--size",
+        tmp_bytes,
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        scratch,
+        SCRATCH_IN_SANDBOX,
+        "--remount-ro",
+        "/",
+        "--chdir",
+        SCRATCH_IN_SANDBOX,
+        "--clearenv",
+    ]
+    for key, value in sandbox_env(SCRATCH_IN_SANDBOX, extra_path).items():
+        args += ["--setenv", key, value]
+    args.append("--")
+    return args
+
+
+def unshare_argv(unshare: str, uid: int, gid: int) -> list[str]:
+    """unshare(1) arguments: new network, pid, ipc and uts namespaces, then drop to uid/gid."""
+    return [
+        unshare,
+        "--net",
+        "--ipc",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",  # if unshare dies, the namespace's init (the program) dies with it
+        "--mount-proc",  # a /proc that shows only the sandbox's processes
+        f"--setgid={gid}",
+        f"--setuid={uid}",
+        "--",
+    ]

@@ -1,0 +1,309 @@
+"""Run a program in the strongest available sandbox: spawn, cap output, kill at the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from vibeforge.errors import InvalidInput, Unavailable
+from vibeforge.sandbox.capabilities import Capabilities, capabilities
+from vibeforge.sandbox.commands import (
+    IsolationMode,
+    bubblewrap_argv,
+    prlimit_argv,
+    sandbox_env,
+    unshare_argv,
+)
+from vibeforge.sandbox.limits import KilledReason, Limits, MiB, SandboxResult
+from vibeforge.sandbox.scratch import create_scratch, remove_scratch, validate_files
+from vibeforge.sandbox.uids import UidLease, kill_every_process_of, lease_uid, processes_of
+
+log = logging.getLogger(__name__)
+
+DRAIN_GRACE_S = 2.0  # after the program is gone, how long its pipes may stay open
+REAP_TIMEOUT_S = 5.0  # how long a killed uid may take to have no processes left
+MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    files: Mapping[str, str | bytes] | None = None,
+    stdin: bytes = b"",
+    timeout_s: float = 10,
+    memory_mb: int = 512,
+    cpu_s: float | None = None,
+    output_bytes: int = MiB,
+    processes: int = 64,
+    file_size_mb: int = 64,
+    open_files: int = 256,
+    isolation: IsolationMode | str | None = None,
+    ro_paths: Sequence[str] = (),
+) -> SandboxResult:
+    """Run `argv` in a fresh scratch directory holding `files`, never in this process.
+
+    `isolation` picks a mode (default: the strongest this machine allows); `ro_paths` are extra
+    host paths shown read-only under bubblewrap (the weaker modes show the whole filesystem).
+    """
+    if isinstance(argv, str) or not argv or not all(isinstance(a, str) and a for a in argv):
+        raise InvalidInput("argv must be a non-empty list of non-empty strings")
+    if any("\x00" in a for a in argv):
+        raise InvalidInput("argv may not contain NUL bytes")
+    if not isinstance(stdin, bytes):
+        raise InvalidInput("stdin must be bytes")
+    limits = Limits(
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        cpu_s=cpu_s,
+        output_bytes=output_bytes,
+        processes=processes,
+        file_size_mb=file_size_mb,
+        open_files=open_files,
+    )
+    checked_files = validate_files(files or {})
+    _check_ro_paths(ro_paths)
+    caps = await capabilities()
+    mode = _choose_mode(caps, isolation)
+    lease = await asyncio.to_thread(lease_uid) if caps.is_root else None
+    uid = lease.uid if lease else None
+    try:
+        scratch = await asyncio.to_thread(create_scratch, checked_files, uid)
+        try:
+            job = _Job(caps, mode, limits, scratch, lease, list(ro_paths))
+            return await job.run(list(argv), stdin)
+        finally:
+            await asyncio.to_thread(remove_scratch, scratch)
+    finally:
+        if lease is not None and not lease_is_quarantined(lease):
+            lease.release()
+
+
+def _check_ro_paths(ro_paths: Sequence[str]) -> None:
+    if isinstance(ro_paths, str):
+        raise InvalidInput("ro_paths must be a list of paths")
+    for path in ro_paths:
+        if not os.path.isabs(path) or not os.path.exists(path):
+            raise InvalidInput(f"ro_paths entries must be existing absolute paths: {path!r}")
+
+
+def _choose_mode(caps: Capabilities, requested: IsolationMode | str | None) -> IsolationMode:
+    if requested is None:
+        if caps.strongest is None:
+            raise Unavailable(f"no sandbox is possible on this machine: {caps.missing}")
+        return caps.strongest
+    try:
+        mode = IsolationMode(requested)
+    except ValueError:
+        raise InvalidInput(f"unknown isolation mode {requested!r}") from None
+    if mode not in caps.available:
+        why = caps.missing.get(mode, "not available")
+        raise InvalidInput(f"isolation mode {mode} is not available here: {why}")
+    return mode
+
+
+_quarantined: list[UidLease] = []
+
+
+def lease_is_quarantined(lease: UidLease) -> bool:
+    """True when a uid still had processes after the kill: it is never handed out again."""
+    return lease in _quarantined
+
+
+class _CappedPipe(asyncio.Protocol):
+    """Keeps the first `cap` bytes of a pipe and discards the rest, so the writer never blocks."""
+
+    def __init__(self, cap: int, on_overflow: asyncio.Event) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.truncated = False
+        self._on_overflow = on_overflow
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += data[:room]
+        if len(data) > room:
+            self.truncated = True
+            self._on_overflow.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class _Job:
+    """One run: builds the command line for its mode, supervises it, leaves nothing behind."""
+
+    def __init__(
+        self,
+        caps: Capabilities,
+        mode: IsolationMode,
+        limits: Limits,
+        scratch: Path,
+        lease: UidLease | None,
+        ro_paths: list[str],
+    ) -> None:
+        self.caps, self.mode, self.limits = caps, mode, limits
+        self.scratch, self.lease, self.ro_paths = scratch, lease, ro_paths
+
+    def command(self, argv: list[str]) -> tuple[list[str], dict[str, object]]:
+        """The full command line and the extra spawn arguments (uid switch) for this mode."""
+        caps, limits = self.caps, self.limits
+        assert caps.prlimit is not None
+        prefix = prlimit_argv(caps.prlimit, limits)
+        uid = self.lease.uid if self.lease else None
+        as_uid: dict[str, object] = (
+            {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+        )
+        if self.mode is IsolationMode.BUBBLEWRAP:
+            assert caps.bwrap is not None
+            ro = list(self.ro_paths)
+            extra_path = None
+            if caps.python_prefix:
+                ro.append(caps.python_prefix)
+                extra_path = os.path.join(caps.python_prefix, "bin")
+            jail = bubblewrap_argv(
+                caps.bwrap, limits, str(self.scratch), ro_paths=ro, extra_path=extra_path
+            )
+            return [*prefix, *jail, *argv], as_uid
+        if self.mode is IsolationMode.UNSHARE:
+            assert caps.unshare is not None and uid is not None
+            # unshare needs root for the namespaces and drops to the uid itself; the spawn
+            # only clears root's supplementary groups.
+            return [*prefix, *unshare_argv(caps.unshare, uid, uid), *argv], {"extra_groups": []}
+        return [*prefix, *argv], as_uid
+
+    async def run(self, argv: list[str], stdin: bytes) -> SandboxResult:
+        """Spawn, wait for exit, timeout or output overflow, then kill and collect."""
+        command, spawn_args = self.command(argv)
+        loop = asyncio.get_running_loop()
+        overflow = asyncio.Event()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=err_write,
+                cwd=self.scratch,
+                env=sandbox_env(str(self.scratch)),
+                start_new_session=True,  # its own process group, and no controlling terminal
+                **spawn_args,  # type: ignore[arg-type]
+            )
+        except BaseException:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        out = _CappedPipe(self.limits.output_bytes, overflow)
+        err = _CappedPipe(self.limits.output_bytes, overflow)
+        out_transport, _ = await loop.connect_read_pipe(lambda: out, _reader(out_read))
+        err_transport, _ = await loop.connect_read_pipe(lambda: err, _reader(err_read))
+        feeder = asyncio.create_task(_feed(proc, stdin))
+        exited = asyncio.create_task(proc.wait())
+        overflowed = asyncio.create_task(overflow.wait())
+        reason: KilledReason | None = None
+        try:
+            done, _ = await asyncio.wait(
+                {exited, overflowed},
+                timeout=self.limits.timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if exited not in done:
+                reason = "output_limit" if overflow.is_set() else "timeout"
+            duration = time.monotonic() - started
+        finally:
+            # Also on cancellation: whatever happened, nothing of the run may survive it.
+            await self._kill_everything(proc, killed=reason is not None or not exited.done())
+            overflowed.cancel()
+            feeder.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(out.closed, err.closed), timeout=DRAIN_GRACE_S
+                )
+            out_transport.close()
+            err_transport.close()
+        returncode = await exited
+        exit_code = 128 - returncode if returncode < 0 else returncode
+        return SandboxResult(
+            exit_code=exit_code,
+            stdout=bytes(out.data),
+            stderr=bytes(err.data),
+            duration_s=duration,
+            killed_reason=reason or _inferred_reason(exit_code, bytes(err.data)),
+            truncated=out.truncated or err.truncated,
+            isolation=self.mode.value,
+        )
+
+    async def _kill_everything(self, proc: asyncio.subprocess.Process, *, killed: bool) -> None:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.lease is None:
+            # No uid of our own: the process group is all we can reach. A process that called
+            # setsid() escapes it (documented for the rlimits mode); bubblewrap's pid namespace
+            # dies with its init, which --die-with-parent kills.
+            await proc.wait()
+            if self.mode is IsolationMode.RLIMITS:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            return
+        assert self.caps.kill is not None
+        uid = self.lease.uid
+        if killed or self.mode is IsolationMode.SETUID:
+            await kill_every_process_of(uid, self.caps.kill)
+        await proc.wait()
+        deadline = time.monotonic() + REAP_TIMEOUT_S
+        while await asyncio.to_thread(processes_of, uid):
+            if time.monotonic() > deadline:
+                log.error("sandbox uid %s still has processes; it is retired", uid)
+                _quarantined.append(self.lease)
+                return
+            await kill_every_process_of(uid, self.caps.kill)
+            await asyncio.sleep(0.01)
+
+
+def _reader(fd: int) -> BinaryIO:
+    """Wrap a pipe's read end for connect_read_pipe, which closes it with the transport."""
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    """Write stdin and close it; a program that stops reading early is not an error."""
+    if proc.stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
+
+
+def _inferred_reason(exit_code: int, stderr: bytes) -> KilledReason | None:
+    """Name the limit a program ran into from how it ended (the kernel does not say)."""
+    if exit_code == 0:
+        return None
+    signum = exit_code - 128 if exit_code > 128 else None
+    if signum == signal.SIGXCPU:
+        return "cpu"
+    if signum == signal.SIGXFSZ:
+        return "file_size"
+    tail = stderr[-4096:]
+    if any(marker in tail for marker in MEMORY_MARKERS):
+        return "memory"
+    if b"File too large" in tail:
+        return "file_size"
+    if signum == signal.SIGKILL:
+        return "signal"  # the hard CPU limit, or the kernel's OOM killer
+    return None
