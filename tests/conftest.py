@@ -1,11 +1,15 @@
-"""Suite-wide fixtures: the test run cannot reach anything but this machine."""
+"""Suite-wide fixtures: no outbound network, and a fresh database, data directory and app."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 _real_connect = socket.socket.connect
@@ -49,3 +53,96 @@ def _block_outbound_network() -> Iterator[None]:
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+# -- database, settings and app fixtures ---------------------------------------------------------
+
+
+ADMIN_TOKEN = "vf_test-admin-token-0123456789"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that touches the database, so it also runs against PostgreSQL."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: SQLite in tmp_path, or a new PostgreSQL database when
+    VIBEFORGE_TEST_DATABASE_URL names a server."""
+    server_url = os.environ.get("VIBEFORGE_TEST_DATABASE_URL")
+    if not server_url:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(server_url)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield base.set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    """Settings for one test: its own data directory and database, no provider keys."""
+    from vibeforge.config import Settings
+
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        secret_key="test-secret-key",
+        openai_api_key=None,
+        ollama_host="127.0.0.1:9",
+        default_model="offline",
+        log_json=False,
+    )
+
+
+@pytest.fixture
+async def app(settings):  # type: ignore[no-untyped-def]
+    """A started application (migrations applied, admin created)."""
+    from vibeforge.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """An HTTP client of the app, authenticated as the admin."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://vibeforge.test",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def other_client(app, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """An HTTP client authenticated as a second, ordinary user."""
+    created = await client.post("/users", json={"email": "other@example.com"})
+    assert created.status_code == 201, created.text
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://vibeforge.test",
+        headers={"Authorization": f"Bearer {created.json()['token']}"},
+    ) as http:
+        yield http

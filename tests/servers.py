@@ -1,0 +1,89 @@
+"""Starting a real `vibeforge serve` process on a free port for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    """A server process and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+    data_dir: Path
+    started_in_s: float
+
+    def output(self) -> str:
+        """Everything printed on stdout so far (after the process ended)."""
+        return self.process.stdout.read() if self.process.stdout else ""
+
+
+@contextmanager
+def vibeforge_server(
+    data_dir: Path, database_url: str, env: Mapping[str, str] | None = None, timeout_s: float = 30
+) -> Iterator[RunningServer]:
+    """Run `vibeforge serve` until the block ends; fail if /health does not answer in time."""
+    port = free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("VIBEFORGE_") and key not in ("OPENAI_API_KEY", "OLLAMA_HOST")
+    }
+    environment.update(
+        VIBEFORGE_DATA_DIR=str(data_dir),
+        VIBEFORGE_DATABASE_URL=database_url,
+        VIBEFORGE_PORT=str(port),
+        VIBEFORGE_DEFAULT_MODEL="offline",
+        OLLAMA_HOST="127.0.0.1:9",
+    )
+    environment.update(env or {})
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vibeforge.cli", "serve"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not answer /health")
+            time.sleep(0.02)
+        yield RunningServer(process, url, data_dir, time.perf_counter() - started)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
