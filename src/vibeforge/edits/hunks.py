@@ -1,0 +1,219 @@
+"""Locating one hunk (with stale and ambiguity checks) and building its replacement lines."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from vibeforge.edits.locate import FileIndex, Match, contiguous, tolerant
+from vibeforge.edits.model import Hunk
+from vibeforge.edits.text import IndentStyle, indent_of, is_elision
+
+_WORD = re.compile(r"\w")
+
+
+@dataclass
+class Located:
+    """A hunk's fate in one file: a place to change, already applied, or a failure."""
+
+    status: str  # "match", "substring", "stale", "failed"
+    match: Match | None = None
+    span: tuple[int, int] = (0, 0)  # character span for "substring"
+    reason: str = ""
+    closest: str = ""
+
+
+class Refuse(Exception):
+    """A hunk cannot be applied safely; the message says why."""
+
+
+def _pick(candidates: list[Match], hint: int | None) -> Match:
+    if len(candidates) == 1:
+        return candidates[0]
+    if hint is not None:
+        named = [m for m in candidates if m.start == hint]
+        if len(named) == 1:
+            return named[0]
+    raise Refuse(f"ambiguous: the search text matches {len(candidates)} places in the file")
+
+
+def substring_places(text: str, needle: str) -> list[tuple[int, int]]:
+    """Where `needle` occurs in `text`, ending at a line end and starting at a token boundary."""
+    places: list[tuple[int, int]] = []
+    if not needle.strip():
+        return places
+    start = text.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        ends_line = end == len(text) or text[end] == "\n"
+        before = text[start - 1] if start else "\n"
+        boundary = not (_WORD.match(before) and _WORD.match(needle[0]))
+        if ends_line and boundary:
+            places.append((start, end))
+        start = text.find(needle, start + 1)
+    return places
+
+
+def _line_span_chars(lines: list[str], start: int, end: int) -> tuple[int, int]:
+    begin = sum(len(line) + 1 for line in lines[:start])
+    length = sum(len(line) + 1 for line in lines[start:end])
+    return begin, begin + length
+
+
+def _check_substring_conflicts(index: FileIndex, hunk: Hunk, match: Match, text: str) -> None:
+    """A search/replace block must not also match elsewhere as a plain substring."""
+    if hunk.search_text is None:
+        return
+    low, high = _line_span_chars(index.lines, match.start, match.end)
+    others = [p for p in substring_places(text, hunk.search_text) if p[0] < low or p[1] > high]
+    if others:
+        raise Refuse(
+            f"ambiguous: the search text also occurs {len(others)} other time(s) in the file"
+        )
+
+
+def _stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Match | None:
+    """The unique strict place of the hunk's new side, when it adds or removes something."""
+    if hunk.new == hunk.old or not any(line.strip() for line in hunk.new):
+        return None
+    if any(is_elision(line) for line in hunk.new) and not any(op.kind == "add" for op in hunk.ops):
+        return None
+    for level in ("exact", "rstrip", "strip"):
+        found = contiguous(index, hunk.new, level, edit_style)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            return None
+    return None
+
+
+def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle) -> Located:
+    """Find where a hunk applies, trying each layer in turn; refuse rather than guess."""
+    old = hunk.old
+    try:
+        for level in ("exact", "rstrip", "strip"):
+            found = contiguous(index, old, level, edit_style)
+            if found:
+                match = _pick(found, hunk.start_hint)
+                _check_substring_conflicts(index, hunk, match, text)
+                return _unless_stale(index, hunk, match, edit_style)
+        stale = _stale_new_side(index, hunk, edit_style)
+        if stale is not None:
+            return Located("stale", stale, reason="already applied")
+        skippable = [not t.strip() for t in old]
+        kinds = [op.kind for op in hunk.ops if op.kind != "add"]
+        skippable = [s and kind == "ctx" for s, kind in zip(skippable, kinds, strict=True)]
+        found = tolerant(index, old, skippable, edit_style)
+        if found:
+            match = _pick(found, hunk.start_hint)
+            _check_substring_conflicts(index, hunk, match, text)
+            return Located("match", match)
+        if hunk.search_text is not None:
+            places = substring_places(text, hunk.search_text)
+            if len(places) == 1:
+                return Located("substring", span=places[0])
+            if places:
+                raise Refuse(f"ambiguous: the search text matches {len(places)} places")
+            if hunk.replace_text and len(substring_places(text, hunk.replace_text)) == 1:
+                if hunk.replace_text.strip() and hunk.replace_text != hunk.search_text:
+                    return Located("stale", reason="already applied")
+    except Refuse as refusal:
+        return Located("failed", reason=str(refusal), closest=closest_lines(index.lines, old))
+    return Located(
+        "failed",
+        reason="the search text does not match any lines in the file",
+        closest=closest_lines(index.lines, old),
+    )
+
+
+def _unless_stale(index: FileIndex, hunk: Hunk, match: Match, edit_style: IndentStyle) -> Located:
+    """An old side found inside an already-present new side means the edit was applied."""
+    if any(op.kind == "add" for op in hunk.ops):
+        present = _stale_new_side(index, hunk, edit_style)
+        if present is not None and present.start <= match.start and match.end <= present.end:
+            return Located("stale", present, reason="already applied")
+    return Located("match", match)
+
+
+def _reindent(line: str, match: Match, file_style: IndentStyle, edit_style: IndentStyle) -> str:
+    if match.layer == "exact":
+        return line
+    body = line.strip()
+    if not body:
+        return ""
+    columns = edit_style.columns(indent_of(line)) + match.delta
+    if columns < 0:
+        raise Refuse("the replacement cannot be re-indented to the file's indentation")
+    if match.layer == "rstrip" and match.delta == 0 and "\t" not in indent_of(line):
+        return line.rstrip()
+    return file_style.render(columns) + body
+
+
+def replacement(
+    lines: list[str], hunk: Hunk, match: Match, file_style: IndentStyle, edit_style: IndentStyle
+) -> list[str]:
+    """The file lines that replace lines[match.start:match.end]."""
+    out: list[str] = []
+    cursor = match.start  # next file line not yet copied or consumed
+    entry = 0
+    pending_adds = False
+    for op in hunk.ops:
+        if op.kind == "add":
+            out.append(_reindent(op.text, match, file_style, edit_style))
+            pending_adds = True
+            continue
+        if entry in match.spans:
+            begin, end = match.spans[entry]
+            if begin > cursor:
+                out.extend(lines[cursor:begin])
+            if op.kind == "ctx":
+                out.extend(lines[begin:end])
+            cursor = max(cursor, end)
+        else:
+            where = match.pairs[entry]
+            if where is not None:
+                if where > cursor:
+                    # File lines the hunk left out: keep them, but we cannot tell whether
+                    # lines added just before belong above or below them.
+                    if pending_adds and op.kind == "ctx" and _prev_kind(hunk, entry) == "ctx":
+                        raise Refuse("context lines are missing right where lines are added")
+                    out.extend(lines[cursor:where])
+                if op.kind == "ctx":
+                    out.append(lines[where])
+                cursor = where + 1
+        entry += 1
+        pending_adds = False
+    if cursor < match.end:
+        out.extend(lines[cursor : match.end])
+    return out
+
+
+def _prev_kind(hunk: Hunk, entry: int) -> str:
+    """Kind of the old-side entry before `entry` (ctx when there is none)."""
+    kinds = [op.kind for op in hunk.ops if op.kind != "add"]
+    return kinds[entry - 1] if entry > 0 else "ctx"
+
+
+def closest_lines(lines: list[str], old: list[str], context: int = 2) -> str:
+    """The file lines nearest to a failed hunk's old side, for the report."""
+    wanted = [line.strip() for line in old if line.strip() and not is_elision(line)]
+    if not wanted or not lines:
+        return ""
+    stripped = [line.strip() for line in lines]
+    best_score, best_at = 0.0, -1
+    for target in wanted[:8]:
+        matcher = difflib.SequenceMatcher(None, "", target, autojunk=False)
+        for number, candidate in enumerate(stripped):
+            if not candidate:
+                continue
+            matcher.set_seq1(candidate)
+            if matcher.real_quick_ratio() <= best_score or matcher.quick_ratio() <= best_score:
+                continue
+            score = matcher.ratio()
+            if score > best_score:
+                best_score, best_at = score, number
+    if best_at < 0 or best_score < 0.5:
+        return ""
+    low = max(0, best_at - context)
+    return "\n".join(lines[low : min(len(lines), best_at + len(old) + context)])

@@ -1,0 +1,248 @@
+"""Layered location of a hunk's old side in a file: exact, whitespace-insensitive, tolerant.
+
+Every layer returns all candidate places; a caller takes a place only when it is the single
+candidate of the first layer that finds any (or the one a diff header's line number names).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from vibeforge.edits.text import IndentStyle, indent_of, is_elision
+
+MAX_GAP = 2  # file lines a model may leave out between two context lines it did write
+MAX_SKIPPED = 3  # total lines dropped or invented in one hunk
+MAX_SOLUTIONS = 64  # stop the tolerant search once this many alignments are known
+
+
+@dataclass
+class Match:
+    """Where a hunk's old side sits: its span and, per old line, the file line it matched."""
+
+    start: int
+    end: int
+    pairs: list[int | None]  # per old entry: file index, None if the entry matched nothing
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # elision entry -> span
+    delta: int = 0  # file indentation minus the edit's, in columns
+    layer: str = "exact"
+    cost: int = 0
+
+
+class FileIndex:
+    """A file's lines with lookup tables for each comparison level."""
+
+    def __init__(self, lines: list[str], style: IndentStyle | None = None) -> None:
+        self.lines = lines
+        self.style = style or IndentStyle.of(lines)
+        self._tables: dict[str, dict[str, list[int]]] = {}
+
+    def table(self, level: str) -> dict[str, list[int]]:
+        """Positions of each line under a normalisation level (built on first use)."""
+        if level not in self._tables:
+            table: dict[str, list[int]] = defaultdict(list)
+            for number, line in enumerate(self.lines):
+                table[normalise(line, level)].append(number)
+            self._tables[level] = table
+        return self._tables[level]
+
+
+def normalise(line: str, level: str) -> str:
+    """A line as compared at a level: `exact`, `rstrip` or `strip`."""
+    if level == "exact":
+        return line
+    if level == "rstrip":
+        return line.rstrip()
+    return line.strip()
+
+
+def _indent_delta(
+    index: FileIndex, entries: list[str], pairs: list[int | None], edit_style: IndentStyle
+) -> int | None:
+    """The one column shift that maps the edit's indentation onto the file's, or None."""
+    delta: int | None = None
+    for text, where in zip(entries, pairs, strict=True):
+        if where is None or not text.strip() or is_elision(text):
+            continue
+        file_line = index.lines[where]
+        shift = index.style.columns(indent_of(file_line)) - edit_style.columns(indent_of(text))
+        if delta is None:
+            delta = shift
+        elif shift != delta:
+            return None
+    return delta or 0
+
+
+def contiguous(
+    index: FileIndex, entries: list[str], level: str, edit_style: IndentStyle
+) -> list[Match]:
+    """All places where the entries match consecutive file lines at one level."""
+    anchor = next((k for k, text in enumerate(entries) if text.strip()), None)
+    if anchor is None:
+        return []
+    wanted = [normalise(text, level) for text in entries]
+    lines = index.lines
+    found: list[Match] = []
+    for position in index.table(level).get(wanted[anchor], []):
+        start = position - anchor
+        if start < 0 or start + len(entries) > len(lines):
+            continue
+        ok = all(
+            (normalise(lines[start + k], level) == want)
+            if level == "exact" or want
+            else not lines[start + k].strip()
+            for k, want in enumerate(wanted)
+        )
+        if not ok:
+            continue
+        pairs: list[int | None] = list(range(start, start + len(entries)))
+        delta = 0
+        if level == "strip":
+            shift = _indent_delta(index, entries, pairs, edit_style)
+            if shift is None:
+                continue
+            delta = shift
+        found.append(Match(start, start + len(entries), pairs, delta=delta, layer=level))
+    return found
+
+
+class _Tolerant:
+    """Alignment allowing elision lines, invented blank lines and a few dropped file lines."""
+
+    def __init__(self, index: FileIndex, entries: list[str], skippable: list[bool]) -> None:
+        self.index = index
+        self.entries = entries
+        self.wanted = [text.strip() for text in entries]
+        self.marker = [is_elision(text) for text in entries]
+        self.skippable = skippable
+        self.solutions: list[tuple[int, list[int | None], dict[int, tuple[int, int]], int]] = []
+        self.first = next(
+            (k for k, text in enumerate(self.wanted) if text and not self.marker[k]), None
+        )
+
+    def _equal(self, k: int, position: int) -> bool:
+        lines = self.index.lines
+        if position >= len(lines):
+            return False
+        want = self.wanted[k]
+        return lines[position].strip() == want if want else not lines[position].strip()
+
+    def run(self) -> None:
+        if self.first is None:
+            return
+        table = self.index.table("strip")
+        for position in table.get(self.wanted[self.first], []):
+            pairs: list[int | None] = [None] * len(self.entries)
+            spans: dict[int, tuple[int, int]] = {}
+            # Entries before the first anchor: blanks may be invented, elisions are empty.
+            back = position
+            ok = True
+            for k in range(self.first - 1, -1, -1):
+                if self.marker[k]:
+                    spans[k] = (back, back)
+                elif back > 0 and self._equal(k, back - 1):
+                    back -= 1
+                    pairs[k] = back
+                elif self.skippable[k]:
+                    continue
+                else:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            pairs[self.first] = position
+            self._walk(self.first + 1, position + 1, pairs, spans, 0, back)
+            if len(self.solutions) >= MAX_SOLUTIONS:
+                return
+
+    def _walk(
+        self,
+        k: int,
+        position: int,
+        pairs: list[int | None],
+        spans: dict[int, tuple[int, int]],
+        cost: int,
+        start: int,
+    ) -> None:
+        if len(self.solutions) >= MAX_SOLUTIONS:
+            return
+        if k == len(self.entries):
+            self.solutions.append((start, list(pairs), dict(spans), cost))
+            return
+        if self.marker[k]:
+            self._walk_elision(k, position, pairs, spans, cost, start)
+            return
+        if self._equal(k, position):
+            pairs[k] = position
+            self._walk(k + 1, position + 1, pairs, spans, cost, start)
+            pairs[k] = None
+        if cost < MAX_SKIPPED and self.skippable[k]:
+            self._walk(k + 1, position, pairs, spans, cost + 1, start)
+        for gap in range(1, MAX_GAP + 1):
+            if cost + gap > MAX_SKIPPED or not self.wanted[k]:
+                break
+            if self._equal(k, position + gap):
+                pairs[k] = position + gap
+                self._walk(k + 1, position + gap + 1, pairs, spans, cost + gap, start)
+                pairs[k] = None
+
+    def _walk_elision(
+        self,
+        k: int,
+        position: int,
+        pairs: list[int | None],
+        spans: dict[int, tuple[int, int]],
+        cost: int,
+        start: int,
+    ) -> None:
+        following = next(
+            (j for j in range(k + 1, len(self.entries)) if self.wanted[j] and not self.marker[j]),
+            None,
+        )
+        if following is None:  # a trailing elision stands for nothing we need to keep apart
+            for j in range(k, len(self.entries)):
+                if self.marker[j]:
+                    spans[j] = (position, position)
+            self._walk(len(self.entries), position, pairs, spans, cost, start)
+            return
+        table = self.index.table("strip")
+        positions = table.get(self.wanted[following], [])
+        offset = following - k - 1  # blank entries between the elision and the next anchor
+        for hit in positions[bisect_left(positions, position + offset) :]:
+            spans[k] = (position, hit - offset)
+            # Blank entries before the anchor must match the lines right above it.
+            self._walk(k + 1, hit - offset, pairs, spans, cost, start)
+            del spans[k]
+            if len(self.solutions) >= MAX_SOLUTIONS:
+                return
+
+
+def tolerant(
+    index: FileIndex, entries: list[str], skippable: list[bool], edit_style: IndentStyle
+) -> list[Match]:
+    """Places found allowing elisions, invented blank lines and dropped context lines.
+
+    Per place (start, end) the cheapest alignment is kept.
+    """
+    search = _Tolerant(index, entries, skippable)
+    search.run()
+    best: dict[tuple[object, ...], Match] = {}
+    for start, pairs, spans, cost in search.solutions:
+        delta = _indent_delta(index, entries, pairs, edit_style)
+        if delta is None:
+            continue
+        ends = [p + 1 for p in pairs if p is not None] + [end for _, end in spans.values()]
+        starts = [p for p in pairs if p is not None] + [begin for begin, _ in spans.values()]
+        begin = min(starts) if starts else start
+        end = max(ends) if ends else begin
+        # Two alignments are the same place when their non-blank lines land on the same lines;
+        # they may differ only in which blank line an invented blank was paired with.
+        key = (
+            tuple(p for k, p in enumerate(pairs) if search.wanted[k]),
+            tuple(sorted(spans.items())),
+        )
+        match = Match(begin, end, pairs, spans, delta, "tolerant", cost)
+        if key not in best or cost < best[key].cost:
+            best[key] = match
+    return sorted(best.values(), key=lambda m: (m.start, m.end))

@@ -1,0 +1,111 @@
+"""Parsing unified diffs as models write them: loose headers, counts and prefixes."""
+
+from __future__ import annotations
+
+import re
+
+from vibeforge.edits.model import FileEdit, Hunk, Op
+from vibeforge.edits.paths import clean_path, strip_diff_side
+
+HUNK_HEADER = re.compile(r"^@@(?P<rest>.*)$")
+_OLD_RANGE = re.compile(r"-(\d+)(?:,(\d+))?")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+DEV_NULL = "/dev/null"
+
+
+def has_hunks(reply: str) -> bool:
+    """True when the reply looks like a unified diff."""
+    lines = reply.split("\n")
+    if any(HUNK_HEADER.match(line) for line in lines):
+        return True
+    return any(
+        a.startswith("--- ") and b.startswith("+++ ") for a, b in zip(lines, lines[1:], strict=False)
+    )
+
+
+def _header_path(line: str) -> str:
+    raw = line[4:].split("\t")[0].strip()
+    if raw == DEV_NULL:
+        return DEV_NULL
+    return strip_diff_side(clean_path(raw))
+
+
+def _hint(header: str) -> int | None:
+    found = _OLD_RANGE.search(header)
+    if not found:
+        return None
+    start = int(found.group(1))
+    count = int(found.group(2)) if found.group(2) is not None else 1
+    if start <= 0:
+        return None
+    # For an empty old side the number names the line after which text is inserted.
+    return start if count == 0 else start - 1
+
+
+def _finish(hunk: Hunk | None, edit: FileEdit | None) -> None:
+    if hunk is None or edit is None:
+        return
+    # Empty lines after a hunk's last change are usually the gap before prose or a fence.
+    while hunk.ops and hunk.ops[-1].kind == "ctx" and not hunk.ops[-1].text.strip():
+        hunk.ops.pop()
+    if hunk.ops:
+        edit.hunks.append(hunk)
+
+
+def parse_udiff(reply: str) -> list[FileEdit]:
+    """Split a diff reply into per-file edits; hunks keep their header line as a hint."""
+    lines = reply.split("\n")
+    edits: list[FileEdit] = []
+    edit: FileEdit | None = None
+    hunk: Hunk | None = None
+    count = 0
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if line.startswith("--- ") and following.startswith("+++ "):
+            _finish(hunk, edit)
+            hunk = None
+            old_path, new_path = _header_path(line), _header_path(following)
+            path = old_path if new_path == DEV_NULL else new_path
+            edit = FileEdit(path=path, fmt="udiff", body="")
+            edit.creates = old_path == DEV_NULL
+            edit.deletes = new_path == DEV_NULL
+            edits.append(edit)
+            number += 2
+            continue
+        header = HUNK_HEADER.match(line)
+        if header:
+            _finish(hunk, edit)
+            if edit is None:
+                edit = FileEdit(path=None, fmt="udiff", body="")
+                edits.append(edit)
+            hunk = Hunk(ops=[], index=count, start_hint=_hint(header.group("rest")))
+            count += 1
+        elif _FENCE.match(line) or line.startswith(("diff --git ", "index ")):
+            _finish(hunk, edit)
+            hunk = None
+        elif hunk is None and edit is not None and edit.hunks == [] and line[:1] in " +-":
+            # A diff without any @@ line: its body starts right after the file header.
+            hunk = Hunk(ops=[], index=count)
+            count += 1
+            _add_line(hunk, line)
+        elif hunk is not None:
+            _add_line(hunk, line)
+        number += 1
+    _finish(hunk, edit)
+    return edits
+
+
+def _add_line(hunk: Hunk, line: str) -> None:
+    if line.startswith("\\"):
+        return  # "\ No newline at end of file": the file keeps its own final newline
+    if line.startswith("+"):
+        hunk.ops.append(Op("add", line[1:]))
+    elif line.startswith("-"):
+        hunk.ops.append(Op("del", line[1:]))
+    elif line.startswith(" "):
+        hunk.ops.append(Op("ctx", line[1:]))
+    else:
+        # Context whose leading space was lost: blank lines and lines in column 0.
+        hunk.ops.append(Op("ctx", line))

@@ -1,0 +1,88 @@
+"""Path lines in model replies: recognising them and deciding which file they name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_PATH_CHARS = re.compile(r"^[\w.\-/\\@+~]+$")
+_LABEL = re.compile(r"^(?:file(?:name|path)?|path)\s*[:=]\s*", re.IGNORECASE)
+# Prefixes models put before a repository path ("Lib/json/x.py" for "json/x.py").
+_DIFF_SIDES = ("a/", "b/")
+
+
+def clean_path(raw: str) -> str:
+    """Normalise a path as written by a model: quotes, `\\`, `./`, trailing colon."""
+    text = raw.strip()
+    text = _LABEL.sub("", text)
+    text = text.strip("*`'\" ").rstrip(":").strip("*`'\" ")
+    text = text.replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
+
+
+def strip_diff_side(path: str) -> str:
+    """Drop the `a/` or `b/` a diff header puts before a path."""
+    for side in _DIFF_SIDES:
+        if path.startswith(side):
+            return path[len(side) :]
+    return path
+
+
+def looks_like_path(line: str) -> str | None:
+    """Return the cleaned path when a reply line is only a file path, else None."""
+    stripped = line.strip()
+    if not stripped or len(stripped) > 300 or stripped.startswith(("```", "~~~", "#", "//")):
+        return None
+    candidate = clean_path(stripped)
+    if not candidate or not _PATH_CHARS.match(candidate):
+        return None
+    if not re.search(r"[A-Za-z]", candidate) or candidate.endswith("/"):
+        return None
+    name = candidate.rsplit("/", 1)[-1]
+    # A file name needs an extension, or the line needs a directory part.
+    if "/" not in candidate and not re.search(r"\w\.[A-Za-z0-9]{1,10}$", name):
+        return None
+    if candidate.startswith(".") and "/" not in candidate and candidate.count(".") == 1:
+        return candidate  # dotfiles such as .gitignore
+    return candidate
+
+
+def _parts(path: str) -> list[str]:
+    return [part for part in path.split("/") if part and part != "."]
+
+
+def path_matches(written: str, target: str) -> bool:
+    """True when a path from a reply names `target` (same path, or one is a suffix of the other).
+
+    Models prefix paths with `Lib/`, `src/` or a project name, or give only the tail;
+    both forms name the same file as long as whole path components agree.
+    """
+    mine = _parts(clean_path(written))
+    theirs = _parts(clean_path(target))
+    if not mine or not theirs:
+        return False
+    shorter = min(len(mine), len(theirs))
+    return mine[-shorter:] == theirs[-shorter:]
+
+
+def resolve_path(written: str, candidates: Iterable[str]) -> str | None:
+    """Pick the one candidate a written path names: an exact match first, then a unique suffix."""
+    cleaned = clean_path(written)
+    options = list(candidates)
+    for option in options:
+        if clean_path(option) == cleaned:
+            return option
+    side = strip_diff_side(cleaned)
+    for option in options:
+        if clean_path(option) == side:
+            return option
+    hits = [o for o in options if path_matches(cleaned, o) or path_matches(side, o)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def header_names(written: str, target: str) -> bool:
+    """True when a path line or diff header names `target`, allowing the a/ b/ of diffs."""
+    cleaned = clean_path(written)
+    return path_matches(cleaned, target) or path_matches(strip_diff_side(cleaned), target)
