@@ -1,0 +1,62 @@
+"""Byte-level stream framing shared by the adapters: SSE events and NDJSON lines.
+
+Both split on bytes and decode whole lines only, so a UTF-8 character split across network
+chunks is never cut in half (one of the reference systems lost characters that way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from types import ModuleType
+
+_sdk_modules: dict[str, ModuleType] = {}
+
+
+async def import_sdk(name: str) -> ModuleType:
+    """Import a provider SDK in a thread, so its 1-3 s import never blocks the event loop."""
+    module = _sdk_modules.get(name)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, name)
+        _sdk_modules[name] = module
+    return module
+
+
+async def iter_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Complete lines (without the newline) from a byte stream; a last unterminated line too."""
+    pending = b""
+    async for chunk in chunks:
+        if b"\n" not in chunk:
+            pending += chunk
+            continue
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
+
+
+async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
+    """Server-sent events as (event name, data) pairs; data lines joined by newlines."""
+    event = ""
+    data: list[bytes] = []
+    async for raw_line in iter_lines(chunks):
+        line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
+        if not line:
+            if data:
+                yield event, b"\n".join(data)
+            event, data = "", []
+            continue
+        if line.startswith(b":"):
+            continue  # a comment, e.g. OpenRouter's ": OPENROUTER PROCESSING" keep-alives
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            data.append(value)
+        elif name == b"event":
+            event = value.decode("utf-8", "replace")
+    if data:
+        yield event, b"\n".join(data)

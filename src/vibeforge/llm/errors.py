@@ -1,0 +1,140 @@
+"""Errors of the LLM layer: every provider failure becomes one of these.
+
+    VibeforgeError
+    ├── InvalidInput
+    │   └── InvalidParameter             422  a parameter unknown, unaccepted or out of range
+    └── ProviderError                     502  the provider failed; `retryable` says if trying
+        │                                      again may help
+        ├── ProviderHTTPError             502  an HTTP error status (provider_status, body)
+        │   ├── ProviderAuthenticationError    401/403 from the provider   never retried
+        │   ├── ProviderRateLimited            429                        retried (retry_after)
+        │   ├── ProviderBadRequest             400/404/413/422            never retried
+        │   └── ProviderServerError            5xx, 408, 409              retried
+        ├── ProviderConnectionError       503  could not connect, or the connection dropped
+        ├── ProviderTimeout               504  no answer in time                 retried
+        └── ProviderProtocolError         502  an answer we cannot parse or that ends early
+
+`status` is the HTTP status *vibeforge* answers with; the provider's own status is
+`provider_status`, so a provider's 401 never reads as "your vibeforge token is wrong".
+"""
+
+from __future__ import annotations
+
+from vibeforge.errors import InvalidInput, VibeforgeError
+
+
+class InvalidParameter(InvalidInput):
+    """A request parameter the model does not accept, or a value out of range."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        super().__init__(f"parameter {parameter!r}: {reason}")
+        self.parameter = parameter
+
+
+class ProviderError(VibeforgeError):
+    """A provider call failed."""
+
+    code = "provider_error"
+    status = 502
+    retryable: bool = False
+
+    def __init__(self, provider: str, detail: str) -> None:
+        super().__init__(f"{provider}: {detail}")
+        self.provider = provider
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an HTTP error status."""
+
+    code = "provider_http_error"
+
+    def __init__(self, provider: str, status: int, body: str, message: str = "") -> None:
+        super().__init__(provider, f"HTTP {status}" + (f": {message}" if message else ""))
+        self.provider_status, self.body = status, body
+        self.retryable = status in (408, 409, 429) or status >= 500
+
+
+class ProviderAuthenticationError(ProviderHTTPError):
+    """The provider refused the API key."""
+
+    code = "provider_authentication"
+
+
+class ProviderRateLimited(ProviderHTTPError):
+    """The provider asked us to slow down."""
+
+    code = "provider_rate_limited"
+    status = 503
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        body: str,
+        message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(provider, status, body, message)
+        self.retry_after = retry_after
+
+
+class ProviderBadRequest(ProviderHTTPError):
+    """The provider rejected the request itself (unknown model, bad parameter, too long)."""
+
+    code = "provider_bad_request"
+
+
+class ProviderServerError(ProviderHTTPError):
+    """The provider failed on its side."""
+
+    code = "provider_server_error"
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached, or dropped the connection."""
+
+    code = "provider_unreachable"
+    status = 503
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time."""
+
+    code = "provider_timeout"
+    status = 504
+    retryable = True
+
+
+class ProviderProtocolError(ProviderError):
+    """The provider's answer could not be understood, or it ended before finishing."""
+
+    code = "provider_protocol_error"
+    retryable = True
+
+
+def http_error(
+    provider: str, status: int, body: str, message: str = "", retry_after: float | None = None
+) -> ProviderHTTPError:
+    """The ProviderHTTPError subclass for an HTTP status."""
+    if status in (401, 403):
+        return ProviderAuthenticationError(provider, status, body, message)
+    if status == 429:
+        return ProviderRateLimited(provider, status, body, message, retry_after)
+    if status in (400, 404, 413, 422):
+        return ProviderBadRequest(provider, status, body, message)
+    if status >= 500 or status in (408, 409):
+        return ProviderServerError(provider, status, body, message)
+    return ProviderHTTPError(provider, status, body, message)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds; dates are ignored."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
