@@ -157,11 +157,12 @@ def replacement(
     out: list[str] = []
     cursor = match.start  # next file line not yet copied or consumed
     entry = 0
-    pending_adds = False
+    adds_since_match = False  # lines added since the last old line that matched a file line
+    previous_kind = "ctx"
     for op in hunk.ops:
         if op.kind == "add":
             out.append(_reindent(op.text, match, file_style, edit_style))
-            pending_adds = True
+            adds_since_match = True
             continue
         if entry in match.spans:
             begin, end = match.spans[entry]
@@ -170,29 +171,26 @@ def replacement(
             if op.kind == "ctx":
                 out.extend(lines[begin:end])
             cursor = max(cursor, end)
-        else:
+            adds_since_match = False
+            previous_kind = op.kind
+        elif match.pairs[entry] is not None:
             where = match.pairs[entry]
-            if where is not None:
-                if where > cursor:
-                    # File lines the hunk left out: keep them, but we cannot tell whether
-                    # lines added just before belong above or below them.
-                    if pending_adds and op.kind == "ctx" and _prev_kind(hunk, entry) == "ctx":
-                        raise Refuse("context lines are missing right where lines are added")
-                    out.extend(lines[cursor:where])
-                if op.kind == "ctx":
-                    out.append(lines[where])
-                cursor = where + 1
+            assert where is not None
+            if where > cursor:
+                # File lines the hunk left out are kept, but lines added between two context
+                # lines could belong above or below them: refuse rather than guess.
+                if adds_since_match and op.kind == "ctx" and previous_kind == "ctx":
+                    raise Refuse("context lines are missing right where lines are added")
+                out.extend(lines[cursor:where])
+            if op.kind == "ctx":
+                out.append(lines[where])
+            cursor = where + 1
+            adds_since_match = False
+            previous_kind = op.kind
         entry += 1
-        pending_adds = False
     if cursor < match.end:
         out.extend(lines[cursor : match.end])
     return out
-
-
-def _prev_kind(hunk: Hunk, entry: int) -> str:
-    """Kind of the old-side entry before `entry` (ctx when there is none)."""
-    kinds = [op.kind for op in hunk.ops if op.kind != "add"]
-    return kinds[entry - 1] if entry > 0 else "ctx"
 
 
 def closest_lines(lines: list[str], old: list[str], context: int = 2) -> str:

@@ -180,7 +180,7 @@ class _Tolerant:
         if cost < MAX_SKIPPED and self.skippable[k]:
             self._walk(k + 1, position, pairs, spans, cost + 1, start)
         for gap in range(1, MAX_GAP + 1):
-            if cost + gap > MAX_SKIPPED or not self.wanted[k]:
+            if cost + gap > MAX_SKIPPED:
                 break
             if self._equal(k, position + gap):
                 pairs[k] = position + gap
