@@ -227,7 +227,7 @@ def tolerant(
     """
     search = _Tolerant(index, entries, skippable)
     search.run()
-    best: dict[tuple[object, ...], Match] = {}
+    best: dict[tuple[int | None, ...], Match] = {}
     for start, pairs, spans, cost in search.solutions:
         delta = _indent_delta(index, entries, pairs, edit_style)
         if delta is None:
@@ -237,11 +237,8 @@ def tolerant(
         begin = min(starts) if starts else start
         end = max(ends) if ends else begin
         # Two alignments are the same place when their non-blank lines land on the same lines;
-        # they may differ only in which blank line an invented blank was paired with.
-        key = (
-            tuple(p for k, p in enumerate(pairs) if search.wanted[k]),
-            tuple(sorted(spans.items())),
-        )
+        # they may differ only in how blank lines pair up (elisions fill what lies between).
+        key = tuple(p for k, p in enumerate(pairs) if search.wanted[k] and not search.marker[k])
         match = Match(begin, end, pairs, spans, delta, "tolerant", cost)
         if key not in best or cost < best[key].cost:
             best[key] = match
