@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 
 from vibeforge.edits.errors import EditError
 from vibeforge.edits.hunks import Located, Refuse, locate_hunk, replacement
@@ -55,8 +56,9 @@ def _create(state: _Text, content: list[str], path: str | None) -> str:
         return wanted
     if [line.rstrip() for line in state.lines] == [line.rstrip() for line in content]:
         return state.render()  # created before: already applied
-    raise EditError("the reply creates this file, but it already exists with other content",
-                    path=path)
+    raise EditError(
+        "the reply creates this file, but it already exists with other content", path=path
+    )
 
 
 def _apply_hunks(state: _Text, hunks: list[Hunk], sequential: bool, path: str | None) -> str:
@@ -112,11 +114,12 @@ def _apply_parallel(
         for hunk, located in planned
         if located.match is not None
     )
-    for (_, end, first, _), (start, _, second, _) in zip(spans, spans[1:], strict=False):
+    for (_, end, first, _), (start, _, second, _) in pairwise(spans):
         if start < end:
             raise EditError(
                 f"hunks {first.index + 1} and {second.index + 1} change the same lines",
-                reports, path,
+                reports,
+                path,
             )
     for _, _, hunk, located in reversed(spans):
         try:
@@ -140,8 +143,9 @@ def apply_file_edits(original: str, edits: list[FileEdit], path: str | None = No
         raise EditError("the reply contains no block to apply", path=path)
     if fmt == "search-replace" and any(not any(h.old) and not h.search_text for h in hunks):
         if len(hunks) != 1:
-            raise EditError("an empty SEARCH section is only valid alone, to create a file",
-                            path=path)
+            raise EditError(
+                "an empty SEARCH section is only valid alone, to create a file", path=path
+            )
         return _create(state, split_lines(hunks[0].replace_text or ""), path)
     return _apply_hunks(state, hunks, sequential=fmt == "search-replace", path=path)
 
@@ -151,8 +155,9 @@ def _apply_whole(state: _Text, edits: list[FileEdit], path: str | None) -> str:
         raise EditError(f"the reply has {len(edits)} whole-file versions of this file", path=path)
     edit = edits[0]
     if not edit.complete:
-        raise EditError("the whole-file reply is truncated: its code fence is never closed",
-                        path=path)
+        raise EditError(
+            "the whole-file reply is truncated: its code fence is never closed", path=path
+        )
     new = split_lines(edit.content or "")
     if not any(line.strip() for line in new):
         raise EditError("the whole-file reply is empty", path=path)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vibeforge.errors import InvalidInput
 from vibeforge.edits.model import BlockReport
+from vibeforge.errors import InvalidInput
 
 
 class EditError(InvalidInput):

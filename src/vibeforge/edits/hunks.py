@@ -75,9 +75,9 @@ def _check_substring_conflicts(index: FileIndex, hunk: Hunk, match: Match, text:
 
 def _stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Match | None:
     """The unique strict place of the hunk's new side, when it adds or removes something."""
-    if hunk.new == hunk.old or not any(line.strip() for line in hunk.new):
-        return None
-    if any(is_elision(line) for line in hunk.new) and not any(op.kind == "add" for op in hunk.ops):
+    # Only added lines prove an edit is present: a deletion's surviving context is also what a
+    # mistyped deletion would leave, so pure deletions are never called "already applied".
+    if not _adds_text(hunk) or any(is_elision(line) for line in hunk.new):
         return None
     for level in ("exact", "rstrip", "strip"):
         found = contiguous(index, hunk.new, level, edit_style)
@@ -86,6 +86,10 @@ def _stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Ma
         if found:
             return None
     return None
+
+
+def _adds_text(hunk: Hunk) -> bool:
+    return any(op.kind == "add" and op.text.strip() for op in hunk.ops)
 
 
 def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle) -> Located:
@@ -115,9 +119,13 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
                 return Located("substring", span=places[0])
             if places:
                 raise Refuse(f"ambiguous: the search text matches {len(places)} places")
-            if hunk.replace_text and len(substring_places(text, hunk.replace_text)) == 1:
-                if hunk.replace_text.strip() and hunk.replace_text != hunk.search_text:
-                    return Located("stale", reason="already applied")
+            replace = hunk.replace_text or ""
+            if (
+                _adds_text(hunk)
+                and replace != hunk.search_text
+                and len(substring_places(text, replace)) == 1
+            ):
+                return Located("stale", reason="already applied")
     except Refuse as refusal:
         return Located("failed", reason=str(refusal), closest=closest_lines(index.lines, old))
     return Located(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from vibeforge.edits.model import FileEdit, Hunk, Op
 from vibeforge.edits.paths import clean_path, strip_diff_side
@@ -18,9 +19,7 @@ def has_hunks(reply: str) -> bool:
     lines = reply.split("\n")
     if any(HUNK_HEADER.match(line) for line in lines):
         return True
-    return any(
-        a.startswith("--- ") and b.startswith("+++ ") for a, b in zip(lines, lines[1:], strict=False)
-    )
+    return any(a.startswith("--- ") and b.startswith("+++ ") for a, b in pairwise(lines))
 
 
 def _header_path(line: str) -> str:

@@ -34,8 +34,9 @@ def parse_whole(reply: str) -> list[FileEdit]:
         body = lines[number + 1 : close]
         content = "\n".join(body) + "\n" if body else ""
         edits.append(
-            FileEdit(path=path, fmt="whole", body=content, content=content,
-                     complete=close < len(lines))
+            FileEdit(
+                path=path, fmt="whole", body=content, content=content, complete=close < len(lines)
+            )
         )
         number = close + 1
     if edits:
@@ -51,7 +52,7 @@ def parse_whole(reply: str) -> list[FileEdit]:
 def _path_before(lines: list[str], opener: int, info: str) -> str | None:
     for word in info.split():
         named = looks_like_path(word)
-        if named is not None and "/" in named or (named and "." in named):
+        if named is not None and ("/" in named or "." in named):
             return named
     back = opener - 1
     while back >= 0 and not lines[back].strip():
@@ -59,6 +60,10 @@ def _path_before(lines: list[str], opener: int, info: str) -> str | None:
     if back < 0:
         return None
     return looks_like_path(lines[back])
+
+
+def _stripped(lines: list[str], start: int, length: int) -> list[str]:
+    return [line.strip() for line in lines[start : start + length]]
 
 
 def _find(
@@ -85,8 +90,7 @@ def _find(
             position - offset
             for position in range(cursor + offset, len(original) - (len(run) - offset) + 1)
             if original[position].strip() == stripped[anchor]
-            and [line.strip() for line in original[position - offset : position - offset + len(run)]]
-            == run
+            and _stripped(original, position - offset, len(run)) == run
         ]
         if len(hits) == 1:
             return hits[0], hits[0] + len(run)
@@ -99,8 +103,9 @@ def merge_elisions(original: list[str], new: list[str]) -> list[str]:
     """Fill each elision comment in `new` with the original lines it stands for."""
     known = {line.strip() for line in original}
     markers = [
-        k for k, line in enumerate(new) if is_elision(line, bare_dots=False)
-        and line.strip() not in known
+        k
+        for k, line in enumerate(new)
+        if is_elision(line, bare_dots=False) and line.strip() not in known
     ]
     if not markers:
         return new
