@@ -15,6 +15,7 @@ from vibeforge.llm.errors import (
     ProviderProtocolError,
     ProviderTimeout,
     http_error,
+    parse_retry_after,
 )
 from vibeforge.llm.params import Params, merge_params, validate_params
 from vibeforge.llm.spec import ModelSpec
@@ -139,7 +140,9 @@ class OllamaModel:
             async with self.client().stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
-                    raise http_error(provider, response.status_code, text, _error_message(text))
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    message = _error_message(text)
+                    raise http_error(provider, response.status_code, text, message, retry_after)
                 async for line in iter_lines(response.aiter_bytes()):
                     if not line.strip():
                         continue
