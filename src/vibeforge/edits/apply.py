@@ -62,17 +62,19 @@ def _create(state: _Text, content: list[str], path: str | None) -> str:
 
 
 def _apply_hunks(state: _Text, hunks: list[Hunk], sequential: bool, path: str | None) -> str:
-    edit_style = IndentStyle(use_tabs=False, unit=IndentStyle.of(state.lines).unit)
+    file_style = IndentStyle.of(state.lines)
+    # The edit's tabs count as one level of the file's indentation.
+    edit_style = IndentStyle(use_tabs=False, unit=file_style.unit)
     reports: list[BlockReport] = []
     planned: list[tuple[Hunk, Located]] = []
-    index = FileIndex(state.lines)
+    index = FileIndex(state.lines, file_style)
     for hunk in hunks:
         located = locate_hunk(index, hunk, state.text, edit_style)
         if located.status in ("match", "substring"):
             try:
                 if sequential:
                     _apply_one(state, index, hunk, located, edit_style)
-                    index = FileIndex(state.lines)
+                    index = FileIndex(state.lines, file_style)
                 else:
                     planned.append((hunk, located))
             except Refuse as refusal:

@@ -14,6 +14,9 @@ _ELISION_WORDS = re.compile(
 )
 
 
+STYLE_SAMPLE = 4000  # lines enough to tell how a file indents
+
+
 def split_lines(text: str) -> list[str]:
     """Split text into lines without their endings ("a\\nb\\n" -> ["a", "b"])."""
     if not text:
@@ -60,7 +63,7 @@ class IndentStyle:
         tabs = spaces = 0
         steps: Counter[int] = Counter()
         previous = 0
-        for line in lines:
+        for line in lines[:STYLE_SAMPLE]:
             if not line.strip():
                 continue
             lead = indent_of(line)
