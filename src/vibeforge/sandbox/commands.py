@@ -152,4 +152,12 @@ def unshare_argv(unshare: str, uid: int, gid: int) -> list[str]:
         f"--setgid={gid}",
         f"--setuid={uid}",
         "--",
+        # The first process of a pid namespace is its init, and the kernel drops the signals an
+        # init has no handler for: SIGXCPU at the CPU limit would do nothing. A shell as init
+        # runs the program as an ordinary child and exits with its status (128 + N on signal N).
+        # Two commands, so the shell cannot exec the program in its own place.
+        "/bin/sh",
+        "-c",
+        '"$@"; exit $?',
+        "sandbox-init",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import random
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -53,9 +54,15 @@ def _lock_dir() -> Path:
 
 
 def lease_uid() -> UidLease:
-    """Lock the first free uid of UID_RANGE, across every process on this machine."""
+    """Lock a free uid of UID_RANGE, across every process on this machine.
+
+    The search starts at a random place: a uid just given back may still own zombies that the
+    host's init has not reaped yet, and RLIMIT_NPROC counts them against the next run.
+    """
     lock_dir = _lock_dir()
-    for uid in UID_RANGE:
+    start = random.randrange(len(UID_RANGE))
+    for index in range(len(UID_RANGE)):
+        uid = UID_RANGE[(start + index) % len(UID_RANGE)]
         fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
