@@ -7,7 +7,7 @@
         │                                      again may help
         ├── ProviderHTTPError             502  an HTTP error status (provider_status, body)
         │   ├── ProviderAuthenticationError    401/403 from the provider   never retried
-        │   ├── ProviderRateLimited            429                        retried (retry_after)
+        │   ├── ProviderRateLimited       503  429 from the provider       retried (retry_after)
         │   ├── ProviderBadRequest             400/404/413/422            never retried
         │   └── ProviderServerError            5xx, 408, 409              retried
         ├── ProviderConnectionError       503  could not connect, or the connection dropped
