@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from vibeforge import __version__
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
-from vibeforge.api.routes import files, meta, projects, users
+from vibeforge.api.routes import files, meta, models, projects, runs, sessions, users
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
+from vibeforge.llm.factory import detect_default_model
 from vibeforge.services import Services
 
 log = logging.getLogger("vibeforge")
@@ -42,12 +43,27 @@ async def start_services(services: Services) -> None:
     services.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     await services.db.upgrade()
     await services.projects.reconcile()
+    recovered = await services.runs.recover()
+    if recovered:
+        log.warning("recovered %d runs that were cut off by a stop", recovered)
+    settings = services.settings
+    secret = settings.openai_api_key
+    default = await detect_default_model(
+        settings.default_model, secret.get_secret_value() if secret else None, settings.ollama_host
+    )
+    services.models.set_default(default)
+    log.info("default model: %s (%s)", default.label, default.note)
     token = await bootstrap_admin(services)
     if token is not None:
         path = services.settings.resolved_data_dir / "admin-token"
         # Printed once, on purpose, so the person who started the server can log in.
         print(f"vibeforge: created user admin@localhost; its API token (also in {path}):")
         print(token, flush=True)
+
+
+async def _model_health(services: Services) -> dict[str, str]:
+    spec = services.models.default_spec
+    return {"default": spec.label, "provider": spec.provider, "why": spec.note}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -78,9 +94,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.health_probes = {}
+    app.state.health_probes = {"model": lambda: _model_health(services)}
     install_error_handlers(app)
-    for module in (meta, users, projects, files):
+    for module in (meta, users, projects, files, models, sessions, runs):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

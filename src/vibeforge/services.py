@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vibeforge.agents.chat import ChatAgent
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
+from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.engine import Database
+from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
+from vibeforge.runs.bus import InProcessBus
+from vibeforge.runs.context import Agent
+from vibeforge.runs.registry import RunRegistry
+from vibeforge.runs.streams import Streams
+from vibeforge.sessions.service import SessionService
 from vibeforge.users.service import UserService
 
 
@@ -20,19 +28,45 @@ class Services:
     users: UserService
     projects: ProjectService
     secrets: SecretBox
+    bus: InProcessBus
+    streams: Streams
+    models: ModelConfigService
+    sessions: SessionService
+    runs: RunRegistry
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
         """Wire the services for `settings`; no I/O happens here."""
         db = Database(settings.resolved_database_url)
-        return cls(
+        box = SecretBox(secret_key)
+        bus = InProcessBus()
+        streams = Streams(bus)
+        models = ModelConfigService(db, box)
+        sessions = SessionService(db)
+        chat = ChatAgent()
+
+        def agent_for(_: ChatSession) -> Agent:
+            return chat
+
+        runs = RunRegistry(
+            db, streams, models, sessions, settings.resolved_data_dir / "journal", agent_for
+        )
+        services = cls(
             settings=settings,
             db=db,
             users=UserService(db),
             projects=ProjectService(db, settings.projects_dir, settings.max_file_bytes),
-            secrets=SecretBox(secret_key),
+            secrets=box,
+            bus=bus,
+            streams=streams,
+            models=models,
+            sessions=sessions,
+            runs=runs,
         )
+        runs.services = services
+        return services
 
     async def close(self) -> None:
-        """Release connections."""
+        """Stop runs and release connections."""
+        await self.runs.shutdown()
         await self.db.dispose()

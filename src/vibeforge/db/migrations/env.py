@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from vibeforge.db.tables import Base
+from vibeforge.db.chat_tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

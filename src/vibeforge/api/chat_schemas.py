@@ -1,0 +1,177 @@
+"""Request and response bodies for model configs, sessions, messages and runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from vibeforge.api.schemas import Strict
+
+ProviderName = Literal[
+    "openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"
+]
+EditFormat = Literal["search-replace", "udiff", "whole"]
+
+
+class PricesIn(Strict):
+    """Prices in US dollars per million tokens (not per token, not per thousand)."""
+
+    input_per_million: float = Field(ge=0, description="USD per 1,000,000 prompt tokens")
+    output_per_million: float = Field(ge=0, description="USD per 1,000,000 completion tokens")
+    cached_input_per_million: float | None = Field(
+        default=None, ge=0, description="USD per 1,000,000 cached prompt tokens"
+    )
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")) or len(value) > 2000:
+        raise ValueError("base_url must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class ModelConfigCreate(Strict):
+    """A new provider connection."""
+
+    name: str = Field(min_length=1, max_length=200)
+    provider: ProviderName
+    model: str = Field(min_length=1, max_length=200)
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    prices: PricesIn | None = None
+    edit_format: EditFormat = "search-replace"
+    is_default: bool = False
+
+    _url = field_validator("base_url")(_check_url)
+
+
+class ModelConfigUpdate(Strict):
+    """Fields to change; `api_key: null` removes the stored key."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    provider: ProviderName | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    params: dict[str, Any] | None = None
+    prices: PricesIn | None = None
+    edit_format: EditFormat | None = None
+    is_default: bool | None = None
+
+    _url = field_validator("base_url")(_check_url)
+
+
+class ModelConfigOut(BaseModel):
+    """A provider connection as shown to its owner: never the key itself."""
+
+    id: str
+    name: str
+    provider: str
+    model: str
+    base_url: str | None
+    has_api_key: bool
+    params: dict[str, Any]
+    prices: dict[str, Any] | None
+    edit_format: str
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionCreate(Strict):
+    """Open the project's global session, or the one about a node (file path or symbol)."""
+
+    node_id: str | None = Field(default=None, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    """A session."""
+
+    session_id: str
+    project_id: str
+    type: Literal["global", "node"]
+    node_id: str | None
+    created_at: datetime
+    cleared_at: datetime | None
+    last_seq: int
+    active_run_id: str | None = None
+
+
+class MessageCreate(Strict):
+    """A user message that starts a run."""
+
+    prompt: str = Field(min_length=1, max_length=200_000)
+    model: str | None = Field(default=None, max_length=200, description="model config id or name")
+    params: dict[str, Any] | None = None
+
+
+class MessageOut(BaseModel):
+    """One turn of a session."""
+
+    id: str
+    session_id: str
+    run_id: str | None
+    role: str
+    content: str
+    thinking: str
+    status: str
+    diff: str | None
+    trace_id: str | None
+    model: str | None
+    token_usage: dict[str, Any] | None
+    error: str | None
+    archived: bool
+    created_at: datetime
+
+
+class RunAccepted(BaseModel):
+    """A run that was started and not waited for."""
+
+    message_id: str
+    run_id: str
+    trace_id: str
+
+
+class RunResult(BaseModel):
+    """A run's outcome (the answer of a waited-for message)."""
+
+    message_id: str
+    run_id: str
+    status: str
+    content: str = ""
+    diff: str | None = None
+    trace_id: str | None = None
+    token_usage: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class LLMCallOut(BaseModel):
+    """One provider request of a message, with the provider's whole response."""
+
+    id: str
+    model: str
+    role: str
+    iteration: int
+    status: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_usd: float | None
+    cost_source: str | None
+    latency_ms: float
+    first_token_ms: float | None
+    raw: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+
+
+class MessageFull(BaseModel):
+    """A message and the raw responses of the LLM calls behind it."""
+
+    message: MessageOut
+    llm_calls: list[LLMCallOut]

@@ -1,0 +1,73 @@
+"""Model configs: the provider connections of the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from vibeforge.api.chat_schemas import ModelConfigCreate, ModelConfigOut, ModelConfigUpdate
+from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.schemas import PageOut
+from vibeforge.db.chat_tables import ModelConfig
+
+router = APIRouter(tags=["models"])
+
+
+def _out(row: ModelConfig) -> ModelConfigOut:
+    return ModelConfigOut(
+        id=row.id,
+        name=row.name,
+        provider=row.provider,
+        model=row.model,
+        base_url=row.base_url,
+        has_api_key=row.api_key_encrypted is not None,
+        params=row.params or {},
+        prices=row.prices,
+        edit_format=row.edit_format,
+        is_default=row.is_default,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.post("/models", status_code=status.HTTP_201_CREATED)
+async def create_model(
+    body: ModelConfigCreate, user: CurrentUser, services: ServicesDep
+) -> ModelConfigOut:
+    """Store a provider connection; its API key is encrypted and never returned."""
+    return _out(await services.models.create(user, body.model_dump(mode="json")))
+
+
+@router.get("/models")
+async def list_models(user: CurrentUser, services: ServicesDep) -> PageOut[ModelConfigOut]:
+    """The caller's model configs."""
+    return PageOut(items=[_out(row) for row in await services.models.list(user)])
+
+
+@router.get("/models/{config_id}")
+async def get_model(config_id: str, user: CurrentUser, services: ServicesDep) -> ModelConfigOut:
+    """One model config, by id or name."""
+    return _out(await services.models.get(user, config_id))
+
+
+@router.patch("/models/{config_id}")
+async def update_model(
+    config_id: str, body: ModelConfigUpdate, user: CurrentUser, services: ServicesDep
+) -> ModelConfigOut:
+    """Change some fields of a model config."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    return _out(await services.models.update(user, config_id, changes))
+
+
+@router.delete("/models/{config_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_model(config_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    """Remove a model config."""
+    await services.models.delete(user, config_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/models/{config_id}/test")
+async def test_model(config_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    """Make a one-token request and report its latency, or the provider's error."""
+    return await services.models.test(user, config_id)

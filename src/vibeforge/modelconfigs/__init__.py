@@ -1,0 +1,1 @@
+"""Model configs: the provider connections users store, with their keys encrypted."""

@@ -1,0 +1,239 @@
+"""Storing model configs, turning them into ChatModels, and choosing the model of a request."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from vibeforge.crypto import SecretBox
+from vibeforge.db.chat_tables import ModelConfig
+from vibeforge.db.engine import Database
+from vibeforge.db.tables import User
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import Conflict, InvalidInput, NotFound
+from vibeforge.llm import (
+    ChatModel,
+    ChatRequest,
+    Message,
+    ModelSpec,
+    Params,
+    Prices,
+    ProviderError,
+    collect,
+    validate_params,
+)
+from vibeforge.llm.factory import build_chat_model, capabilities_for
+
+EDIT_FORMATS = ("search-replace", "udiff", "whole")
+_EDITABLE = ("name", "provider", "model", "base_url", "params", "prices", "edit_format")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """The model a request will use: its spec, a ready ChatModel, and its config (if stored)."""
+
+    spec: ModelSpec
+    chat: ChatModel
+    config_id: str | None
+    edit_format: str = "search-replace"
+
+    @property
+    def label(self) -> str:
+        """How the model is named in messages, usage and logs."""
+        return self.spec.label
+
+
+def _prices(raw: dict[str, Any] | None) -> Prices | None:
+    return Prices(**raw) if raw else None
+
+
+class ModelConfigService:
+    """CRUD for model configs (scoped to their owner) and the choice of model for a run."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+        self.default_spec = ModelSpec("offline", "offline", note="not detected yet")
+        self._default_chat = build_chat_model(self.default_spec)
+        self._models: dict[tuple[str, str], ChatModel] = {}
+
+    def set_default(self, spec: ModelSpec) -> None:
+        """Use `spec` when neither the request, the session nor the user names a model."""
+        self.default_spec = spec
+        self._default_chat = build_chat_model(spec)
+
+    def _check(self, values: dict[str, Any]) -> Params:
+        if values["edit_format"] not in EDIT_FORMATS:
+            raise InvalidInput(f"edit_format must be one of {', '.join(EDIT_FORMATS)}")
+        spec = ModelSpec(provider=values["provider"], model=values["model"])
+        return validate_params(capabilities_for(spec), values.get("params") or {})
+
+    async def create(self, owner: User, values: dict[str, Any]) -> ModelConfig:
+        """Store a new config; the API key is encrypted before it reaches the database."""
+        values.setdefault("edit_format", "search-replace")
+        params = self._check(values)
+        api_key = values.get("api_key")
+        now = utcnow()
+        row = ModelConfig(
+            id=new_id(),
+            owner_id=owner.id,
+            name=values["name"],
+            provider=values["provider"],
+            model=values["model"],
+            base_url=values.get("base_url"),
+            api_key_encrypted=self._box.encrypt(api_key) if api_key else None,
+            params=params.model_dump(exclude_none=True, exclude_defaults=True),
+            prices=values.get("prices"),
+            edit_format=values["edit_format"],
+            is_default=bool(values.get("is_default")),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._db.session() as session:
+            await self._ensure_unique_name(session, owner, row.name, None)
+            if row.is_default:
+                await self._clear_default(session, owner)
+            session.add(row)
+        return row
+
+    async def _ensure_unique_name(
+        self, session: Any, owner: User, name: str, except_id: str | None
+    ) -> None:
+        query = select(ModelConfig.id).where(
+            ModelConfig.owner_id == owner.id, ModelConfig.name == name
+        )
+        found = await session.scalar(query)
+        if found and found != except_id:
+            raise Conflict(f"a model config named {name!r} exists")
+
+    async def _clear_default(self, session: Any, owner: User) -> None:
+        await session.execute(
+            update(ModelConfig).where(ModelConfig.owner_id == owner.id).values(is_default=False)
+        )
+
+    async def list(self, owner: User) -> list[ModelConfig]:
+        """The owner's configs, by name."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(ModelConfig)
+                .where(ModelConfig.owner_id == owner.id)
+                .order_by(ModelConfig.name)
+            )
+            return list(rows)
+
+    async def get(self, owner: User, ref: str) -> ModelConfig:
+        """A config of the owner by id or by name."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ModelConfig)
+                .where(ModelConfig.owner_id == owner.id)
+                .where(or_(ModelConfig.id == ref, ModelConfig.name == ref))
+                .order_by((ModelConfig.id == ref).desc())
+                .limit(1)
+            )
+        if row is None:
+            raise NotFound(f"no model config {ref!r}")
+        return row
+
+    async def update(self, owner: User, config_id: str, changes: dict[str, Any]) -> ModelConfig:
+        """Change some fields; `api_key: None` removes the stored key."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ModelConfig).where(
+                    ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
+                )
+            )
+            if row is None:
+                raise NotFound(f"no model config {config_id!r}")
+            merged = {name: getattr(row, name) for name in _EDITABLE}
+            merged.update({k: v for k, v in changes.items() if k in _EDITABLE})
+            params = self._check(merged)
+            if "name" in changes:
+                await self._ensure_unique_name(session, owner, changes["name"], row.id)
+            for name in _EDITABLE:
+                if name in changes:
+                    setattr(row, name, changes[name])
+            row.params = params.model_dump(exclude_none=True, exclude_defaults=True)
+            if "api_key" in changes:
+                key = changes["api_key"]
+                row.api_key_encrypted = self._box.encrypt(key) if key else None
+            if changes.get("is_default") is not None:
+                if changes["is_default"]:
+                    await self._clear_default(session, owner)
+                row.is_default = bool(changes["is_default"])
+            row.updated_at = utcnow()
+        return row
+
+    async def delete(self, owner: User, config_id: str) -> None:
+        """Remove a config."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ModelConfig).where(
+                    ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
+                )
+            )
+            if row is None:
+                raise NotFound(f"no model config {config_id!r}")
+            await session.delete(row)
+
+    def spec(self, row: ModelConfig) -> ModelSpec:
+        """The spec of a stored config, with its key decrypted (never leaves the server)."""
+        return ModelSpec(
+            provider=row.provider,  # type: ignore[arg-type]
+            model=row.model,
+            base_url=row.base_url,
+            api_key=self._box.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
+            default_params=Params.model_validate(row.params or {}),
+            prices=_prices(row.prices),
+        )
+
+    def _chat_model(self, row: ModelConfig) -> ChatModel:
+        key = (row.id, row.updated_at.isoformat())
+        model = self._models.get(key)
+        if model is None:
+            # One ChatModel per config version, so its HTTP connection pool is reused.
+            self._models = {k: v for k, v in self._models.items() if k[0] != row.id}
+            model = self._models[key] = build_chat_model(self.spec(row))
+        return model
+
+    async def resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
+        """The first of `refs` that is set (a config id or name), else the owner's default
+        config, else the server's default model."""
+        for ref in refs:
+            if ref:
+                row = await self.get(owner, ref)
+                return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ModelConfig).where(
+                    ModelConfig.owner_id == owner.id, ModelConfig.is_default.is_(True)
+                )
+            )
+        if row is not None:
+            return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+        return ResolvedModel(self.default_spec, self._default_chat, None)
+
+    async def test(self, owner: User, config_id: str) -> dict[str, Any]:
+        """Make a one-token request; report its latency or the provider's error."""
+        row = await self.get(owner, config_id)
+        request = ChatRequest(
+            messages=(Message(role="user", content="Say OK."),), params=Params(max_tokens=1)
+        )
+        started = time.perf_counter()
+        try:
+            await collect(self._chat_model(row), request)
+        except ProviderError as error:
+            return {
+                "ok": False,
+                "error": error.code,
+                "detail": error.detail,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        return {
+            "ok": True,
+            "model": self.spec(row).label,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }

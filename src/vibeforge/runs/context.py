@@ -1,0 +1,267 @@
+"""What an agent sees while it runs: the model, the history, and the ways to report progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
+from vibeforge.db.tables import User
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.llm import (
+    ChatRequest,
+    Finished,
+    Params,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    UsageReport,
+)
+from vibeforge.llm.completion import ToolCallAssembler
+from vibeforge.modelconfigs.service import ResolvedModel
+from vibeforge.runs.journal import RunJournal
+from vibeforge.runs.streams import SessionStream, Streams
+
+
+@dataclass
+class AgentResult:
+    """How a run ended, as the agent reports it."""
+
+    status: str = "success"  # success | needs_input | error
+    content: str | None = None  # None: the streamed text
+    diff: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CallRecord:
+    """One LLM call being made: fed with stream events, turned into an LLMCall row."""
+
+    role: str
+    iteration: int
+    model: str
+    started: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    tools: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+    usage: Usage | None = None
+    stop_reason: str | None = None
+    raw: dict[str, Any] | None = None
+
+    def feed(self, event: object) -> None:
+        """Take one stream event."""
+        if isinstance(event, (TextDelta, ThinkingDelta, ToolCallDelta)):
+            if self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+            if isinstance(event, TextDelta):
+                self.text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                self.thinking.append(event.text)
+            else:
+                self.tools.add(event)
+        elif isinstance(event, UsageReport):
+            self.usage = event.usage
+        elif isinstance(event, Finished):
+            self.stop_reason = event.stop_reason
+            self.raw = event.raw
+
+    @property
+    def content(self) -> str:
+        """The text so far."""
+        return "".join(self.text)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The complete tool calls so far."""
+        return self.tools.calls()
+
+
+class Agent(Protocol):
+    """What a run executes: the plain chat of a session, or the coding pipeline."""
+
+    async def __call__(self, ctx: RunContext) -> AgentResult:
+        """Do the run's work, reporting through ctx; raise CancelledError when cancelled."""
+        ...
+
+
+@dataclass
+class RunContext:
+    """One run in progress."""
+
+    run_id: str
+    trace_id: str
+    owner: User
+    session: ChatSession
+    prompt: str
+    params: Params
+    model: ResolvedModel
+    user_message_id: str
+    assistant_message_id: str
+    history: list[ChatMessage]
+    streams: Streams
+    stream: SessionStream
+    journal: RunJournal
+    started_at: datetime = field(default_factory=utcnow)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[LLMCall] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    services: Any = None  # the app's Services, for agents that need projects or sandbox
+
+    @property
+    def project_id(self) -> str:
+        """The project the session belongs to."""
+        return self.session.project_id
+
+    def emit(self, type: str, data: dict[str, Any]) -> None:
+        """Journal and publish a session event tagged with this run."""
+        self.streams.emit(self.stream, type, {"run_id": self.run_id, **data}, self.journal)
+
+    def chunk(self, content: str = "", thinking: str = "") -> None:
+        """Stream a piece of the answer (kept if the run is cancelled or the server dies)."""
+        if content:
+            self.content.append(content)
+        if thinking:
+            self.thinking.append(thinking)
+        self.emit("chunk", {"content": content, "thinking": thinking})
+
+    @asynccontextmanager
+    async def stage(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        """Announce and time a stage; its record lands in the run's `stages`."""
+        record: dict[str, Any] = {"name": name, "status": "running", "started_at": utcnow()}
+        self.stages.append(record)
+        started = time.perf_counter()
+        self.emit("stage_update", {"stage": name, "status": "running"})
+        status = "failed"
+        try:
+            yield record
+            status = "finished"
+        finally:
+            record["status"] = status
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            self.emit(
+                "stage_update",
+                {"stage": name, "status": status, "duration_ms": record["duration_ms"]},
+            )
+
+    def usage_total(self) -> dict[str, Any]:
+        """The sum of every LLM call of the run so far."""
+        total: dict[str, Any] = {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cached_tokens": 0,
+            "reasoning_tokens": 0,
+            "total_tokens": 0,
+            "cost_usd": None,
+            "calls": len(self.calls),
+        }
+        for call in self.calls:
+            total["prompt_tokens"] += call.prompt_tokens
+            total["completion_tokens"] += call.completion_tokens
+            total["cached_tokens"] += call.cached_tokens
+            total["reasoning_tokens"] += call.reasoning_tokens
+            if call.cost_usd is not None:
+                total["cost_usd"] = (total["cost_usd"] or 0.0) + call.cost_usd
+        total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
+        return total
+
+    @asynccontextmanager
+    async def llm_call(self, role: str, iteration: int = 0) -> AsyncIterator[CallRecord]:
+        """Record one provider call, however it ends (a cancelled call is kept as such)."""
+        record = CallRecord(role=role, iteration=iteration, model=self.model.label)
+        status, error = "cancelled", None
+        try:
+            yield record
+            status = "success"
+        except Exception as failure:
+            status, error = "error", str(failure)
+            raise
+        finally:
+            self._store_call(record, status, error)
+
+    def _store_call(self, record: CallRecord, status: str, error: str | None) -> None:
+        usage = record.usage or Usage()
+        now = time.perf_counter()
+        raw = record.raw
+        if raw is None and (record.text or record.thinking):
+            raw = {"partial": True, "content": record.content, "thinking": "".join(record.thinking)}
+        self.calls.append(
+            LLMCall(
+                id=new_id(),
+                owner_id=self.owner.id,
+                project_id=self.project_id,
+                session_id=self.session.id,
+                run_id=self.run_id,
+                message_id=self.assistant_message_id,
+                model=record.model,
+                role=record.role,
+                iteration=record.iteration,
+                status=status,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cost_usd=usage.cost_usd,
+                cost_source=usage.cost_source,
+                latency_ms=round((now - record.started) * 1000, 2),
+                first_token_ms=(
+                    round((record.first_token_at - record.started) * 1000, 2)
+                    if record.first_token_at
+                    else None
+                ),
+                raw=raw,
+                error=error,
+                created_at=utcnow(),
+            )
+        )
+        if record.usage is not None:
+            self.emit(
+                "token_usage",
+                {
+                    "message_id": self.assistant_message_id,
+                    "role": record.role,
+                    "iteration": record.iteration,
+                    "model": record.model,
+                    "usage": _usage_dict(usage),
+                    "total": self.usage_total(),
+                    "timestamp": utcnow().isoformat(),
+                },
+            )
+
+    async def stream_model(
+        self, request: ChatRequest, *, role: str = "chat", iteration: int = 0, publish: bool = True
+    ) -> CallRecord:
+        """Stream one call, relaying its text as chunks when `publish`; return its record."""
+        async with (
+            self.llm_call(role, iteration) as record,
+            aclosing(self.model.chat.stream(request)) as events,
+        ):
+            async for event in events:
+                record.feed(event)
+                if not publish:
+                    continue
+                if isinstance(event, TextDelta):
+                    self.chunk(content=event.text)
+                elif isinstance(event, ThinkingDelta):
+                    self.chunk(thinking=event.text)
+        return record
+
+
+def _usage_dict(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost_usd": usage.cost_usd,
+        "cost_source": usage.cost_source,
+    }

@@ -1,0 +1,86 @@
+"""The run journal: every event of a run, on disk before any client sees it.
+
+One append-only file per run, written with a plain `write(2)` per event: once the call
+returns, the line is in the kernel and survives the server process being killed. When the
+run's final message has been committed the file is deleted; a file found at start-up belongs
+to a run that never finished, and becomes an `interrupted` message holding every chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vibeforge.runs.events import Event
+
+
+class RunJournal:
+    """The open journal of one run."""
+
+    def __init__(self, directory: Path, run_id: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{run_id}.jsonl"
+        self._fd: int | None = os.open(
+            self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+
+    def append(self, event: Event) -> None:
+        """Write one event as a line; returns once the kernel has it."""
+        if self._fd is not None:
+            os.write(self._fd, event.wire.encode("utf-8") + b"\n")
+
+    def close(self) -> None:
+        """Stop writing (the file stays until discard)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def discard(self) -> None:
+        """Close and delete: the run's outcome is committed elsewhere."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class RecoveredRun:
+    """What a leftover journal says about a run that never finished."""
+
+    run_id: str
+    path: Path
+    content: str = ""
+    thinking: str = ""
+    last_seq: int = 0
+    session_id: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def read_journal(path: Path) -> RecoveredRun:
+    """Parse a journal; a torn last line (the process died mid-write) is ignored."""
+    recovered = RecoveredRun(run_id=path.stem, path=path)
+    content: list[str] = []
+    thinking: list[str] = []
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                event = Event.from_wire(raw.decode("utf-8"))
+            except (ValueError, KeyError, UnicodeDecodeError):
+                continue
+            recovered.events.append(event)
+            recovered.last_seq = max(recovered.last_seq, event.seq)
+            recovered.session_id = event.session_id or recovered.session_id
+            if event.type == "chunk":
+                content.append(str(event.data.get("content") or ""))
+                thinking.append(str(event.data.get("thinking") or ""))
+    recovered.content = "".join(content)
+    recovered.thinking = "".join(thinking)
+    return recovered
+
+
+def leftover_journals(directory: Path) -> list[RecoveredRun]:
+    """Every journal in `directory`, parsed."""
+    if not directory.exists():
+        return []
+    return [read_journal(path) for path in sorted(directory.glob("*.jsonl"))]

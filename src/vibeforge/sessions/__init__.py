@@ -1,0 +1,1 @@
+"""Sessions: persistent conversations in a project, global or about one node."""

@@ -1,0 +1,175 @@
+"""Opening, listing and clearing sessions; reading messages and their raw provider responses."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
+from vibeforge.db.engine import Database
+from vibeforge.db.tables import Project, User
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import InvalidInput, NotFound
+from vibeforge.paging import Page, decode_cursor, encode_cursor
+
+MAX_NODE_ID = 1024
+
+
+def _check_node_id(node_id: str | None) -> str | None:
+    if node_id is None:
+        return None
+    node_id = node_id.strip()
+    if not node_id:
+        return None
+    if len(node_id) > MAX_NODE_ID or "\x00" in node_id:
+        raise InvalidInput(f"node_id must be at most {MAX_NODE_ID} characters of text")
+    return node_id
+
+
+class SessionService:
+    """Sessions and their messages, each scoped to the owner of the project."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def open(
+        self, owner: User, project_id: str, node_id: str | None
+    ) -> tuple[ChatSession, bool]:
+        """The project's session for `node_id` (None: the global one), created if missing."""
+        node_id = _check_node_id(node_id)
+        async with self._db.session() as session:
+            project = await session.scalar(
+                select(Project.id).where(
+                    Project.id == project_id, Project.owner_id == owner.id, Project.state == "ready"
+                )
+            )
+            if project is None:
+                raise NotFound(f"no project {project_id!r}")
+            node_match = (
+                ChatSession.node_id.is_(None) if node_id is None else ChatSession.node_id == node_id
+            )
+            existing = await session.scalar(
+                select(ChatSession).where(ChatSession.project_id == project_id, node_match)
+            )
+            if existing is not None:
+                return existing, False
+            created = ChatSession(
+                id=new_id(),
+                project_id=project_id,
+                owner_id=owner.id,
+                scope="global" if node_id is None else "node",
+                node_id=node_id,
+                last_seq=0,
+                created_at=utcnow(),
+            )
+            session.add(created)
+        return created, True
+
+    async def list(self, owner: User, project_id: str) -> list[ChatSession]:
+        """The project's sessions, oldest first."""
+        async with self._db.session() as session:
+            owned = await session.scalar(
+                select(Project.id).where(
+                    Project.id == project_id, Project.owner_id == owner.id, Project.state == "ready"
+                )
+            )
+            if owned is None:
+                raise NotFound(f"no project {project_id!r}")
+            rows = await session.scalars(
+                select(ChatSession)
+                .where(ChatSession.project_id == project_id)
+                .order_by(ChatSession.created_at, ChatSession.id)
+            )
+            return list(rows)
+
+    async def get(self, owner: User, session_id: str) -> ChatSession:
+        """One of the owner's sessions."""
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(ChatSession)
+                .join(Project, Project.id == ChatSession.project_id)
+                .where(
+                    ChatSession.id == session_id,
+                    ChatSession.owner_id == owner.id,
+                    Project.state == "ready",
+                )
+            )
+        if found is None:
+            raise NotFound(f"no session {session_id!r}")
+        return found
+
+    async def clear(self, owner: User, session_id: str) -> None:
+        """Archive every message: the next one starts with no history."""
+        await self.get(owner, session_id)
+        async with self._db.session() as session:
+            await session.execute(
+                update(ChatMessage)
+                .where(ChatMessage.session_id == session_id, ChatMessage.archived.is_(False))
+                .values(archived=True)
+            )
+            await session.execute(
+                update(ChatSession).where(ChatSession.id == session_id).values(cleared_at=utcnow())
+            )
+
+    async def messages(
+        self,
+        owner: User,
+        session_id: str,
+        limit: int,
+        cursor: str | None,
+        include_archived: bool = False,
+    ) -> Page[ChatMessage]:
+        """Messages oldest first."""
+        await self.get(owner, session_id)
+        query = select(ChatMessage).where(ChatMessage.session_id == session_id)
+        if not include_archived:
+            query = query.where(ChatMessage.archived.is_(False))
+        if cursor:
+            (after,) = decode_cursor(cursor, 1)
+            if not isinstance(after, int):
+                raise InvalidInput("cursor is not valid")
+            query = query.where(ChatMessage.position > after)
+        query = query.order_by(ChatMessage.position).limit(limit + 1)
+        async with self._db.session() as session:
+            rows = list(await session.scalars(query))
+        if len(rows) > limit:
+            rows = rows[:limit]
+            return Page(rows, encode_cursor(rows[-1].position))
+        return Page(rows, None)
+
+    async def message_with_calls(
+        self, owner: User, message_id: str
+    ) -> tuple[ChatMessage, list[LLMCall]]:
+        """A message and the LLM calls made to produce it, raw responses included."""
+        async with self._db.session() as session:
+            message = await session.scalar(
+                select(ChatMessage)
+                .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+                .where(ChatMessage.id == message_id, ChatSession.owner_id == owner.id)
+            )
+            if message is None:
+                raise NotFound(f"no message {message_id!r}")
+            calls = list(
+                await session.scalars(
+                    select(LLMCall)
+                    .where(LLMCall.message_id == message_id, LLMCall.owner_id == owner.id)
+                    .order_by(LLMCall.created_at)
+                )
+            )
+        return message, calls
+
+    async def history(self, session_id: str, exclude_run: str | None = None) -> list[ChatMessage]:
+        """The messages that make up the conversation so far (archived ones excluded)."""
+        query = select(ChatMessage).where(
+            ChatMessage.session_id == session_id, ChatMessage.archived.is_(False)
+        )
+        if exclude_run is not None:
+            query = query.where((ChatMessage.run_id != exclude_run) | ChatMessage.run_id.is_(None))
+        async with self._db.session() as session:
+            return list(await session.scalars(query.order_by(ChatMessage.position)))
+
+    async def next_position(self, db_session: object, session_id: str) -> int:
+        """The position after the session's last message (call inside the writing transaction)."""
+        current = await db_session.scalar(  # type: ignore[attr-defined]
+            select(func.max(ChatMessage.position)).where(ChatMessage.session_id == session_id)
+        )
+        return int(current or 0) + 1
