@@ -146,11 +146,16 @@ def _unless_stale(index: FileIndex, hunk: Hunk, match: Match, edit_style: Indent
 
 def _reindent(line: str, match: Match, file_style: IndentStyle, edit_style: IndentStyle) -> str:
     if match.layer == "exact":
-        return line
+        lead = indent_of(line)
+        foreign = ("\t" in lead) != file_style.use_tabs and len(lead.expandtabs(4)) >= 2
+        if not (file_style.known and foreign):
+            return line
+        # An added line indented with the other character than the whole file uses.
+        return file_style.render(len(lead.expandtabs(match.tab_width))) + line[len(lead) :]
     body = line.strip()
     if not body:
         return ""
-    columns = edit_style.columns(indent_of(line)) + match.delta
+    columns = len(indent_of(line).expandtabs(match.tab_width)) + match.delta
     if columns < 0:
         raise Refuse("the replacement cannot be re-indented to the file's indentation")
     if match.layer == "rstrip" and match.delta == 0 and "\t" not in indent_of(line):

@@ -28,6 +28,7 @@ class Match:
     delta: int = 0  # file indentation minus the edit's, in columns
     layer: str = "exact"
     cost: int = 0
+    tab_width: int = 4  # columns one tab of the edit stands for
 
 
 class FileIndex:
@@ -59,19 +60,29 @@ def normalise(line: str, level: str) -> str:
 
 def _indent_delta(
     index: FileIndex, entries: list[str], pairs: list[int | None], edit_style: IndentStyle
-) -> int | None:
-    """The one column shift that maps the edit's indentation onto the file's, or None."""
-    delta: int | None = None
-    for text, where in zip(entries, pairs, strict=True):
-        if where is None or not text.strip() or is_elision(text):
-            continue
-        file_line = index.lines[where]
-        shift = index.style.columns(indent_of(file_line)) - edit_style.columns(indent_of(text))
-        if delta is None:
-            delta = shift
-        elif shift != delta:
-            return None
-    return delta or 0
+) -> tuple[int, int] | None:
+    """The one column shift mapping the edit's indentation onto the file's, and the tab width
+    that makes it one shift; None when no width does."""
+    used = [
+        (text, index.lines[where])
+        for text, where in zip(entries, pairs, strict=True)
+        if where is not None and text.strip() and not is_elision(text)
+    ]
+    widths = [edit_style.unit]
+    if any("\t" in indent_of(text) for text, _ in used):
+        # A model's tabs stand for one level, whose width we can only infer.
+        widths += [width for width in (4, 2, 8) if width != edit_style.unit]
+    consistent: list[tuple[int, int]] = []
+    for width in widths:
+        shifts = {
+            index.style.columns(indent_of(line)) - len(indent_of(text).expandtabs(width))
+            for text, line in used
+        }
+        if len(shifts) <= 1:
+            consistent.append(((shifts.pop() if shifts else 0), width))
+    # Tabs are usually just another spelling of the same indentation: prefer no shift.
+    unshifted = [found for found in consistent if found[0] == 0]
+    return (unshifted or consistent or [None])[0]
 
 
 def contiguous(
@@ -97,13 +108,15 @@ def contiguous(
         if not ok:
             continue
         pairs: list[int | None] = list(range(start, start + len(entries)))
-        delta = 0
+        delta, width = 0, edit_style.unit
         if level == "strip":
             shift = _indent_delta(index, entries, pairs, edit_style)
             if shift is None:
                 continue
-            delta = shift
-        found.append(Match(start, start + len(entries), pairs, delta=delta, layer=level))
+            delta, width = shift
+        found.append(
+            Match(start, start + len(entries), pairs, delta=delta, layer=level, tab_width=width)
+        )
     return found
 
 
@@ -229,9 +242,10 @@ def tolerant(
     search.run()
     best: dict[tuple[int | None, ...], Match] = {}
     for start, pairs, spans, cost in search.solutions:
-        delta = _indent_delta(index, entries, pairs, edit_style)
-        if delta is None:
+        shift = _indent_delta(index, entries, pairs, edit_style)
+        if shift is None:
             continue
+        delta, width = shift
         ends = [p + 1 for p in pairs if p is not None] + [end for _, end in spans.values()]
         starts = [p for p in pairs if p is not None] + [begin for begin, _ in spans.values()]
         begin = min(starts) if starts else start
@@ -239,7 +253,7 @@ def tolerant(
         # Two alignments are the same place when their non-blank lines land on the same lines;
         # they may differ only in how blank lines pair up (elisions fill what lies between).
         key = tuple(p for k, p in enumerate(pairs) if search.wanted[k] and not search.marker[k])
-        match = Match(begin, end, pairs, spans, delta, "tolerant", cost)
+        match = Match(begin, end, pairs, spans, delta, "tolerant", cost, width)
         if key not in best or cost < best[key].cost:
             best[key] = match
     return sorted(best.values(), key=lambda m: (m.start, m.end))

@@ -53,9 +53,10 @@ def indent_of(line: str) -> str:
 class IndentStyle:
     """How a file indents: with tabs or spaces, and how wide one level is."""
 
-    def __init__(self, use_tabs: bool, unit: int) -> None:
+    def __init__(self, use_tabs: bool, unit: int, known: bool = False) -> None:
         self.use_tabs = use_tabs
         self.unit = unit
+        self.known = known  # the file has indented lines to learn the style from
 
     @classmethod
     def of(cls, lines: list[str]) -> IndentStyle:
@@ -80,7 +81,7 @@ class IndentStyle:
             best, _ = max(steps.items(), key=lambda item: (item[1], -item[0]))
             if 2 <= best <= 8:
                 unit = best
-        return cls(use_tabs=tabs > spaces, unit=unit)
+        return cls(use_tabs=tabs > spaces, unit=unit, known=bool(tabs or spaces))
 
     def columns(self, lead: str) -> int:
         """Width of a leading-whitespace string, a tab counting as one level."""
