@@ -182,3 +182,22 @@ def test_unterminated_block_is_refused() -> None:
     edit = "app/greeter.py\n<<<<<<< SEARCH\nimport os\n=======\nimport sys\n"
     with pytest.raises(EditError, match="not terminated"):
         apply_edit(ORIGINAL, edit, path="app/greeter.py")
+
+
+def test_elision_comment_only_in_replace_is_refused() -> None:
+    edit = block(
+        "    def part(self, name):\n        return name.split()[0]\n",
+        "    def part(self, name):\n        # ... existing code ...\n",
+    )
+    with pytest.raises(EditError, match="elision comment"):
+        apply_edit(ORIGINAL, edit, path="app/greeter.py")
+
+
+def test_elision_comment_only_in_search_is_refused() -> None:
+    edit = block(
+        "    def greet(self, name):\n        # ... existing code ...\n"
+        '        return "hello " + name\n',
+        "    def greet(self, name):\n        return name\n",
+    )
+    with pytest.raises(EditError, match="elision comment"):
+        apply_edit(ORIGINAL, edit, path="app/greeter.py")

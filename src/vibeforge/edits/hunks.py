@@ -88,6 +88,18 @@ def _stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Ma
     return None
 
 
+def _check_elisions(index: FileIndex, hunk: Hunk) -> None:
+    """An elision comment may stand for kept code, never be written into the file or delete."""
+    for op in hunk.ops:
+        if op.kind == "ctx" or not is_elision(op.text, bare_dots=op.kind == "del"):
+            continue
+        if op.text.strip() in index.table("strip"):
+            continue  # the file really contains this comment
+        if op.kind == "add":
+            raise Refuse("the replacement contains an elision comment in place of real code")
+        raise Refuse("an elision comment appears in the search text but not in the replacement")
+
+
 def _adds_text(hunk: Hunk) -> bool:
     return any(op.kind == "add" and op.text.strip() for op in hunk.ops)
 
@@ -96,6 +108,7 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
     """Find where a hunk applies, trying each layer in turn; refuse rather than guess."""
     old = hunk.old
     try:
+        _check_elisions(index, hunk)
         for level in ("exact", "rstrip", "strip"):
             found = contiguous(index, old, level, edit_style)
             if found:

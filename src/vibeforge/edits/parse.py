@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from vibeforge.edits.model import FORMATS, FileEdit, Format
 from vibeforge.edits.parse_sr import ParseError, has_blocks, parse_search_replace
 from vibeforge.edits.parse_udiff import has_hunks, parse_udiff
@@ -9,6 +11,8 @@ from vibeforge.edits.text import to_lf
 from vibeforge.edits.whole import parse_whole
 
 __all__ = ["ParseError", "detect_format", "parse_edits"]
+
+_SR_BLOCK = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*?^\s*>{5,9}\s*REPLACE\b.*?$", re.M | re.S | re.I)
 
 
 def detect_format(reply: str) -> Format:
@@ -29,6 +33,12 @@ def parse_edits(reply: str, fmt: str | None = None) -> list[FileEdit]:
         raise ParseError(f"unknown edit format {chosen!r}; expected one of {', '.join(FORMATS)}")
     if chosen == "search-replace":
         edits = parse_search_replace(text)
+        if fmt is None:
+            # A reply may mix formats, e.g. blocks for one file and a deletion diff for another;
+            # dropping the diff silently would break all-or-nothing.
+            rest = _SR_BLOCK.sub("", text)
+            if has_hunks(rest):
+                edits += parse_udiff(rest)
     elif chosen == "udiff":
         edits = parse_udiff(text)
     else:
