@@ -20,7 +20,7 @@ class Limits:
 
     timeout_s: float = 10.0
     memory_mb: int = 512
-    cpu_s: float | None = None  # None: the wall-clock timeout, rounded up
+    cpu_s: float | None = None  # None: a second past the wall-clock timeout, which wins
     output_bytes: int = MiB  # per stream: stdout and stderr are capped separately
     processes: int = 64  # RLIMIT_NPROC: processes and threads of the sandbox uid
     file_size_mb: int = 64
@@ -48,7 +48,10 @@ class Limits:
     @property
     def cpu_seconds(self) -> int:
         """The RLIMIT_CPU soft limit in whole seconds (the kernel counts whole seconds)."""
-        return max(1, math.ceil(self.cpu_s if self.cpu_s is not None else self.timeout_s))
+        if self.cpu_s is None:
+            # A busy single-threaded program should be reported as a timeout, not race it.
+            return math.ceil(self.timeout_s) + 1
+        return max(1, math.ceil(self.cpu_s))
 
 
 @dataclass(frozen=True, slots=True)
