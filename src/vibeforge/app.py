@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import socketio
 from fastapi import FastAPI
 
 from vibeforge import __version__
+from vibeforge.api import websocket
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.routes import files, meta, models, projects, runs, sessions, users
+from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
 from vibeforge.llm.factory import detect_default_model
@@ -82,9 +86,11 @@ def create_app(settings: Settings) -> FastAPI:
             "vibeforge ready",
             extra={"version": __version__, "database": services.db.dialect},
         )
+        bridge_task = asyncio.create_task(bridge(), name="socketio-bridge")
         try:
             yield
         finally:
+            await stop_task(bridge_task)
             await services.close()
 
     app = FastAPI(
@@ -95,6 +101,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = services
     app.state.health_probes = {"model": lambda: _model_health(services)}
+    sio, bridge = build_socketio(services)
+    app.state.sio = sio
+    # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
+    app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
+    app.include_router(websocket.router)
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs):
         app.include_router(module.router)

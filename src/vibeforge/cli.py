@@ -74,6 +74,18 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _stub_llm(args: argparse.Namespace, _: Settings) -> int:
+    from vibeforge.llm.stub.cli import main as stub_main
+
+    return stub_main(args.rest)
+
+
+def _edit(args: argparse.Namespace, _: Settings) -> int:
+    from vibeforge.edits.cli import main as edit_main
+
+    return edit_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `vibeforge` command."""
     parser = argparse.ArgumentParser(prog="vibeforge", description=__doc__)
@@ -97,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
     create.set_defaults(handler=_users_create)
+
+    stub = commands.add_parser(
+        "stub-llm",
+        help="run the scriptable stub LLM server (OpenAI, Ollama, Anthropic)",
+        add_help=False,
+    )
+    stub.add_argument("rest", nargs=argparse.REMAINDER, help="--host H --port N")
+    stub.set_defaults(handler=_stub_llm)
+
+    edit = commands.add_parser("edit", help="apply an LLM-written edit to a file", add_help=False)
+    edit.add_argument("rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F]")
+    edit.set_defaults(handler=_edit)
     return parser
 
 

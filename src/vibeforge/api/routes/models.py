@@ -14,7 +14,8 @@ from vibeforge.db.chat_tables import ModelConfig
 router = APIRouter(tags=["models"])
 
 
-def _out(row: ModelConfig) -> ModelConfigOut:
+def model_config_out(row: ModelConfig) -> ModelConfigOut:
+    """A model config as its owner sees it."""
     return ModelConfigOut(
         id=row.id,
         name=row.name,
@@ -36,19 +37,19 @@ async def create_model(
     body: ModelConfigCreate, user: CurrentUser, services: ServicesDep
 ) -> ModelConfigOut:
     """Store a provider connection; its API key is encrypted and never returned."""
-    return _out(await services.models.create(user, body.model_dump(mode="json")))
+    return model_config_out(await services.models.create(user, body.model_dump(mode="json")))
 
 
 @router.get("/models")
 async def list_models(user: CurrentUser, services: ServicesDep) -> PageOut[ModelConfigOut]:
     """The caller's model configs."""
-    return PageOut(items=[_out(row) for row in await services.models.list(user)])
+    return PageOut(items=[model_config_out(row) for row in await services.models.list(user)])
 
 
 @router.get("/models/{config_id}")
 async def get_model(config_id: str, user: CurrentUser, services: ServicesDep) -> ModelConfigOut:
     """One model config, by id or name."""
-    return _out(await services.models.get(user, config_id))
+    return model_config_out(await services.models.get(user, config_id))
 
 
 @router.patch("/models/{config_id}")
@@ -57,7 +58,7 @@ async def update_model(
 ) -> ModelConfigOut:
     """Change some fields of a model config."""
     changes = body.model_dump(mode="json", exclude_unset=True)
-    return _out(await services.models.update(user, config_id, changes))
+    return model_config_out(await services.models.update(user, config_id, changes))
 
 
 @router.delete("/models/{config_id}", status_code=status.HTTP_204_NO_CONTENT)
