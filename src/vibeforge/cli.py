@@ -86,6 +86,9 @@ def _edit(args: argparse.Namespace, _: Settings) -> int:
     return edit_main(args.rest)
 
 
+_PASS_THROUGH = {"stub-llm": _stub_llm, "edit": _edit}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `vibeforge` command."""
     parser = argparse.ArgumentParser(prog="vibeforge", description=__doc__)
@@ -127,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `vibeforge` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in _PASS_THROUGH:
+        # These tools parse their own options, --help included.
+        args = argparse.Namespace(handler=_PASS_THROUGH[arguments[0]], rest=arguments[1:])
+        return args.handler(args, Settings())
+    args = parser.parse_args(arguments)
     return args.handler(args, Settings())
 
 
