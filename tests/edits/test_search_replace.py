@@ -201,3 +201,16 @@ def test_elision_comment_only_in_search_is_refused() -> None:
     )
     with pytest.raises(EditError, match="elision comment"):
         apply_edit(ORIGINAL, edit, path="app/greeter.py")
+
+
+def test_respaced_code_inside_lines_still_matches() -> None:
+    edit = block(
+        "def main( ):\n    print(Greeter( ).greet(os.getlogin( )))\n", "def main():\n    pass\n"
+    )
+    assert apply_edit(ORIGINAL, edit, path="app/greeter.py").endswith("def main():\n    pass\n")
+
+
+def test_joined_words_do_not_match() -> None:
+    edit = block("defmain():\n", "def main() -> None:\n")
+    with pytest.raises(EditError, match="does not match"):
+        apply_edit(ORIGINAL, edit, path="app/greeter.py")

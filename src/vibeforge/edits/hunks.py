@@ -122,6 +122,9 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
         kinds = [op.kind for op in hunk.ops if op.kind != "add"]
         skippable = [s and kind == "ctx" for s, kind in zip(skippable, kinds, strict=True)]
         found = tolerant(index, old, skippable, edit_style)
+        if not found:
+            # Last line-based layer: the model re-spaced the code inside its lines.
+            found = contiguous(index, old, "spacing", edit_style)
         if found:
             match = _pick(found, hunk.start_hint)
             _check_substring_conflicts(index, hunk, match, text)

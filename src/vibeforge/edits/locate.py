@@ -6,6 +6,7 @@ candidate of the first layer that finds any (or the one a diff header's line num
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,13 +50,23 @@ class FileIndex:
         return self._tables[level]
 
 
+_RUNS = re.compile(r"\s+")
+_AROUND_PUNCTUATION = re.compile(r" ?([^\w\s]) ?")
+
+
 def normalise(line: str, level: str) -> str:
-    """A line as compared at a level: `exact`, `rstrip` or `strip`."""
+    """A line as compared at a level: `exact`, `rstrip`, `strip` or `spacing`.
+
+    `spacing` also ignores how spaces are laid out inside the line (`x=f(a,b)` is
+    `x = f(a, b)`), but never joins two words, so a mistyped name still differs.
+    """
     if level == "exact":
         return line
     if level == "rstrip":
         return line.rstrip()
-    return line.strip()
+    if level == "strip":
+        return line.strip()
+    return _AROUND_PUNCTUATION.sub(r"\1", _RUNS.sub(" ", line.strip()))
 
 
 def _indent_delta(
@@ -109,7 +120,7 @@ def contiguous(
             continue
         pairs: list[int | None] = list(range(start, start + len(entries)))
         delta, width = 0, edit_style.unit
-        if level == "strip":
+        if level in ("strip", "spacing"):
             shift = _indent_delta(index, entries, pairs, edit_style)
             if shift is None:
                 continue
