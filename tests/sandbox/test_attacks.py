@@ -297,3 +297,39 @@ async def test_program_never_runs_as_root(attack: Attack) -> None:
     assert {int(uid), int(euid), int(gid)}.isdisjoint({0})
     if os.geteuid() == 0 and attack.mode is not IsolationMode.RLIMITS:
         assert b"[]" in result.stdout  # root's supplementary groups are gone
+
+
+async def test_data_directory_inside_a_shown_tree_is_masked(
+    attack: Attack, host_dir: Callable[[int], Path]
+) -> None:
+    if not claims(attack.mode, "private_filesystem_view"):
+        pytest.skip(f"{attack.mode} shows the host filesystem; hide_paths needs bubblewrap")
+    # A deployment that keeps its data under a tree the sandbox must see (like /usr/local).
+    shown = host_dir(0o755)
+    (shown / "tool.txt").write_text("tool")
+    data = shown / "data"
+    data.mkdir(mode=0o755)
+    (data / "secret_key").write_text(f"SECRET-{attack.token}")
+    (shown / "vibeforge.db").write_text(f"SECRET-{attack.token}")
+    code = f"""
+import os
+print(open({str(shown / "tool.txt")!r}).read())
+try:
+    print(os.listdir({str(data)!r}))
+except OSError as exc:
+    print("listing", type(exc).__name__)
+for path in [{str(data / "secret_key")!r}, {str(shown / "vibeforge.db")!r}]:
+    try:
+        print(open(path).read())
+    except OSError as exc:
+        print(path, type(exc).__name__)
+    try:
+        open(path, "w").write("owned")
+    except OSError as exc:
+        print(path, type(exc).__name__)
+"""
+    hide = [str(data), str(shown / "vibeforge.db")]
+    result = await attack(code, timeout_s=5, ro_paths=[str(shown)], hide_paths=hide)
+    assert result.stdout.startswith(b"tool"), result.stderr
+    assert b"SECRET-" not in result.stdout
+    assert (shown / "vibeforge.db").read_text() == f"SECRET-{attack.token}"

@@ -89,6 +89,7 @@ def bubblewrap_argv(
     scratch: str,
     *,
     ro_paths: Sequence[str] = (),
+    hide_paths: Sequence[str] = (),
     extra_path: str | None = None,
 ) -> list[str]:
     """bwrap arguments: every namespace, no way back to more privilege, an allow-listed view."""
@@ -103,8 +104,6 @@ def bubblewrap_argv(
         "sandbox",
         *_root_layout(),
     ]
-    for path in ro_paths:
-        args += ["--ro-bind", path, path]
     tmp_bytes = str(limits.tmp_mb * MiB)
     args += [
         "--proc",
@@ -123,6 +122,12 @@ def bubblewrap_argv(
         tmp_bytes,
         "--tmpfs",
         "/tmp",
+    ]
+    # After /tmp, so that a path shown from the host's /tmp is not covered by the tmpfs.
+    for path in ro_paths:
+        args += ["--ro-bind", path, path]
+    args += _masks(hide_paths, [*SYSTEM_DIRS, *ETC_FILES, *ro_paths])
+    args += [
         "--bind",
         scratch,
         SCRATCH_IN_SANDBOX,
@@ -135,6 +140,20 @@ def bubblewrap_argv(
     for key, value in sandbox_env(SCRATCH_IN_SANDBOX, extra_path).items():
         args += ["--setenv", key, value]
     args.append("--")
+    return args
+
+
+def _masks(hide_paths: Sequence[str], shown: Sequence[str]) -> list[str]:
+    """Cover hidden paths that fall inside a shown tree (a data directory under /usr/local)."""
+    args: list[str] = []
+    for path in hide_paths:
+        real = os.path.realpath(path)
+        if not any(real == top or real.startswith(top.rstrip("/") + "/") for top in shown):
+            continue  # outside every bound tree: it does not exist in the sandbox at all
+        if os.path.isdir(real):
+            args += ["--perms", "0000", "--tmpfs", real, "--remount-ro", real]
+        elif os.path.exists(real):
+            args += ["--ro-bind", "/dev/null", real]
     return args
 
 

@@ -46,11 +46,14 @@ async def run(
     open_files: int = 256,
     isolation: IsolationMode | str | None = None,
     ro_paths: Sequence[str] = (),
+    hide_paths: Sequence[str] = (),
 ) -> SandboxResult:
     """Run `argv` in a fresh scratch directory holding `files`, never in this process.
 
-    `isolation` picks a mode (default: the strongest this machine allows); `ro_paths` are extra
-    host paths shown read-only under bubblewrap (the weaker modes show the whole filesystem).
+    `isolation` picks a mode (default: the strongest this machine allows). Under bubblewrap,
+    `ro_paths` are extra host paths shown read-only and `hide_paths` (the server's data
+    directory, say) are masked wherever they fall inside a shown tree; the weaker modes show
+    the whole filesystem as file permissions allow, so there they change nothing.
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) and a for a in argv):
         raise InvalidInput("argv must be a non-empty list of non-empty strings")
@@ -68,7 +71,8 @@ async def run(
         open_files=open_files,
     )
     checked_files = validate_files(files or {})
-    _check_ro_paths(ro_paths)
+    _check_paths("ro_paths", ro_paths)
+    _check_paths("hide_paths", hide_paths)
     caps = await capabilities()
     mode = _choose_mode(caps, isolation)
     lease = await asyncio.to_thread(lease_uid) if caps.is_root else None
@@ -76,7 +80,7 @@ async def run(
     try:
         scratch = await asyncio.to_thread(create_scratch, checked_files, uid)
         try:
-            job = _Job(caps, mode, limits, scratch, lease, list(ro_paths))
+            job = _Job(caps, mode, limits, scratch, lease, list(ro_paths), list(hide_paths))
             return await job.run(list(argv), stdin)
         finally:
             await asyncio.to_thread(remove_scratch, scratch)
@@ -85,12 +89,12 @@ async def run(
             lease.release()
 
 
-def _check_ro_paths(ro_paths: Sequence[str]) -> None:
-    if isinstance(ro_paths, str):
-        raise InvalidInput("ro_paths must be a list of paths")
-    for path in ro_paths:
-        if not os.path.isabs(path) or not os.path.exists(path):
-            raise InvalidInput(f"ro_paths entries must be existing absolute paths: {path!r}")
+def _check_paths(name: str, paths: Sequence[str]) -> None:
+    if isinstance(paths, str):
+        raise InvalidInput(f"{name} must be a list of paths")
+    for path in paths:
+        if not isinstance(path, str) or not os.path.isabs(path) or not os.path.exists(path):
+            raise InvalidInput(f"{name} entries must be existing absolute paths: {path!r}")
 
 
 def _choose_mode(caps: Capabilities, requested: IsolationMode | str | None) -> IsolationMode:
@@ -150,9 +154,11 @@ class _Job:
         scratch: Path,
         lease: UidLease | None,
         ro_paths: list[str],
+        hide_paths: list[str],
     ) -> None:
         self.caps, self.mode, self.limits = caps, mode, limits
-        self.scratch, self.lease, self.ro_paths = scratch, lease, ro_paths
+        self.scratch, self.lease = scratch, lease
+        self.ro_paths, self.hide_paths = ro_paths, hide_paths
 
     def command(self, argv: list[str]) -> tuple[list[str], dict[str, object]]:
         """The full command line and the extra spawn arguments (uid switch) for this mode."""
@@ -171,7 +177,12 @@ class _Job:
                 ro.append(caps.python_prefix)
                 extra_path = os.path.join(caps.python_prefix, "bin")
             jail = bubblewrap_argv(
-                caps.bwrap, limits, str(self.scratch), ro_paths=ro, extra_path=extra_path
+                caps.bwrap,
+                limits,
+                str(self.scratch),
+                ro_paths=ro,
+                hide_paths=self.hide_paths,
+                extra_path=extra_path,
             )
             return [*prefix, *jail, *argv], as_uid
         if self.mode is IsolationMode.UNSHARE:
