@@ -15,7 +15,18 @@ from vibeforge import __version__
 from vibeforge.api import websocket
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
-from vibeforge.api.routes import files, meta, models, projects, runs, sessions, users
+from vibeforge.api.routes import (
+    files,
+    meta,
+    models,
+    projects,
+    proposals,
+    runs,
+    sessions,
+    traces,
+    usage,
+    users,
+)
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
@@ -107,7 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
     app.include_router(websocket.router)
     install_error_handlers(app)
-    for module in (meta, users, projects, files, models, sessions, runs):
+    for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

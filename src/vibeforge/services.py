@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vibeforge.agents.chat import ChatAgent
+from vibeforge.agents.pipeline import CodingAgent
+from vibeforge.agents.proposals import ProposalService
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.db.chat_tables import ChatSession
@@ -33,6 +34,7 @@ class Services:
     models: ModelConfigService
     sessions: SessionService
     runs: RunRegistry
+    proposals: ProposalService
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -43,10 +45,12 @@ class Services:
         streams = Streams(bus)
         models = ModelConfigService(db, box)
         sessions = SessionService(db)
-        chat = ChatAgent()
+        projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
+        coding = CodingAgent()
 
         def agent_for(_: ChatSession) -> Agent:
-            return chat
+            # Every session runs the coding pipeline; a prompt starting with /ask is plain chat.
+            return coding
 
         runs = RunRegistry(
             db, streams, models, sessions, settings.resolved_data_dir / "journal", agent_for
@@ -55,13 +59,14 @@ class Services:
             settings=settings,
             db=db,
             users=UserService(db),
-            projects=ProjectService(db, settings.projects_dir, settings.max_file_bytes),
+            projects=projects,
             secrets=box,
             bus=bus,
             streams=streams,
             models=models,
             sessions=sessions,
             runs=runs,
+            proposals=ProposalService(db, projects, streams.emit_project),
         )
         runs.services = services
         return services

@@ -147,6 +147,10 @@ class RunResult(BaseModel):
     trace_id: str | None = None
     token_usage: dict[str, Any] | None = None
     error: str | None = None
+    proposal_id: str | None = None  # the coding pipeline's proposal, if it made one
+    proposal_status: str | None = None
+    version_id: str | None = None  # the version it was committed as, when applied
+    counters: dict[str, int] | None = None
 
 
 class LLMCallOut(BaseModel):

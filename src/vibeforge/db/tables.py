@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vibeforge.db.types import UTCDateTime, new_id, utcnow
@@ -53,5 +53,7 @@ class Project(Base):
     main_file: Mapped[str] = mapped_column(String(1024), default="main.py")
     # "ready", or "deleting" between the start of a delete and the removal of the repository.
     state: Mapped[str] = mapped_column(String(16), default="ready")
+    # Approved edits are committed at once unless this (or the session's own flag) is off.
+    auto_apply: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,335 @@
+"""The coding pipeline: coder → validate → fix → evaluate → apply, as one run's agent.
+
+Every provider request is an LLMCall row (role coder, fixer or evaluator, with its iteration),
+every step a span of the run's trace, every stage a `stage_update`. A prompt starting with
+`/ask` is answered by the plain chat agent instead (questions need no pipeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from vibeforge.agents.candidate import Candidate, has_edits
+from vibeforge.agents.chat import ChatAgent, history_messages
+from vibeforge.agents.evaluator import parse_verdict
+from vibeforge.agents.prompts import (
+    EVALUATOR_SYSTEM,
+    SMALL_PROJECT_CHARS,
+    coder_system,
+    coder_turn,
+    evaluator_turn,
+    fixer_turn,
+    redo_turn,
+    repo_map,
+)
+from vibeforge.agents.proposals import announce
+from vibeforge.agents.stats import RunCounters
+from vibeforge.agents.tools import TOOLS, Workspace, run_tool
+from vibeforge.agents.traces import SpanRecord, Tracer
+from vibeforge.agents.validators import Problem, validator_for
+from vibeforge.db.types import utcnow
+from vibeforge.edits import EditError
+from vibeforge.llm import ChatRequest, Message
+from vibeforge.runs.context import AgentResult, CallRecord, RunContext
+
+MAX_FIX_ITERATIONS = 3
+MAX_EVAL_ROUNDS = 2
+MAX_TOOL_ROUNDS = 4
+ASK_PREFIX = "/ask"
+
+
+class Pipeline:
+    """One run of the pipeline: its context, trace, counters and conversation."""
+
+    def __init__(self, agent: CodingAgent, ctx: RunContext, tracer: Tracer) -> None:
+        self.agent = agent
+        self.ctx = ctx
+        self.tracer = tracer
+        self.counters = RunCounters()
+        self.messages: list[Message] = []
+        self.replies: list[str] = []  # the edit replies of the current round, for the review
+
+    @asynccontextmanager
+    async def stage(self, name: str, **attributes: Any) -> AsyncIterator[SpanRecord]:
+        """A timed stage: announced with stage_update, recorded in the run, traced."""
+        with self.tracer.span(name, "stage", **attributes) as span:
+            async with self.ctx.stage(name) as record:
+                record.update(attributes)
+                yield span
+
+    async def call(
+        self, messages: list[Message], role: str, iteration: int, *, tools: bool = False
+    ) -> CallRecord:
+        """One provider request, traced; coder and fixer text streams to the client."""
+        ctx = self.ctx
+        publish = role != "evaluator"
+        if publish and ctx.content:
+            ctx.chunk(content="\n\n")  # keep successive replies apart in the message
+        request = ChatRequest(
+            messages=tuple(messages), params=ctx.params, tools=TOOLS if tools else ()
+        )
+        with self.tracer.span(
+            f"llm.{role}", "llm", role=role, iteration=iteration, model=ctx.model.label
+        ) as span:
+            record = await ctx.stream_model(
+                request, role=role, iteration=iteration, publish=publish
+            )
+            call = ctx.calls[-1]
+            span.attributes.update(
+                llm_call_id=call.id,
+                prompt_tokens=call.prompt_tokens,
+                completion_tokens=call.completion_tokens,
+                cost_usd=call.cost_usd,
+                latency_ms=call.latency_ms,
+                stop_reason=record.stop_reason,
+                tool_calls=len(record.tool_calls),
+            )
+        return record
+
+    async def coder(self, workspace: Workspace, iteration: int) -> str:
+        """The coder's reply, after any read-only tool calls it makes first."""
+        tools = self.ctx.model.chat.capabilities.tools
+        for round_number in range(MAX_TOOL_ROUNDS + 1):
+            offer = tools and round_number < MAX_TOOL_ROUNDS
+            record = await self.call(self.messages, "coder", iteration, tools=offer)
+            if not record.tool_calls:
+                self.messages.append(Message(role="assistant", content=record.content))
+                return record.content
+            self.messages.append(
+                Message(role="assistant", content=record.content, tool_calls=record.tool_calls)
+            )
+            for call in record.tool_calls:
+                with self.tracer.span(
+                    f"tool.{call.name}", "tool", arguments=call.arguments[:500]
+                ) as span:
+                    output = await run_tool(workspace, call)
+                    span.attributes["output_chars"] = len(output)
+                self.messages.append(Message(role="tool", content=output, tool_call_id=call.id))
+        return ""  # unreachable: the last round offers no tools
+
+    async def apply_reply(self, candidate: Candidate, reply: str) -> str | None:
+        """Apply a reply to the candidate; the EditError report if it does not apply."""
+        with self.tracer.span("edit.apply", "edit") as span:
+            try:
+                span.attributes["paths"] = await candidate.apply(reply)
+            except EditError as error:
+                self.counters.malformed_edits += 1
+                span.status = "error"
+                span.attributes["error"] = error.detail[:2000]
+                return error.detail
+        return None
+
+    def validate(self, candidate: Candidate) -> list[Problem]:
+        """Run the validators of every changed file, each as a span."""
+        problems: list[Problem] = []
+        for path, found in candidate.problems():
+            name = validator_for(path)
+            if name is None:
+                continue
+            with self.tracer.span(f"validate{name}", "validator", path=path) as span:
+                span.attributes["problems"] = [problem.render() for problem in found]
+                if found:
+                    span.status = "error"
+            problems.extend(found)
+        return problems
+
+    async def run(self) -> AgentResult:
+        """The whole pipeline."""
+        ctx = self.ctx
+        async with self.stage("resolve_prompt"):
+            workspace = await Workspace.open(ctx.services.projects, ctx.owner, ctx.project_id)
+            candidate = Candidate(workspace)
+            shown, map_text, focus = await self.context(workspace)
+            await candidate.load(list(shown))
+            self.messages = [
+                Message(
+                    role="system",
+                    content=coder_system(ctx.model.edit_format, ctx.model.chat.capabilities.tools),
+                ),
+                *history_messages(ctx.history),
+                Message(role="user", content=coder_turn(ctx.prompt, shown, map_text, focus)),
+            ]
+        for round_number in range(1, self.agent.max_eval_rounds + 1):
+            async with self.stage("generate", iteration=round_number):
+                reply = await self.coder(workspace, round_number)
+            if not has_edits(reply, ctx.model.edit_format):
+                return AgentResult(status="needs_input")
+            candidate.reset()
+            self.replies = [reply]
+            async with self.stage("validate", iteration=0):
+                report = await self.apply_reply(candidate, reply)
+                problems = [] if report else self.validate(candidate)
+            fixed = await self.fix(candidate, report, problems)
+            if fixed is not None:
+                return fixed
+            if not candidate.changes():
+                return AgentResult(status="success", extra={"proposal_id": None})
+            async with self.stage("evaluate", iteration=round_number) as span:
+                verdict = await self.evaluate(candidate, round_number)
+                span.attributes.update(approved=verdict.approved, reasoning=verdict.reasoning)
+            if verdict.approved:
+                async with self.stage("apply"):
+                    return await self.propose(workspace, candidate, verdict.commit_message)
+            self.counters.eval_rejections += 1
+            originals = {p: t for p, t in candidate.original.items() if t is not None}
+            self.messages.append(
+                Message(role="user", content=redo_turn(ctx.prompt, verdict.reasoning, originals))
+            )
+        return AgentResult(
+            status="error",
+            error=f"the reviewer rejected the change {self.agent.max_eval_rounds} times; "
+            f"last reason: {verdict.reasoning}",
+            diff=candidate.diff() or None,
+        )
+
+    async def fix(
+        self, candidate: Candidate, report: str | None, problems: list[Problem]
+    ) -> AgentResult | None:
+        """Turns of the fixer until the candidate applies and validates (None), or give up."""
+        iteration = 0
+        while report or problems:
+            if iteration >= self.agent.max_fix_iterations:
+                listed = report or "\n".join(problem.render() for problem in problems)
+                return AgentResult(
+                    status="error",
+                    error=f"no valid edit after {iteration} fix iterations:\n{listed}"[:4000],
+                    diff=candidate.diff() or None,
+                )
+            iteration += 1
+            self.counters.fix_iterations += 1
+            async with self.stage("fix", iteration=iteration):
+                turn = fixer_turn(problems, report, candidate.view())
+                self.messages.append(Message(role="user", content=turn))
+                record = await self.call(self.messages, "fixer", iteration)
+                self.messages.append(Message(role="assistant", content=record.content))
+            async with self.stage("validate", iteration=iteration):
+                if not has_edits(record.content, self.ctx.model.edit_format):
+                    self.counters.malformed_edits += 1
+                    report, problems = "Your reply held no edit blocks.", problems
+                    continue
+                report = await self.apply_reply(candidate, record.content)
+                if report is None:
+                    self.replies.append(record.content)
+                problems = [] if report else self.validate(candidate)
+        return None
+
+    async def evaluate(self, candidate: Candidate, round_number: int) -> Any:
+        """The evaluator's verdict on the candidate."""
+        ctx = self.ctx
+        default = "Update " + ", ".join(candidate.changes())
+        messages = [
+            Message(role="system", content=EVALUATOR_SYSTEM),
+            Message(
+                role="user", content=evaluator_turn(ctx.prompt, self.replies, candidate.diff())
+            ),
+        ]
+        record = await self.call(messages, "evaluator", round_number)
+        return parse_verdict(record.content, default[:72])
+
+    async def propose(
+        self, workspace: Workspace, candidate: Candidate, commit_message: str
+    ) -> AgentResult:
+        """Store the approved edit as a proposal; commit it at once when auto_apply is on."""
+        ctx = self.ctx
+        proposals = ctx.services.proposals
+        diff = candidate.diff()
+        row = await proposals.create(
+            ctx.owner,
+            run_id=ctx.run_id,
+            session_id=ctx.session.id,
+            message_id=ctx.assistant_message_id,
+            project_id=ctx.project_id,
+            base_version=workspace.version_id,
+            files=candidate.changes(),
+            diff=diff,
+            commit_message=commit_message,
+        )
+        extra: dict[str, Any] = {"proposal_id": row.id, "proposal_status": "pending"}
+        if not await proposals.auto_apply(ctx.project_id, ctx.session):
+            announce_pending(row, ctx)
+            return AgentResult(status="success", diff=diff, extra=extra)
+        with self.tracer.span("proposal.apply", "edit", proposal_id=row.id) as span:
+            outcome = await proposals.apply(ctx.owner, row)
+            span.attributes.update(status=row.status, merged=outcome.merged)
+        announce(outcome, ctx.emit)
+        extra.update(proposal_status=row.status, version_id=row.version_id)
+        if row.status == "conflict":
+            return AgentResult(status="error", diff=diff, error=row.detail, extra=extra)
+        if outcome.merged and outcome.previous_head and row.version_id != outcome.previous_head:
+            # What changed is what landed on the newer head, not the diff against the old base.
+            _, _, diff = await ctx.services.projects.diff(
+                ctx.owner, ctx.project_id, row.version_id, outcome.previous_head
+            )
+        return AgentResult(status="success", diff=diff, extra=extra)
+
+    async def context(self, workspace: Workspace) -> tuple[dict[str, str], str | None, str | None]:
+        """The files to show, the repo map (global sessions) and the node in focus."""
+        ctx = self.ctx
+        node = ctx.session.node_id
+        if node:
+            path, _, symbol = node.partition("::")
+            shown = await workspace.read_many([path])
+            focus = f"`{symbol}` in {path}" if symbol else path
+            return shown, None, focus
+        paths = workspace.paths
+        small = sum(entry.size for entry in workspace.entries.values()) <= SMALL_PROJECT_CHARS
+        texts = await workspace.read_many(paths if small else [])
+        mentioned = [p for p in paths if p in ctx.prompt or p.rsplit("/", 1)[-1] in ctx.prompt]
+        if small:
+            shown = texts
+        else:
+            shown = await workspace.read_many(mentioned)
+            texts.update(shown)
+        return shown, repo_map(paths, texts), None
+
+
+def announce_pending(row: Any, ctx: RunContext) -> None:
+    """The `proposal` event of a proposal that waits for a human."""
+    ctx.emit(
+        "proposal",
+        {
+            "proposal_id": row.id,
+            "status": row.status,
+            "base_version": row.base_version,
+            "version_id": None,
+            "paths": sorted(row.files),
+            "diff": row.diff,
+            "commit_message": row.commit_message,
+            "merged": False,
+            "conflicts": [],
+        },
+    )
+
+
+@dataclass
+class CodingAgent:
+    """The default agent of sessions: ask for a change in words, get a validated commit."""
+
+    max_fix_iterations: int = MAX_FIX_ITERATIONS
+    max_eval_rounds: int = MAX_EVAL_ROUNDS
+
+    async def __call__(self, ctx: RunContext) -> AgentResult:
+        """Run the pipeline (or the chat agent for `/ask`), storing trace and counters."""
+        if ctx.prompt.lstrip().startswith(ASK_PREFIX):
+            ctx.prompt = ctx.prompt.lstrip()[len(ASK_PREFIX) :].strip() or ctx.prompt
+            return await ChatAgent()(ctx)
+        tracer = Tracer(ctx.trace_id, ctx.owner.id, ctx.run_id)
+        pipeline = Pipeline(self, ctx, tracer)
+        status = "cancelled"
+        try:
+            with tracer.span("run", "run", run_id=ctx.run_id, model=ctx.model.label) as root:
+                result = await pipeline.run()
+                root.attributes.update(status=result.status, **pipeline.counters.as_dict())
+            status = result.status
+            result.extra.update(counters=pipeline.counters.as_dict())
+            return result
+        except Exception:
+            status = "error"
+            raise
+        finally:
+            # Stored however the run ends, cancellation included: the trace explains it.
+            await tracer.save(ctx.services.db)
+            await pipeline.counters.save(ctx, status, utcnow())

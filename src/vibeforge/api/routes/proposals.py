@@ -1,0 +1,68 @@
+"""Proposals (accept, reject) and the auto_apply settings of projects and sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from vibeforge.agents.proposals import proposal_out
+from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.schemas import Strict
+
+router = APIRouter(tags=["proposals"])
+
+
+class ProjectAutoApply(Strict):
+    """Whether approved edits of the project's sessions are committed at once."""
+
+    auto_apply: bool
+
+
+class SessionAutoApply(Strict):
+    """A session's own auto_apply; null inherits the project's."""
+
+    auto_apply: bool | None
+
+
+@router.get("/proposals/{proposal_id}")
+async def get_proposal(
+    proposal_id: str, user: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """One proposal with its files and diff."""
+    return proposal_out(await services.proposals.get(user, proposal_id))
+
+
+@router.post("/proposals/{proposal_id}/accept")
+async def accept_proposal(
+    proposal_id: str, user: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Commit a pending proposal (merged three-way if the project moved; 409 on a conflict)."""
+    outcome = await services.proposals.accept(user, proposal_id)
+    return {**proposal_out(outcome.proposal), "merged": outcome.merged}
+
+
+@router.post("/proposals/{proposal_id}/reject")
+async def reject_proposal(
+    proposal_id: str, user: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """Decline a pending proposal."""
+    return proposal_out(await services.proposals.reject(user, proposal_id))
+
+
+@router.put("/projects/{project_id}/auto_apply", status_code=status.HTTP_204_NO_CONTENT)
+async def set_project_auto_apply(
+    project_id: str, body: ProjectAutoApply, user: CurrentUser, services: ServicesDep
+) -> Response:
+    """Set whether the project's approved edits are committed at once (default true)."""
+    await services.proposals.set_project_auto_apply(user, project_id, body.auto_apply)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/sessions/{session_id}/auto_apply", status_code=status.HTTP_204_NO_CONTENT)
+async def set_session_auto_apply(
+    session_id: str, body: SessionAutoApply, user: CurrentUser, services: ServicesDep
+) -> Response:
+    """Override the project's auto_apply for one session (null: inherit)."""
+    await services.proposals.set_session_auto_apply(user, session_id, body.auto_apply)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,35 @@
+"""Usage: tokens, cost and latency of the caller's LLM calls, and the pipeline's counters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from vibeforge.agents.usage import usage_report
+from vibeforge.api.deps import CurrentUser, ServicesDep
+
+router = APIRouter(tags=["usage"])
+From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive")]
+To = Annotated[datetime | None, Query(alias="to", description="ISO 8601, exclusive")]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@router.get("/usage")
+async def get_usage(
+    user: CurrentUser,
+    services: ServicesDep,
+    project_id: str | None = Query(default=None, max_length=36),
+    start: From = None,
+    end: To = None,
+    group_by: Literal["model", "role", "day"] = Query(default="model"),
+) -> dict[str, Any]:
+    """Totals and groups (by model, role or UTC day); counters of malformed edits, fix
+    iterations and evaluator rejections in total and per run."""
+    return await usage_report(services.db, user, project_id, _utc(start), _utc(end), group_by)
