@@ -113,3 +113,18 @@ def roles(stub: StubLLMServer) -> list[str]:
         else:
             found.append("coder")
     return found
+
+
+def drain(subscription: Any) -> list[Any]:
+    """Every event queued on a bus subscription so far."""
+    events = []
+    while (event := subscription.get_nowait()) is not None:
+        events.append(event)
+    return events
+
+
+async def calls_of(client: httpx.AsyncClient, message_id: str) -> list[dict[str, Any]]:
+    """The LLM calls behind a message, oldest first."""
+    full = await client.get(f"/messages/{message_id}/full")
+    assert full.status_code == 200, full.text
+    return full.json()["llm_calls"]

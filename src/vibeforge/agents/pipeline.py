@@ -17,6 +17,8 @@ from vibeforge.agents.chat import ChatAgent, history_messages
 from vibeforge.agents.evaluator import parse_verdict
 from vibeforge.agents.prompts import (
     EVALUATOR_SYSTEM,
+    MAP_FILE_BYTES,
+    MAX_MAP_FILES,
     SMALL_PROJECT_CHARS,
     coder_system,
     coder_turn,
@@ -275,15 +277,12 @@ class Pipeline:
             focus = f"`{symbol}` in {path}" if symbol else path
             return shown, None, focus
         paths = workspace.paths
-        small = sum(entry.size for entry in workspace.entries.values()) <= SMALL_PROJECT_CHARS
-        texts = await workspace.read_many(paths if small else [])
+        mappable = [p for p in paths[:MAX_MAP_FILES] if workspace.entries[p].size <= MAP_FILE_BYTES]
+        texts = await workspace.read_many(mappable)
+        if sum(workspace.entries[p].size for p in paths) <= SMALL_PROJECT_CHARS:
+            return texts, repo_map(paths, texts), None
         mentioned = [p for p in paths if p in ctx.prompt or p.rsplit("/", 1)[-1] in ctx.prompt]
-        if small:
-            shown = texts
-        else:
-            shown = await workspace.read_many(mentioned)
-            texts.update(shown)
-        return shown, repo_map(paths, texts), None
+        return await workspace.read_many(mentioned), repo_map(paths, texts), None
 
 
 def announce_pending(row: Any, ctx: RunContext) -> None:

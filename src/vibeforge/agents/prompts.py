@@ -14,6 +14,7 @@ from vibeforge.agents.validators import Problem
 from vibeforge.llm.offline_rules import REVIEW_MARKER
 
 MAX_MAP_FILES = 300
+MAP_FILE_BYTES = 200_000  # bigger files are listed in the map without their definitions
 MAX_MAP_CHARS = 12_000
 MAX_SHOWN_FILE_CHARS = 60_000
 SMALL_PROJECT_CHARS = 24_000  # a global session below this sees every file in full
