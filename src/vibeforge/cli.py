@@ -29,6 +29,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Token chunks are tiny: compressing each frame costs more CPU than it saves bytes.
+        ws_per_message_deflate=False,
     )
     return 0
 
@@ -86,6 +88,12 @@ def _edit(args: argparse.Namespace, _: Settings) -> int:
     return edit_main(args.rest)
 
 
+def _demo(_: argparse.Namespace, __: Settings) -> int:
+    from vibeforge.agents.demo import run_demo
+
+    return run_demo()
+
+
 _PASS_THROUGH = {"stub-llm": _stub_llm, "edit": _edit}
 
 
@@ -124,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     edit = commands.add_parser("edit", help="apply an LLM-written edit to a file", add_help=False)
     edit.add_argument("rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F]")
     edit.set_defaults(handler=_edit)
+
+    demo = commands.add_parser("demo", help="run the coding pipeline offline, narrated")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

@@ -29,7 +29,8 @@ async def test_cancel_during_the_fixer_keeps_the_calls_and_the_trace(
     started = await project.say("rename greet to welcome", wait="false")
     run_id, message_id = started.json()["run_id"], started.json()["message_id"]
     await stub.wait_for(lambda: len(stub.requests) == 2)
-    while stub.requests[1].chunks_sent < 2:  # the stub notifies per request, not per chunk
+    # The stub notifies per request, not per chunk: poll for the fixer's first words.
+    while stub.requests[1].chunks_sent < 2:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     cancelled = await client.post(f"/runs/{run_id}/cancel")
     assert cancelled.json() == {"run_id": run_id, "status": "cancelled", "cancelled": True}

@@ -41,6 +41,11 @@ _ADD_FUNCTION = re.compile(
 _DOCSTRING = re.compile(
     r"\badd\s+(?:a\s+)?docstrings?(?:\s+to\s+(?:the\s+)?(?:function\s+)?`?(?P<name>\w+)`?)?", re.I
 )
+_SYNTAX_ERROR = re.compile(r"^(?P<path>[\w./-]+\.py):(?P<line>\d+)(?::\d+)?:\s*SyntaxError\b", re.M)
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_BLOCK_HEADER = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|with|try|except|finally)\b"
+)
 _BLOCK = re.compile(r"<<<<<<< SEARCH\n.*?\n=======\n.*?>>>>>>> REPLACE", re.S)
 
 HELP = (
@@ -84,7 +89,7 @@ def render_edits(edits: list[Edit]) -> str:
 def answer(instruction: str, files: dict[str, str]) -> str:
     """The offline model's answer to an instruction about the given files."""
     request = _FENCED.sub("", instruction)
-    for handler in (_rename, _change, _add_function, _add_docstring):
+    for handler in (_fix_syntax, _rename, _change, _add_function, _add_docstring):
         result = handler(request, files)
         if result is not None:
             return result
@@ -260,3 +265,53 @@ def _add_docstring(request: str, files: dict[str, str]) -> str | None:
 def _humanize(name: str) -> str:
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip().lower()
     return (words[:1].upper() + words[1:]) or "Describe this"
+
+
+def _fix_syntax(request: str, files: dict[str, str]) -> str | None:
+    """Repair a reported Python syntax error (`path:line: SyntaxError ...`, as vibeforge's
+    validators print it) by closing brackets or adding a block's colon on or near that line.
+    This is what lets the offline model play the fixer in `vibeforge demo`."""
+    match = _SYNTAX_ERROR.search(request)
+    if not match:
+        return None
+    path = match["path"]
+    if path not in files:
+        return f"Show me {path} (a path line, then a fenced block) and I can fix its syntax."
+    lines = _lines(files[path])
+    reported = int(match["line"]) - 1
+    for index in (reported, reported - 1, reported + 1):
+        if not 0 <= index < len(lines):
+            continue
+        repaired = _repair_line(lines[index])
+        if repaired is None:
+            continue
+        fixed = [*lines[:index], repaired, *lines[index + 1 :]]
+        try:
+            compile("".join(fixed), path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+        edits = _substitute(path, "".join(lines), lines, fixed)
+        return f"I'll fix the syntax error on line {index + 1} of {path}.\n\n{render_edits(edits)}"
+    return f"I could not repair the syntax error in {path} on my own."
+
+
+def _repair_line(line: str) -> str | None:
+    """The line with its unclosed brackets closed and a missing block colon added, or None."""
+    body = line.rstrip("\n")
+    stack: list[str] = []
+    quote: str | None = None
+    for char in body:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            break
+        elif char in _OPENERS:
+            stack.append(_OPENERS[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+    repaired = body + "".join(reversed(stack))
+    if _BLOCK_HEADER.match(repaired) and not repaired.rstrip().endswith(":"):
+        repaired = repaired.rstrip() + ":"
+    return None if repaired == body else repaired + "\n"
