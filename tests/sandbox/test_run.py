@@ -9,6 +9,8 @@ import signal
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -26,13 +28,19 @@ sys.exit(3)
 """
 
 
-def scratch_dirs() -> set[str]:
-    """The scratch directories currently on the host."""
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "vibeforge-sandbox-*")))
+@pytest.fixture
+def scratch_dirs(
+    monkeypatch: pytest.MonkeyPatch, host_dir: Callable[[int], Path]
+) -> Callable[[], list[str]]:
+    """Scratch directories of this test only: other suites may run sandboxes meanwhile."""
+    parent = host_dir(0o755)  # the sandbox uid must be able to reach its scratch directory
+    monkeypatch.setattr(tempfile, "tempdir", str(parent))
+    return lambda: glob.glob(os.path.join(parent, "vibeforge-sandbox-*"))
 
 
-async def test_python_runs_with_the_given_files_and_stdin(mode: IsolationMode) -> None:
-    before = scratch_dirs()
+async def test_python_runs_with_the_given_files_and_stdin(
+    mode: IsolationMode, scratch_dirs: Callable[[], list[str]]
+) -> None:
     result = await run(
         ["python3", "main.py"],
         files={"main.py": PROGRAM, "pkg/data.txt": b"payload"},
@@ -46,7 +54,7 @@ async def test_python_runs_with_the_given_files_and_stdin(mode: IsolationMode) -
     assert not result.truncated
     assert not result.ok
     assert result.isolation == mode.value
-    assert scratch_dirs() == before  # the scratch directory is gone
+    assert scratch_dirs() == []  # the scratch directory is gone
 
 
 async def test_default_is_the_strongest_mode() -> None:
@@ -69,9 +77,10 @@ async def test_stdin_a_program_never_reads_does_not_block(mode: IsolationMode) -
     assert result.ok
 
 
-async def test_cancelling_the_caller_kills_the_program(mode: IsolationMode) -> None:
+async def test_cancelling_the_caller_kills_the_program(
+    mode: IsolationMode, scratch_dirs: Callable[[], list[str]]
+) -> None:
     token = f"cancel-{uuid.uuid4().hex}"
-    before = scratch_dirs()
     task = asyncio.create_task(
         run(["python3", "-c", f"# {token}\nimport time\ntime.sleep(60)"], isolation=mode)
     )
@@ -80,7 +89,7 @@ async def test_cancelling_the_caller_kills_the_program(mode: IsolationMode) -> N
     with pytest.raises(asyncio.CancelledError):
         await task
     assert survivors(token) == []
-    assert scratch_dirs() == before
+    assert scratch_dirs() == []
 
 
 async def test_concurrent_runs_get_their_own_uids(mode: IsolationMode) -> None:
@@ -130,3 +139,19 @@ async def test_rlimits_mode_is_refused_to_a_root_server() -> None:
         pytest.skip("the server is not root here, so the rlimits mode is legitimate")
     with pytest.raises(InvalidInput, match="rlimits"):
         await run(["true"], isolation=IsolationMode.RLIMITS)
+
+
+async def test_cancelling_at_any_moment_leaves_nothing(
+    mode: IsolationMode, scratch_dirs: Callable[[], list[str]]
+) -> None:
+    token = f"cancel-{uuid.uuid4().hex}"
+    for delay in (0, 0.001, 0.003, 0.01, 0.02, 0.05):
+        task = asyncio.create_task(
+            run(["python3", "-c", f"# {token}\nimport time\ntime.sleep(60)"], isolation=mode)
+        )
+        await asyncio.sleep(delay)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert survivors(token) == []
+    assert scratch_dirs() == []

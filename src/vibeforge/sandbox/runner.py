@@ -9,8 +9,8 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from vibeforge.errors import InvalidInput, Unavailable
 from vibeforge.sandbox.capabilities import Capabilities, capabilities
@@ -75,15 +75,36 @@ async def run(
     _check_paths("hide_paths", hide_paths)
     caps = await capabilities()
     mode = _choose_mode(caps, isolation)
-    lease = await asyncio.to_thread(lease_uid) if caps.is_root else None
-    uid = lease.uid if lease else None
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, checked_files, caps.is_root))
     try:
-        scratch = await asyncio.to_thread(create_scratch, checked_files, uid)
-        try:
-            job = _Job(caps, mode, limits, scratch, lease, list(ro_paths), list(hide_paths))
-            return await job.run(list(argv), stdin)
-        finally:
-            await asyncio.to_thread(remove_scratch, scratch)
+        lease, scratch = await asyncio.shield(preparing)
+    except asyncio.CancelledError:
+        # The thread finishes regardless; undo what it made, or a lease and a directory leak.
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(_release, *await preparing)
+        raise
+    try:
+        job = _Job(caps, mode, limits, scratch, lease, list(ro_paths), list(hide_paths))
+        return await job.run(list(argv), stdin)
+    finally:
+        await asyncio.to_thread(_release, lease, scratch)
+
+
+def _prepare(files: dict[PurePosixPath, bytes], is_root: bool) -> tuple[UidLease | None, Path]:
+    """Lease a uid (as root) and build the scratch directory it owns."""
+    lease = lease_uid() if is_root else None
+    try:
+        return lease, create_scratch(files, lease.uid if lease else None)
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
+
+
+def _release(lease: UidLease | None, scratch: Path) -> None:
+    """Delete the scratch directory, then hand the uid back unless it was retired."""
+    try:
+        remove_scratch(scratch)
     finally:
         if lease is not None and not lease_is_quarantined(lease):
             lease.release()
@@ -194,39 +215,23 @@ class _Job:
 
     async def run(self, argv: list[str], stdin: bytes) -> SandboxResult:
         """Spawn, wait for exit, timeout or output overflow, then kill and collect."""
-        command, spawn_args = self.command(argv)
+        started = time.monotonic()
+        proc, pipes = await self._spawn(argv, stdin)
         loop = asyncio.get_running_loop()
         overflow = asyncio.Event()
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
-        try:
-            started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=out_write,
-                stderr=err_write,
-                cwd=self.scratch,
-                env=sandbox_env(str(self.scratch)),
-                start_new_session=True,  # its own process group, and no controlling terminal
-                **spawn_args,  # type: ignore[arg-type]
-            )
-        except BaseException:
-            for fd in (out_read, err_read):
-                os.close(fd)
-            raise
-        finally:
-            os.close(out_write)
-            os.close(err_write)
         out = _CappedPipe(self.limits.output_bytes, overflow)
         err = _CappedPipe(self.limits.output_bytes, overflow)
-        out_transport, _ = await loop.connect_read_pipe(lambda: out, _reader(out_read))
-        err_transport, _ = await loop.connect_read_pipe(lambda: err, _reader(err_read))
-        feeder = asyncio.create_task(_feed(proc, stdin))
-        exited = asyncio.create_task(proc.wait())
-        overflowed = asyncio.create_task(overflow.wait())
+        transports: list[asyncio.BaseTransport] = []
+        tasks: list[asyncio.Task[Any]] = []
         reason: KilledReason | None = None
         try:
+            for pipe, protocol in zip(pipes, (out, err), strict=True):
+                transport, _ = await loop.connect_read_pipe(lambda p=protocol: p, pipe)
+                transports.append(transport)
+            tasks.append(asyncio.create_task(_feed(proc, stdin)))
+            exited = asyncio.create_task(proc.wait())
+            overflowed = asyncio.create_task(overflow.wait())
+            tasks += [exited, overflowed]
             done, _ = await asyncio.wait(
                 {exited, overflowed},
                 timeout=self.limits.timeout_s,
@@ -237,16 +242,20 @@ class _Job:
             duration = time.monotonic() - started
         finally:
             # Also on cancellation: whatever happened, nothing of the run may survive it.
-            await self._kill_everything(proc, killed=reason is not None or not exited.done())
-            overflowed.cancel()
-            feeder.cancel()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(out.closed, err.closed), timeout=DRAIN_GRACE_S
-                )
-            out_transport.close()
-            err_transport.close()
-        returncode = await exited
+            killed = reason is not None or proc.returncode is None
+            await self._kill_everything(proc, killed=killed)
+            for task in tasks:
+                task.cancel()
+            if len(transports) == len(pipes):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.gather(out.closed, err.closed), timeout=DRAIN_GRACE_S
+                    )
+            for transport in transports:
+                transport.close()
+            for pipe in pipes:
+                pipe.close()  # a no-op for pipes their transport already closed
+        returncode = await proc.wait()
         exit_code = 128 - returncode if returncode < 0 else returncode
         return SandboxResult(
             exit_code=exit_code,
@@ -257,6 +266,41 @@ class _Job:
             truncated=out.truncated or err.truncated,
             isolation=self.mode.value,
         )
+
+    async def _spawn(
+        self, argv: list[str], stdin: bytes
+    ) -> tuple[asyncio.subprocess.Process, list[BinaryIO]]:
+        """Start the program with stdout and stderr on pipes; a cancelled start kills it."""
+        command, spawn_args = self.command(argv)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        spawning = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=err_write,
+                cwd=self.scratch,
+                env=sandbox_env(str(self.scratch)),
+                start_new_session=True,  # its own process group, and no controlling terminal
+                **spawn_args,  # type: ignore[arg-type]
+            )
+        )
+        try:
+            # Shielded: if the caller is cancelled mid-spawn, the child may already exist, and
+            # asyncio would only kill the direct child, not what it started.
+            proc = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self._kill_everything(await spawning, killed=True)
+            _close_all(out_read, err_read)
+            raise
+        except BaseException:
+            _close_all(out_read, err_read)
+            raise
+        finally:
+            _close_all(out_write, err_write)  # the child holds its own copies
+        return proc, [_reader(out_read), _reader(err_read)]
 
     async def _kill_everything(self, proc: asyncio.subprocess.Process, *, killed: bool) -> None:
         if proc.returncode is None:
@@ -284,6 +328,12 @@ class _Job:
                 return
             await kill_every_process_of(uid, self.caps.kill)
             await asyncio.sleep(0.01)
+
+
+def _close_all(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _reader(fd: int) -> BinaryIO:
