@@ -85,6 +85,7 @@ class RecordedRequest:
     completed_at: float | None = None  # the whole response was written
     client_disconnected_at: float | None = None  # the client hung up before completion
     chunks_sent: int = 0
+    chunk_sent_at: list[float] = field(default_factory=list)  # monotonic, one per chunk
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of this record."""

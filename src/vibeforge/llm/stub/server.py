@@ -295,6 +295,8 @@ class _Connection(asyncio.Protocol):
                     await self._write(_http_chunk(piece))
             else:
                 await self._write(_http_chunk(frame.data))
+            if frame.chunk:
+                record.chunk_sent_at.append(time.monotonic())
         await self._write(b"0\r\n\r\n")
 
 
