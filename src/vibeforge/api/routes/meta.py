@@ -17,6 +17,13 @@ router = APIRouter(tags=["meta"])
 FEATURES = [
     "projects: git-backed workspaces with versions, diffs and revert",
     "users and revocable bearer tokens",
+    "model configs for OpenAI, OpenRouter, Ollama, Anthropic, OpenAI-compatible servers "
+    "and a built-in offline model; API keys encrypted at rest",
+    "sessions (global or per node) with persistent history",
+    "agent runs streamed live over WebSocket (/ws) and Socket.IO (/socket.io), "
+    "cancellable, replayable, recovered after a crash",
+    "coding pipeline: coder, validators, fixer, evaluator, proposals that become versions",
+    "per-call token usage, cost and raw provider responses; traces",
 ]
 
 
