@@ -16,15 +16,11 @@ import pytest
 from vibeforge.sandbox import IsolationMode, SandboxResult, run
 from vibeforge.sandbox.capabilities import PROTECTIONS, Capabilities, probe
 
-_probed: Capabilities | None = None
 
-
-def probed() -> Capabilities:
-    """The machine's capabilities, probed once per test session (outside any event loop)."""
-    global _probed
-    if _probed is None:
-        _probed = asyncio.run(probe())
-    return _probed
+@pytest.fixture(scope="session")
+def caps() -> Capabilities:
+    """The machine's capabilities, probed once per session, outside any test's event loop."""
+    return asyncio.run(probe())
 
 
 def claims(mode: IsolationMode, protection: str) -> bool:
@@ -33,10 +29,9 @@ def claims(mode: IsolationMode, protection: str) -> bool:
 
 
 @pytest.fixture(params=[m.value for m in IsolationMode])
-def mode(request: pytest.FixtureRequest) -> IsolationMode:
+def mode(request: pytest.FixtureRequest, caps: Capabilities) -> IsolationMode:
     """Each isolation mode this machine offers; a missing one is skipped with the reason."""
     mode = IsolationMode(request.param)
-    caps = probed()
     if mode not in caps.available:
         if mode is IsolationMode.BUBBLEWRAP and caps.bwrap and caps.is_root:
             pytest.fail(f"bwrap is installed but bubblewrap mode failed: {caps.missing[mode]}")

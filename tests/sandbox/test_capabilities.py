@@ -8,29 +8,26 @@ import shutil
 import pytest
 
 from vibeforge.sandbox import IsolationMode, isolation_report
+from vibeforge.sandbox.capabilities import Capabilities
 
-from .conftest import probed
 
-
-def test_bubblewrap_is_reached_where_bwrap_is_installed() -> None:
+def test_bubblewrap_is_reached_where_bwrap_is_installed(caps: Capabilities) -> None:
     if shutil.which("bwrap") is None:
         pytest.skip("bwrap is not installed: run scripts/system-deps.sh (Debian: bubblewrap)")
-    caps = probed()
     assert caps.strongest is IsolationMode.BUBBLEWRAP, caps.missing
 
 
-def test_root_never_uses_the_rlimits_mode() -> None:
-    caps = probed()
+def test_root_never_uses_the_rlimits_mode(caps: Capabilities) -> None:
     if not caps.is_root:
         pytest.skip("the server is not root here")
     assert IsolationMode.RLIMITS not in caps.available
     assert IsolationMode.SETUID in caps.available
 
 
-async def test_report_names_the_mode_and_its_protections() -> None:
+async def test_report_names_the_mode_and_its_protections(caps: Capabilities) -> None:
     report = await isolation_report()
     json.dumps(report)  # /health serves it as JSON
-    assert report["mode"] == probed().available[0].value
+    assert report["mode"] == caps.available[0].value
     protections = report["protections"]
     assert isinstance(protections, dict)
     assert protections["empty_environment"] is True

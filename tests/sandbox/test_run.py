@@ -16,8 +16,9 @@ import pytest
 
 from vibeforge.errors import InvalidInput, InvalidPath
 from vibeforge.sandbox import IsolationMode, run
+from vibeforge.sandbox.capabilities import Capabilities
 
-from .conftest import probed, survivors
+from .conftest import survivors
 
 PROGRAM = """
 import os, sys
@@ -57,11 +58,11 @@ async def test_python_runs_with_the_given_files_and_stdin(
     assert scratch_dirs() == []  # the scratch directory is gone
 
 
-async def test_default_is_the_strongest_mode() -> None:
+async def test_default_is_the_strongest_mode(caps: Capabilities) -> None:
     result = await run(["python3", "-c", "print('hi')"])
     assert result.ok
     assert result.stdout == b"hi\n"
-    assert result.isolation == probed().available[0].value
+    assert result.isolation == caps.available[0].value
     assert result.duration_s < 5
 
 
@@ -92,7 +93,7 @@ async def test_cancelling_the_caller_kills_the_program(
     assert scratch_dirs() == []
 
 
-async def test_concurrent_runs_get_their_own_uids(mode: IsolationMode) -> None:
+async def test_concurrent_runs_get_their_own_uids(mode: IsolationMode, caps: Capabilities) -> None:
     code = "import os, time\ntime.sleep(0.5)\nprint(os.getuid())"
     started = time.monotonic()
     results = await asyncio.gather(
@@ -100,7 +101,7 @@ async def test_concurrent_runs_get_their_own_uids(mode: IsolationMode) -> None:
     )
     assert time.monotonic() - started < 4 * 0.5  # they ran side by side
     assert all(r.ok for r in results)
-    if probed().is_root:
+    if caps.is_root:
         assert len({r.stdout for r in results}) == 4
 
 
