@@ -81,6 +81,13 @@ async def _model_health(services: Services) -> dict[str, str]:
     return {"default": spec.label, "provider": spec.provider, "why": spec.note}
 
 
+async def _sandbox_health() -> dict[str, object]:
+    from vibeforge.sandbox import isolation_report
+
+    report = await isolation_report()
+    return {key: report[key] for key in ("mode", "protections", "runs_as") if key in report}
+
+
 def create_app(settings: Settings) -> FastAPI:
     """A vibeforge ASGI application for `settings`."""
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +118,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.health_probes = {"model": lambda: _model_health(services)}
+    app.state.health_probes = {
+        "model": lambda: _model_health(services),
+        "sandbox": _sandbox_health,
+    }
     sio, bridge = build_socketio(services)
     app.state.sio = sio
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
