@@ -156,3 +156,20 @@ async def test_cancelling_at_any_moment_leaves_nothing(
             await task
     assert survivors(token) == []
     assert scratch_dirs() == []
+
+
+def test_runs_on_uvloop_the_servers_event_loop() -> None:
+    """uvicorn serves on uvloop, whose subprocesses take no user/group arguments."""
+    import uvloop
+
+    from vibeforge.sandbox import isolation_report, run
+
+    async def both() -> tuple[dict[str, object], object]:
+        report = await isolation_report()
+        result = await run(["python3", "-c", "import os; print(os.getuid())"])
+        return report, result
+
+    report, result = uvloop.run(both())
+    assert result.exit_code == 0, result
+    assert result.stdout.strip() != b"0", "never as root"
+    assert report["mode"] == result.isolation

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from vibeforge.sandbox.commands import (
     MODES_STRONGEST_FIRST,
     IsolationMode,
+    as_user_argv,
     bubblewrap_argv,
     prlimit_argv,
     sandbox_env,
@@ -66,6 +67,7 @@ class Capabilities:
     bwrap: str | None
     unshare: str | None
     kill: str | None
+    setpriv: str | None
     python_prefix: str | None  # an interpreter outside /usr to bind, when /usr has none
     available: tuple[IsolationMode, ...]
     missing: dict[str, str] = field(default_factory=dict)
@@ -101,7 +103,7 @@ def _python_prefix() -> str | None:
     return prefix if not prefix.startswith("/usr") else None
 
 
-async def _succeeds(argv: list[str], *, as_uid: int | None, cwd: str) -> str | None:
+async def _succeeds(argv: list[str], *, cwd: str) -> str | None:
     """Run a probe; None when it exits 0, otherwise why it failed."""
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -112,7 +114,6 @@ async def _succeeds(argv: list[str], *, as_uid: int | None, cwd: str) -> str | N
             cwd=cwd,
             env=sandbox_env(cwd),
             start_new_session=True,
-            **({"user": as_uid, "group": as_uid, "extra_groups": []} if as_uid else {}),
         )
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
     except (OSError, TimeoutError) as exc:
@@ -127,6 +128,7 @@ async def probe() -> Capabilities:
     is_root = os.geteuid() == 0
     prlimit, bwrap = shutil.which("prlimit"), shutil.which("bwrap")
     unshare, kill = shutil.which("unshare"), shutil.which("kill")
+    setpriv = shutil.which("setpriv")
     python_prefix = _python_prefix()
     available: list[IsolationMode] = []
     missing: dict[str, str] = {}
@@ -140,14 +142,22 @@ async def probe() -> Capabilities:
             os.chown(scratch, uid, uid)
         if prlimit is None:
             missing["all"] = "prlimit (util-linux) not found"
-            return Capabilities(is_root, None, bwrap, unshare, kill, python_prefix, (), missing)
+            return Capabilities(
+                is_root, None, bwrap, unshare, kill, setpriv, python_prefix, (), missing
+            )
+        if is_root and setpriv is None:
+            missing["all"] = "setpriv (util-linux) not found: cannot drop root"
+            return Capabilities(
+                is_root, prlimit, bwrap, unshare, kill, None, python_prefix, (), missing
+            )
+        as_user = as_user_argv(setpriv, uid) if setpriv and uid is not None else []
         limit_args = prlimit_argv(prlimit, limits)
         if bwrap is None:
             missing[IsolationMode.BUBBLEWRAP] = "bwrap not found (Debian package bubblewrap)"
         else:
             ro = [python_prefix] if python_prefix else []
-            argv = [*limit_args, *bubblewrap_argv(bwrap, limits, scratch, ro_paths=ro), true]
-            why = await _succeeds(argv, as_uid=uid, cwd=scratch)
+            jail = bubblewrap_argv(bwrap, limits, scratch, ro_paths=ro)
+            why = await _succeeds([*limit_args, *as_user, *jail, true], cwd=scratch)
             if why is None:
                 available.append(IsolationMode.BUBBLEWRAP)
             else:
@@ -162,8 +172,10 @@ async def probe() -> Capabilities:
             if unshare is None:
                 missing[IsolationMode.UNSHARE] = "unshare (util-linux) not found"
             else:
-                argv = [*limit_args, *unshare_argv(unshare, uid, uid), true]
-                why = await _succeeds(argv, as_uid=None, cwd=scratch)
+                assert setpriv is not None
+                clear = as_user_argv(setpriv, None)
+                argv = [*limit_args, *clear, *unshare_argv(unshare, uid, uid), true]
+                why = await _succeeds(argv, cwd=scratch)
                 if why is None:
                     available.append(IsolationMode.UNSHARE)
                 else:
@@ -173,7 +185,9 @@ async def probe() -> Capabilities:
             else:
                 available.append(IsolationMode.SETUID)
         ordered = tuple(m for m in MODES_STRONGEST_FIRST if m in available)
-        return Capabilities(is_root, prlimit, bwrap, unshare, kill, python_prefix, ordered, missing)
+        return Capabilities(
+            is_root, prlimit, bwrap, unshare, kill, setpriv, python_prefix, ordered, missing
+        )
     finally:
         if lease:
             lease.release()

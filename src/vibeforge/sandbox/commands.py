@@ -157,6 +157,18 @@ def _masks(hide_paths: Sequence[str], shown: Sequence[str]) -> list[str]:
     return args
 
 
+def as_user_argv(setpriv: str, uid: int | None) -> list[str]:
+    """A prefix that runs the rest of the command line as `uid` with no supplementary groups
+    (with `uid` None: as root, only shedding root's groups).
+
+    A command prefix rather than spawn arguments, because uvloop (the server's event loop) has
+    no `user`/`group`/`extra_groups` for subprocesses.
+    """
+    if uid is None:
+        return [setpriv, "--clear-groups", "--"]
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+
+
 def unshare_argv(unshare: str, uid: int, gid: int) -> list[str]:
     """unshare(1) arguments: new network, pid, ipc and uts namespaces, then drop to uid/gid."""
     return [

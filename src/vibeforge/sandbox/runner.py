@@ -16,6 +16,7 @@ from vibeforge.errors import InvalidInput, Unavailable
 from vibeforge.sandbox.capabilities import Capabilities, capabilities
 from vibeforge.sandbox.commands import (
     IsolationMode,
+    as_user_argv,
     bubblewrap_argv,
     prlimit_argv,
     sandbox_env,
@@ -187,9 +188,7 @@ class _Job:
         assert caps.prlimit is not None
         prefix = prlimit_argv(caps.prlimit, limits)
         uid = self.lease.uid if self.lease else None
-        as_uid: dict[str, object] = (
-            {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-        )
+        as_uid = as_user_argv(caps.setpriv, uid) if caps.setpriv and uid is not None else []
         if self.mode is IsolationMode.BUBBLEWRAP:
             assert caps.bwrap is not None
             ro = list(self.ro_paths)
@@ -205,13 +204,15 @@ class _Job:
                 hide_paths=self.hide_paths,
                 extra_path=extra_path,
             )
-            return [*prefix, *jail, *argv], as_uid
+            return [*prefix, *as_uid, *jail, *argv], {}
         if self.mode is IsolationMode.UNSHARE:
             assert caps.unshare is not None and uid is not None
             # unshare needs root for the namespaces and drops to the uid itself; the spawn
             # only clears root's supplementary groups.
-            return [*prefix, *unshare_argv(caps.unshare, uid, uid), *argv], {"extra_groups": []}
-        return [*prefix, *argv], as_uid
+            assert caps.setpriv is not None
+            clear = as_user_argv(caps.setpriv, None)
+            return [*prefix, *clear, *unshare_argv(caps.unshare, uid, uid), *argv], {}
+        return [*prefix, *as_uid, *argv], {}
 
     async def run(self, argv: list[str], stdin: bytes) -> SandboxResult:
         """Spawn, wait for exit, timeout or output overflow, then kill and collect."""
@@ -318,7 +319,7 @@ class _Job:
         assert self.caps.kill is not None
         uid = self.lease.uid
         if killed or self.mode is IsolationMode.SETUID:
-            await kill_every_process_of(uid, self.caps.kill)
+            await kill_every_process_of(uid, self.caps.kill, self.caps.setpriv)
         await proc.wait()
         deadline = time.monotonic() + REAP_TIMEOUT_S
         while await asyncio.to_thread(processes_of, uid):
@@ -326,7 +327,7 @@ class _Job:
                 log.error("sandbox uid %s still has processes; it is retired", uid)
                 _quarantined.append(self.lease)
                 return
-            await kill_every_process_of(uid, self.caps.kill)
+            await kill_every_process_of(uid, self.caps.kill, self.caps.setpriv)
             await asyncio.sleep(0.01)
 
 

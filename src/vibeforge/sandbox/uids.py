@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vibeforge.errors import Unavailable
+from vibeforge.sandbox.commands import as_user_argv
 
 # systemd's DynamicUser range: uids with no passwd entry, no files and no login, set aside for
 # transient services. A uid of our own per run means RLIMIT_NPROC counts only that run, and
@@ -73,7 +74,7 @@ def lease_uid() -> UidLease:
     raise Unavailable("every sandbox uid is in use")
 
 
-async def kill_every_process_of(uid: int, kill_binary: str) -> None:
+async def kill_every_process_of(uid: int, kill_binary: str, setpriv: str) -> None:
     """SIGKILL every process running as `uid`, including ones that left the process group.
 
     kill(-1) from a process of that uid reaches exactly the processes it may signal: its own
@@ -81,15 +82,13 @@ async def kill_every_process_of(uid: int, kill_binary: str) -> None:
     cannot complete the fork).
     """
     proc = await asyncio.create_subprocess_exec(
+        *as_user_argv(setpriv, uid),
         kill_binary,
         "-KILL",
         "-1",
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
-        user=uid,
-        group=uid,
-        extra_groups=[],
         env={},
     )
     await proc.wait()
