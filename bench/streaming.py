@@ -175,7 +175,11 @@ async def stream_phase(bench: Bench, k: int, chunks: int) -> dict[str, Any]:
                 json.dumps(
                     {
                         "type": "chat",
-                        "data": {"session_id": session_id, "prompt": f"/ask run {k}-{index}"},
+                        "data": {
+                            "session_id": session_id,
+                            "prompt": f"run {k}-{index}",
+                            "mode": "chat",
+                        },
                     }
                 )
             )
@@ -257,7 +261,10 @@ async def cancel_phase(bench: Bench, k: int) -> dict[str, Any]:
         async with connect(bench.ws_url(), max_size=None) as ws:
             await ws.send(
                 json.dumps(
-                    {"type": "chat", "data": {"session_id": session_id, "prompt": f"/ask {prompt}"}}
+                    {
+                        "type": "chat",
+                        "data": {"session_id": session_id, "prompt": prompt, "mode": "chat"},
+                    }
                 )
             )
             seen = 0

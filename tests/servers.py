@@ -57,11 +57,14 @@ def vibeforge_server(
     )
     environment.update(env or {})
     started = time.perf_counter()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    log_file = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "vibeforge.cli", "serve"],
         env=environment,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -69,14 +72,16 @@ def vibeforge_server(
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
+                raise RuntimeError(
+                    f"server exited with {process.returncode}: {log_path.read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError("server did not answer /health")
+                raise TimeoutError(f"no /health answer: {log_path.read_text()[-3000:]}")
             time.sleep(0.02)
         yield RunningServer(process, url, data_dir, time.perf_counter() - started)
     finally:
@@ -87,3 +92,4 @@ def vibeforge_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        log_file.close()

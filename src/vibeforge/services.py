@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
 from vibeforge.agents.proposals import ProposalService
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
-from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.engine import Database
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
 from vibeforge.runs.bus import InProcessBus
-from vibeforge.runs.context import Agent
+from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
@@ -48,9 +48,12 @@ class Services:
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         coding = CodingAgent()
 
-        def agent_for(_: ChatSession) -> Agent:
-            # Every session runs the coding pipeline; a prompt starting with /ask is plain chat.
-            return coding
+        chat = ChatAgent()
+
+        def agent_for(ctx: RunContext) -> Agent:
+            # Messages run the coding pipeline unless they ask for plain chat (mode "chat",
+            # or a prompt starting with /ask, which the pipeline hands to the chat agent).
+            return chat if ctx.mode == "chat" else coding
 
         runs = RunRegistry(
             db, streams, models, sessions, settings.resolved_data_dir / "journal", agent_for

@@ -37,7 +37,7 @@ async def test_killed_server_recovers_the_streamed_chunks(
             project = (await http.post("/projects", json={"name": "crash"})).json()
             session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
         ws = await WsClient.open(server.url, TOKEN)
-        await ws.send("chat", session_id=session["session_id"], prompt="stream")
+        await ws.send("chat", session_id=session["session_id"], prompt="stream", mode="chat")
         for _ in range(20):
             await ws.until("chunk")
         server.process.send_signal(signal.SIGKILL)

@@ -36,7 +36,10 @@ async def test_loop_lag_during_heavy_streaming(
 
     watcher = asyncio.create_task(ticker())
     outcomes = await asyncio.gather(
-        *(client.post(f"/sessions/{sid}/messages", json={"prompt": "go"}) for sid in sessions)
+        *(
+            client.post(f"/sessions/{sid}/messages", json={"prompt": "go", "mode": "chat"})
+            for sid in sessions
+        )
     )
     stop.set()
     await watcher

@@ -16,7 +16,9 @@ async def test_waited_message_returns_the_stored_answer(
     client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
 ) -> None:
     stub.script(Script(chunks=("Hel", "lo ", "wörld"), usage=USAGE))
-    response = await client.post(f"/sessions/{session_id}/messages", json={"prompt": "greet"})
+    response = await client.post(
+        f"/sessions/{session_id}/messages", json={"prompt": "greet", "mode": "chat"}
+    )
     assert response.status_code == 200, response.text
     outcome = response.json()
     assert outcome["status"] == "success"
@@ -47,13 +49,13 @@ async def test_history_is_sent_and_clearing_the_session_forgets_it(
     client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
 ) -> None:
     stub.script(Script(chunks=("first answer",)), Script(chunks=("second",)), Script(chunks=("3",)))
-    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "one"})
-    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "two"})
+    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "one", "mode": "chat"})
+    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "two", "mode": "chat"})
     contents = [m["content"] for m in stub.requests[-1].body["messages"]]
     assert contents[1:] == ["one", "first answer", "two"]
 
     assert (await client.delete(f"/sessions/{session_id}")).status_code == 204
-    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "three"})
+    await client.post(f"/sessions/{session_id}/messages", json={"prompt": "three", "mode": "chat"})
     contents = [m["content"] for m in stub.requests[-1].body["messages"]]
     assert contents[1:] == ["three"]
 
@@ -70,7 +72,9 @@ async def test_cancel_during_the_first_token_wait_closes_upstream(
 ) -> None:
     stub.script(Script(chunks=("never",), first_byte_delay=30))
     accepted = await client.post(
-        f"/sessions/{session_id}/messages", params={"wait": "false"}, json={"prompt": "slow"}
+        f"/sessions/{session_id}/messages",
+        params={"wait": "false"},
+        json={"prompt": "slow", "mode": "chat"},
     )
     assert accepted.status_code == 202
     run_id = accepted.json()["run_id"]
@@ -93,7 +97,9 @@ async def test_cancel_mid_stream_keeps_the_partial_answer(
     stub.script(Script(chunks=tuple(f"c{i} " for i in range(200)), chunk_delay=0.02))
     accepted = (
         await client.post(
-            f"/sessions/{session_id}/messages", params={"wait": "false"}, json={"prompt": "long"}
+            f"/sessions/{session_id}/messages",
+            params={"wait": "false"},
+            json={"prompt": "long", "mode": "chat"},
         )
     ).json()
     await until(lambda: bool(stub.requests) and stub.requests[0].chunks_sent >= 5)
@@ -114,11 +120,15 @@ async def test_a_new_message_cancels_the_active_run(
     stub.script(Script(chunks=("old",), first_byte_delay=30), Script(chunks=("new",)))
     first = (
         await client.post(
-            f"/sessions/{session_id}/messages", params={"wait": "false"}, json={"prompt": "a"}
+            f"/sessions/{session_id}/messages",
+            params={"wait": "false"},
+            json={"prompt": "a", "mode": "chat"},
         )
     ).json()
     await stub.wait_for(lambda: len(stub.requests) == 1)
-    second = (await client.post(f"/sessions/{session_id}/messages", json={"prompt": "b"})).json()
+    second = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "b", "mode": "chat"})
+    ).json()
     assert second["status"] == "success" and second["content"] == "new"
     assert (await client.get(f"/runs/{first['run_id']}")).json()["status"] == "cancelled"
     assert stub.requests[0].client_disconnected_at is not None
@@ -128,7 +138,9 @@ async def test_run_status_has_stages_and_timings(
     client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
 ) -> None:
     stub.script(Script(chunks=("ok",)))
-    outcome = (await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x"})).json()
+    outcome = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x", "mode": "chat"})
+    ).json()
     run = (await client.get(f"/runs/{outcome['run_id']}")).json()
     assert run["status"] == "succeeded"
     assert [stage["name"] for stage in run["stages"]] == ["resolve_prompt", "generate"]
@@ -142,7 +154,9 @@ async def test_provider_error_becomes_an_error_message(
     client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
 ) -> None:
     stub.script(Script(status=401, error_message="bad key"))
-    outcome = (await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x"})).json()
+    outcome = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x", "mode": "chat"})
+    ).json()
     assert outcome["status"] == "error"
     assert "401" in outcome["error"] or "auth" in outcome["error"].lower()
     assert STUB_SECRET not in str(outcome)
@@ -158,16 +172,22 @@ async def test_message_input_errors(
     session_id: str,
 ) -> None:
     post = f"/sessions/{session_id}/messages"
-    assert (await client.post(post, json={"prompt": ""})).status_code == 422
-    assert (await client.post(post, json={"prompt": "   "})).status_code == 422
+    assert (await client.post(post, json={"prompt": "", "mode": "chat"})).status_code == 422
+    assert (await client.post(post, json={"prompt": "   ", "mode": "chat"})).status_code == 422
     assert (await client.post(post, json={})).status_code == 422
-    assert (await client.post(post, json={"prompt": "x", "model": "nope"})).status_code == 404
-    bad_param = await client.post(post, json={"prompt": "x", "params": {"temperature": 9}})
+    assert (
+        await client.post(post, json={"prompt": "x", "model": "nope", "mode": "chat"})
+    ).status_code == 404
+    bad_param = await client.post(
+        post, json={"prompt": "x", "params": {"temperature": 9}, "mode": "chat"}
+    )
     assert bad_param.status_code == 422 and "temperature" in bad_param.json()["detail"]
-    unknown = await client.post(post, json={"prompt": "x", "params": {"warp": 1}})
+    unknown = await client.post(post, json={"prompt": "x", "params": {"warp": 1}, "mode": "chat"})
     assert unknown.status_code == 422 and "warp" in unknown.json()["detail"]
-    assert (await client.post("/sessions/nope/messages", json={"prompt": "x"})).status_code == 404
-    assert (await other_client.post(post, json={"prompt": "x"})).status_code == 404
+    assert (
+        await client.post("/sessions/nope/messages", json={"prompt": "x", "mode": "chat"})
+    ).status_code == 404
+    assert (await other_client.post(post, json={"prompt": "x", "mode": "chat"})).status_code == 404
     assert (await other_client.get(f"/sessions/{session_id}/messages")).status_code == 404
     assert (await other_client.delete(f"/sessions/{session_id}")).status_code == 404
     assert (await client.post("/runs/nope/cancel")).status_code == 404

@@ -70,7 +70,9 @@ async def test_prices_are_per_million_tokens(
     stub.script(
         Script(chunks=("x",), usage={"prompt_tokens": 2_000_000, "completion_tokens": 100_000})
     )
-    outcome = (await client.post(f"/sessions/{session_id}/messages", json={"prompt": "p"})).json()
+    outcome = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "p", "mode": "chat"})
+    ).json()
     # 2M prompt tokens at $3/M + 0.1M completion tokens at $15/M = $6 + $1.5
     assert outcome["token_usage"]["cost_usd"] == pytest.approx(7.5)
 
@@ -84,7 +86,9 @@ async def test_provider_reported_cost_wins(
     stub.script(
         Script(chunks=("x",), usage={"prompt_tokens": 10, "completion_tokens": 10, "cost": 0.0042})
     )
-    outcome = (await client.post(f"/sessions/{session_id}/messages", json={"prompt": "p"})).json()
+    outcome = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "p", "mode": "chat"})
+    ).json()
     assert outcome["token_usage"]["cost_usd"] == pytest.approx(0.0042)
 
 

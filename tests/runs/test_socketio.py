@@ -62,7 +62,7 @@ async def test_socketio_streams_a_run_to_the_project_room(
     await client.connect(server.url, auth={"token": TOKEN}, transports=["websocket"])
     ack = await client.call("subscribe", {"project_id": project_id})
     assert ack == {"ok": True}
-    started = await client.call("chat", {"session_id": session_id, "prompt": "abc"})
+    started = await client.call("chat", {"session_id": session_id, "prompt": "abc", "mode": "chat"})
     assert started["ok"] is True
     await asyncio.wait_for(finished.wait(), 10)
     names = [name for name, _ in received]

@@ -61,7 +61,7 @@ async def test_chat_streams_every_event_in_order(
     await ws.send("subscribe", session_id=session["session_id"])
     assert (await ws.next())["type"] == "session_start"
     assert (await ws.next())["type"] == "snapshot"
-    await ws.send("chat", session_id=session["session_id"], prompt="hi")
+    await ws.send("chat", session_id=session["session_id"], prompt="hi", mode="chat")
     done = await ws.until("done")
     types = [event["type"] for event in ws.events[2:]]
     assert types[0] == "chat_session_start"
@@ -81,7 +81,7 @@ async def test_cancel_mid_stream_over_the_socket(
 ) -> None:
     stub.script(Script(chunks=tuple(f"w{i} " for i in range(500)), chunk_delay=0.01))
     ws = await WsClient.open(server.url, TOKEN)
-    await ws.send("chat", session_id=session["session_id"], prompt="go")
+    await ws.send("chat", session_id=session["session_id"], prompt="go", mode="chat")
     start = await ws.until("chat_session_start")
     for _ in range(5):
         await ws.until("chunk")
@@ -105,7 +105,7 @@ async def test_reconnect_with_after_seq_loses_nothing(
 ) -> None:
     stub.script(Script(chunks=tuple(f"p{i} " for i in range(60)), chunk_delay=0.01))
     first = await WsClient.open(server.url, TOKEN)
-    await first.send("chat", session_id=session["session_id"], prompt="go")
+    await first.send("chat", session_id=session["session_id"], prompt="go", mode="chat")
     for _ in range(10):
         await first.until("chunk")
     last_seen = first.events[-1]["seq"]
@@ -130,7 +130,7 @@ async def test_a_dropped_socket_does_not_stop_the_run(
 ) -> None:
     stub.script(Script(chunks=tuple(f"d{i}" for i in range(30)), chunk_delay=0.01))
     ws = await WsClient.open(server.url, TOKEN)
-    await ws.send("chat", session_id=session["session_id"], prompt="go")
+    await ws.send("chat", session_id=session["session_id"], prompt="go", mode="chat")
     await ws.until("chunk")
     ws.connection.transport.abort()  # no close handshake: the client just vanishes
     for _ in range(200):
@@ -154,7 +154,7 @@ async def test_bad_input_gets_an_error_and_the_socket_stays_usable(
     assert "unknown" in (await ws.until("error"))["data"]["detail"]
     await ws.send("chat", session_id=session["session_id"])
     assert "prompt" in (await ws.until("error"))["data"]["detail"]
-    await ws.send("chat", session_id=123, prompt="x")
+    await ws.send("chat", session_id=123, prompt="x", mode="chat")
     assert (await ws.until("error"))["data"]["code"] == "invalid_input"
     await ws.send("subscribe", session_id=session["session_id"], after_seq=-4)
     assert (await ws.until("error"))["data"]["code"] == "invalid_input"
@@ -164,7 +164,7 @@ async def test_bad_input_gets_an_error_and_the_socket_stays_usable(
     intruder = await WsClient.open(server.url, other["token"])
     await intruder.send("subscribe", session_id=session["session_id"])
     assert (await intruder.until("error"))["data"]["code"] == "not_found"
-    await intruder.send("chat", session_id=session["session_id"], prompt="steal")
+    await intruder.send("chat", session_id=session["session_id"], prompt="steal", mode="chat")
     assert (await intruder.until("error"))["data"]["code"] == "not_found"
     await intruder.close()
     await ws.close()

@@ -107,6 +107,9 @@ class MessageCreate(Strict):
     prompt: str = Field(min_length=1, max_length=200_000)
     model: str | None = Field(default=None, max_length=200, description="model config id or name")
     params: dict[str, Any] | None = None
+    mode: Literal["code", "chat"] = Field(
+        default="code", description="code: the coding pipeline; chat: one plain answer"
+    )
 
 
 class MessageOut(BaseModel):

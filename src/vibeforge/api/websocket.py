@@ -165,7 +165,8 @@ class Connection:
             self.delivered.setdefault(
                 session.id, max(session.last_seq, stream.last_seq if stream else 0)
             )
-        await self.services.runs.start(self.user, session.id, prompt, model, params)
+        mode = _text(data, "mode", required=False)
+        await self.services.runs.start(self.user, session.id, prompt, model, params, mode)
 
     async def on_cancel(self, data: dict[str, Any]) -> None:
         result = await self.services.runs.cancel(self.user, _text(data, "run_id"))

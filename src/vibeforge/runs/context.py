@@ -115,6 +115,7 @@ class RunContext:
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     services: Any = None  # the app's Services, for agents that need projects or sandbox
+    mode: str = "code"  # "code": the coding pipeline; "chat": one plain answer
 
     @property
     def project_id(self) -> str:

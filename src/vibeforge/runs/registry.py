@@ -28,6 +28,7 @@ from vibeforge.sessions.service import SessionService
 log = logging.getLogger("vibeforge.runs")
 
 MAX_PROMPT_CHARS = 200_000
+RUN_MODES = ("code", "chat")
 CANCEL_WAIT_S = 5.0
 _RUN_STATUS = {
     "success": "succeeded",
@@ -65,7 +66,7 @@ class RunRegistry:
         models: ModelConfigService,
         sessions: SessionService,
         journal_dir: Path,
-        agent_for: Callable[[ChatSession], Agent],
+        agent_for: Callable[[RunContext], Agent],
     ) -> None:
         self._db = db
         self._streams = streams
@@ -99,8 +100,11 @@ class RunRegistry:
         prompt: str,
         model_ref: str | None = None,
         params: dict[str, Any] | None = None,
+        mode: str | None = None,
     ) -> ActiveRun:
         """Start a run for a user message; a run already active in the session is cancelled."""
+        if mode not in (None, *RUN_MODES):
+            raise InvalidInput(f"mode must be one of {', '.join(RUN_MODES)}")
         if not prompt.strip():
             raise InvalidInput("prompt must not be blank")
         if len(prompt) > MAX_PROMPT_CHARS:
@@ -170,6 +174,7 @@ class RunRegistry:
                 stream=self._streams.get(session.project_id, session.id, session.last_seq),
                 journal=RunJournal(self._journal_dir, run_id),
                 services=self.services,
+                mode=mode or "code",
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
             self._by_id[run_id] = run
@@ -199,7 +204,7 @@ class RunRegistry:
             },
         )
         try:
-            result = await self._agent_for(ctx.session)(ctx)
+            result = await self._agent_for(ctx)(ctx)
         except asyncio.CancelledError:
             status = "interrupted" if run.shutting_down else "cancelled"
             ctx.emit(status, {"message_id": ctx.assistant_message_id})

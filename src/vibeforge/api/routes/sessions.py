@@ -101,7 +101,9 @@ async def post_message(
     wait: bool = Query(default=True, description="false: answer 202 at once"),
 ) -> RunResult | JSONResponse:
     """Start a run; by default wait for its outcome (it streams over the sockets either way)."""
-    run = await services.runs.start(user, session_id, body.prompt, body.model, body.params)
+    run = await services.runs.start(
+        user, session_id, body.prompt, body.model, body.params, body.mode
+    )
     if not wait:
         accepted = RunAccepted(
             message_id=run.ctx.assistant_message_id, run_id=run.id, trace_id=run.ctx.trace_id
