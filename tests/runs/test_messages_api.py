@@ -184,6 +184,7 @@ async def test_message_input_errors(
     assert bad_param.status_code == 422 and "temperature" in bad_param.json()["detail"]
     unknown = await client.post(post, json={"prompt": "x", "params": {"warp": 1}, "mode": "chat"})
     assert unknown.status_code == 422 and "warp" in unknown.json()["detail"]
+    assert (await client.post(post, json={"prompt": "x", "mode": "poem"})).status_code == 422
     assert (
         await client.post("/sessions/nope/messages", json={"prompt": "x", "mode": "chat"})
     ).status_code == 404
