@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     default_model: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
+    # Events a socket may fall behind by before it is closed (code 4008) instead of buffered.
+    ws_queue_events: int = Field(default=2048, ge=8, le=1_000_000)
 
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("VIBEFORGE_OPENAI_API_KEY", "OPENAI_API_KEY")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.runs.conftest import STUB_KEY, until
 from tests.runs.wsclient import WsClient
@@ -181,3 +181,52 @@ async def test_bad_tokens_are_refused_before_accept(server: RunningServer) -> No
     async with connect(f"{url}/ws") as wrong:
         await wrong.send(json.dumps({"type": "auth", "data": {"token": "nope"}}))
         assert json.loads(await wrong.recv())["data"]["code"] == "unauthorized"
+
+
+async def test_a_client_that_stops_reading_is_cut_off_not_buffered(
+    tmp_path: Path, database_url: str, stub: StubLLMServer
+) -> None:
+    env = {"VIBEFORGE_ADMIN_TOKEN": TOKEN, "VIBEFORGE_WS_QUEUE_EVENTS": "16"}
+    big = "x" * 16_384
+    stub.script(Script(chunks=tuple(big for _ in range(1500))))
+    with vibeforge_server(tmp_path / "slow", database_url, env=env) as running:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as http:
+            await http.post(
+                "/models",
+                json={
+                    "name": "stub",
+                    "provider": "openai-compatible",
+                    "model": "m",
+                    "base_url": f"{stub.url}/v1",
+                    "api_key": STUB_KEY,
+                    "is_default": True,
+                },
+            )
+            project = (await http.post("/projects", json={"name": "slow"})).json()
+            session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+            url = running.url.replace("http://", "ws://") + f"/ws?token={TOKEN}"
+            # A tiny receive buffer and no reading: the server's sends back up.
+            async with connect(url, max_size=None, max_queue=1) as ws:
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "chat",
+                            "data": {
+                                "session_id": session["session_id"],
+                                "prompt": "flood",
+                                "mode": "chat",
+                            },
+                        }
+                    )
+                )
+                for _ in range(200):
+                    items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()
+                    if items["items"] and items["items"][-1]["status"] == "success":
+                        break
+                    await asyncio.sleep(0.05)
+                assert items["items"][-1]["status"] == "success", "the run finished regardless"
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008

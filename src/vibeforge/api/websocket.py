@@ -40,7 +40,7 @@ class Connection:
         self.socket = socket
         self.services = services
         self.user = user
-        self.subscription: Subscription = services.bus.subscribe()
+        self.subscription: Subscription = services.bus.subscribe(services.settings.ws_queue_events)
         self.delivered: dict[str, int] = {}
         self.projects: set[str] = set()
         self._lock = asyncio.Lock()

@@ -1,0 +1,80 @@
+"""The event plumbing on its own: bounded queues, numbering, replay, the journal."""
+
+import asyncio
+from pathlib import Path
+
+from vibeforge.runs.bus import InProcessBus, project_topic, session_topic
+from vibeforge.runs.journal import RunJournal, leftover_journals, read_journal
+from vibeforge.runs.streams import REPLAY_EVENTS, SessionStream, Streams
+
+
+def test_a_consumer_that_falls_behind_is_cut_off() -> None:
+    bus = InProcessBus()
+    streams = Streams(bus)
+    stream = streams.get("p", "s", 0)
+    slow = bus.subscribe(maxsize=3)
+    bus.follow(slow, session_topic("s"))
+    for index in range(10):
+        streams.emit(stream, "chunk", {"content": str(index)})
+    assert slow.closed and slow.overflowed
+    received = []
+    while (event := slow.get_nowait()) is not None:
+        received.append(event)
+    assert len(received) <= 3, "never buffered beyond its bound"
+
+
+async def test_each_follower_gets_an_event_once() -> None:
+    bus = InProcessBus()
+    streams = Streams(bus)
+    both = bus.subscribe()
+    bus.follow(both, session_topic("s"))
+    bus.follow(both, project_topic("p"))
+    other = bus.subscribe()
+    bus.follow(other, session_topic("elsewhere"))
+    streams.emit(streams.get("p", "s", 0), "chunk", {"content": "x"})
+    assert (await asyncio.wait_for(both.get(), 1)).data["content"] == "x"
+    assert both.get_nowait() is None
+    assert other.get_nowait() is None
+    bus.unsubscribe(both)
+    streams.emit(streams.get("p", "s", 0), "chunk", {"content": "y"})
+    assert both.get_nowait() is None
+
+
+def test_numbering_continues_from_the_stored_sequence() -> None:
+    streams = Streams(InProcessBus())
+    stream = streams.get("p", "s", 41)
+    assert streams.emit(stream, "a", {}).seq == 42
+    assert streams.get("p", "s", 10) is stream, "a stale stored value never rewinds"
+    assert streams.get("p", "s", 100).last_seq == 100
+
+
+def test_replay_returns_what_is_held_and_none_for_a_gap() -> None:
+    stream = SessionStream("p", "s", last_seq=5)
+    for _ in range(REPLAY_EVENTS + 10):
+        stream.next_event("chunk", {})
+    assert stream.replay(stream.last_seq) == []
+    recent = stream.replay(stream.last_seq - 3)
+    assert [event.seq for event in recent or []] == [
+        stream.last_seq - 2,
+        stream.last_seq - 1,
+        stream.last_seq,
+    ]
+    assert stream.replay(5) is None, "events before the buffer: the caller sends a snapshot"
+
+
+def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
+    streams = Streams(InProcessBus())
+    stream = streams.get("p", "s", 0)
+    journal = RunJournal(tmp_path, "run-1")
+    for piece in ["Hel", "lo ", "wörld"]:
+        streams.emit(stream, "chunk", {"content": piece, "thinking": ""}, journal)
+    journal.close()
+    with journal.path.open("ab") as handle:
+        handle.write(b'{"type": "chunk", "seq": 4, "data": {"content": "LOST')  # died mid-write
+    recovered = read_journal(journal.path)
+    assert recovered.content == "Hello wörld"
+    assert recovered.last_seq == 3
+    assert recovered.session_id == "s"
+    assert [r.run_id for r in leftover_journals(tmp_path)] == ["run-1"]
+    RunJournal(tmp_path, "run-1").discard()
+    assert leftover_journals(tmp_path) == []
