@@ -176,3 +176,25 @@ async def test_a_question_instead_of_an_edit_needs_input(
     assert len(stub.requests) == 1
     messages = (await client.get(f"/sessions/{project.session_id}/messages")).json()["items"]
     assert messages[-1]["status"] == "needs_input"
+
+
+async def test_an_answer_without_edits_is_a_success_without_a_proposal(
+    client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    project = await make_project(client, stub)
+    stub.script(
+        sr("app.py", "def greet(name):\n", "def welcome(name):\n"),
+        verdict(True),
+        Script(chunks=("It already does that.",)),
+    )
+    await project.say("rename greet to welcome")
+    outcome = (await project.say("make sure welcome returns a string")).json()
+    assert outcome["status"] == "success" and outcome["proposal_id"] is None
+    assert len(stub.requests) == 3
+    sent = stub.requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == [
+        "rename greet to welcome",
+        "Here is the change.\n\napp.py\n(code omitted: see the current files)\n",
+        "make sure welcome returns a string",
+    ]
+    assert "def welcome(name):" in sent[0]["content"]  # the current file, in the system prompt

@@ -157,7 +157,7 @@ async def test_a_node_session_sees_its_file_and_a_global_one_the_repo_map(
     project = await make_project(client, stub, files={"app.py": APP_PY, **big})
     stub.script(Script(chunks=("What should change?",)))
     await project.say("tidy up app.py")
-    coder_turn = stub.requests[-1].body["messages"][-1]["content"]
+    coder_turn = stub.requests[-1].body["messages"][0]["content"]
     assert "pkg/mod3.py: def f3(x)" in coder_turn  # the map
     assert "app.py: def greet(name), def add(a, b)" in coder_turn
     assert "app.py\n```python\n" + APP_PY in coder_turn  # named in the request: shown
@@ -168,7 +168,7 @@ async def test_a_node_session_sees_its_file_and_a_global_one_the_repo_map(
         f"/sessions/{node.json()['session_id']}/messages", json={"prompt": "tidy", "model": "stub"}
     )
     assert answer.json()["status"] == "needs_input"
-    coder_turn = stub.requests[-1].body["messages"][-1]["content"]
+    coder_turn = stub.requests[-1].body["messages"][0]["content"]
     assert "Repository map" not in coder_turn
     assert "app.py\n```python\n" + APP_PY in coder_turn
     assert "The user is working on `add` in app.py." in coder_turn

@@ -20,12 +20,14 @@ from vibeforge.agents.prompts import (
     MAP_FILE_BYTES,
     MAX_MAP_FILES,
     SMALL_PROJECT_CHARS,
+    asks_question,
+    coder_context,
     coder_system,
-    coder_turn,
     evaluator_turn,
     fixer_turn,
     redo_turn,
     repo_map,
+    without_code,
 )
 from vibeforge.agents.proposals import announce
 from vibeforge.agents.stats import RunCounters
@@ -146,19 +148,20 @@ class Pipeline:
             candidate = Candidate(workspace)
             shown, map_text, focus = await self.context(workspace)
             await candidate.load(list(shown))
+            system = coder_system(ctx.model.edit_format, ctx.model.chat.capabilities.tools)
+            context = coder_context(shown, map_text, focus)
             self.messages = [
-                Message(
-                    role="system",
-                    content=coder_system(ctx.model.edit_format, ctx.model.chat.capabilities.tools),
-                ),
-                *history_messages(ctx.history),
-                Message(role="user", content=coder_turn(ctx.prompt, shown, map_text, focus)),
+                Message(role="system", content=f"{system}\n\n{context}".strip()),
+                *past_turns(ctx),
+                Message(role="user", content=ctx.prompt),
             ]
         for round_number in range(1, self.agent.max_eval_rounds + 1):
             async with self.stage("generate", iteration=round_number):
                 reply = await self.coder(workspace, round_number)
             if not has_edits(reply, ctx.model.edit_format):
-                return AgentResult(status="needs_input")
+                # No edit: a question waits for the user; anything else is an answer.
+                status = "needs_input" if asks_question(reply) else "success"
+                return AgentResult(status=status, extra={"proposal_id": None})
             candidate.reset()
             self.replies = [reply]
             async with self.stage("validate", iteration=0):
@@ -283,6 +286,14 @@ class Pipeline:
             return texts, repo_map(paths, texts), None
         mentioned = [p for p in paths if p in ctx.prompt or p.rsplit("/", 1)[-1] in ctx.prompt]
         return await workspace.read_many(mentioned), repo_map(paths, texts), None
+
+
+def past_turns(ctx: RunContext) -> list[Message]:
+    """The session's history, with the code of past replies left out."""
+    return [
+        Message(role=m.role, content=without_code(m.text)) if m.role == "assistant" else m
+        for m in history_messages(ctx.history)
+    ]
 
 
 def announce_pending(row: Any, ctx: RunContext) -> None:

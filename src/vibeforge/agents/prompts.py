@@ -132,8 +132,9 @@ def repo_map(paths: list[str], contents: dict[str, str]) -> str:
     return text
 
 
-def coder_turn(request: str, files: dict[str, str], map_text: str | None, focus: str | None) -> str:
-    """The user turn that asks the coder for a change."""
+def coder_context(files: dict[str, str], map_text: str | None, focus: str | None) -> str:
+    """The code the coder works on, appended to its system prompt (the user turn stays the
+    user's own words, as in the stored history)."""
     parts = []
     if map_text:
         # Fenced, so a model reading instructions from the text never mistakes the map for them.
@@ -144,8 +145,24 @@ def coder_turn(request: str, files: dict[str, str], map_text: str | None, focus:
         parts.append("Current files:\n\n" + render_files(files))
     if focus:
         parts.append(f"The user is working on {focus}.")
-    parts.append(f"Request: {request}")
     return "\n\n".join(parts)
+
+
+_FENCED_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
+
+
+def without_code(reply: str) -> str:
+    """A past reply with its fenced blocks left out: the files have changed since, the current
+    ones are shown, and stale edit blocks would only mislead the model."""
+    return _FENCED_BLOCK.sub("(code omitted: see the current files)", reply)
+
+
+_QUESTION = re.compile(r"\?[\s)\"'*_]*$", re.M)
+
+
+def asks_question(reply: str) -> bool:
+    """Whether a reply (without edits) asks the user something."""
+    return bool(_QUESTION.search(without_code(reply)))
 
 
 def fixer_turn(problems: list[Problem], edit_report: str | None, files: dict[str, str]) -> str:
