@@ -7,6 +7,7 @@ every step a span of the run's trace, every stage a `stage_update`. A prompt sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from vibeforge.agents.prompts import (
     repo_map,
     without_code,
 )
-from vibeforge.agents.proposals import announce
+from vibeforge.agents.proposals import ApplyOutcome, announce
 from vibeforge.agents.stats import RunCounters
 from vibeforge.agents.tools import TOOLS, Workspace, run_tool
 from vibeforge.agents.traces import SpanRecord, Tracer
@@ -39,6 +40,7 @@ from vibeforge.edits import EditError
 from vibeforge.llm import ChatRequest, Message
 from vibeforge.runs.context import AgentResult, CallRecord, RunContext
 
+log = logging.getLogger("vibeforge.agents")
 MAX_FIX_ITERATIONS = 3
 MAX_EVAL_ROUNDS = 2
 MAX_TOOL_ROUNDS = 4
@@ -254,7 +256,7 @@ class Pipeline:
         )
         extra: dict[str, Any] = {"proposal_id": row.id, "proposal_status": "pending"}
         if not await proposals.auto_apply(ctx.project_id, ctx.session):
-            announce_pending(row, ctx)
+            announce(ApplyOutcome(row), ctx.emit)
             return AgentResult(status="success", diff=diff, extra=extra)
         with self.tracer.span("proposal.apply", "edit", proposal_id=row.id) as span:
             outcome = await proposals.apply(ctx.owner, row)
@@ -296,24 +298,6 @@ def past_turns(ctx: RunContext) -> list[Message]:
     ]
 
 
-def announce_pending(row: Any, ctx: RunContext) -> None:
-    """The `proposal` event of a proposal that waits for a human."""
-    ctx.emit(
-        "proposal",
-        {
-            "proposal_id": row.id,
-            "status": row.status,
-            "base_version": row.base_version,
-            "version_id": None,
-            "paths": sorted(row.files),
-            "diff": row.diff,
-            "commit_message": row.commit_message,
-            "merged": False,
-            "conflicts": [],
-        },
-    )
-
-
 @dataclass
 class CodingAgent:
     """The default agent of sessions: ask for a change in words, get a validated commit."""
@@ -341,5 +325,8 @@ class CodingAgent:
             raise
         finally:
             # Stored however the run ends, cancellation included: the trace explains it.
-            await tracer.save(ctx.services.db)
-            await pipeline.counters.save(ctx, status, utcnow())
+            try:
+                await tracer.save(ctx.services.db)
+                await pipeline.counters.save(ctx, status, utcnow())
+            except Exception:  # losing the trace must not turn a good run into a failed one
+                log.exception("storing the trace of run %s failed", ctx.run_id)

@@ -193,6 +193,8 @@ def redo_turn(request: str, reasoning: str, files: dict[str, str]) -> str:
 def evaluator_turn(request: str, edits: list[str], diff: str, extra: str = "") -> str:
     """The review prompt: the request, the edit replies and the resulting diff."""
     shown = "\n\n".join(edits)
+    if len(diff) > MAX_SHOWN_FILE_CHARS:
+        diff = diff[:MAX_SHOWN_FILE_CHARS] + "\n... (diff truncated)\n"
     return (
         f"{REVIEW_MARKER}\nRequest: {request}\n\nThe coder's edits:\n\n{shown}\n\n"
         f"The resulting diff:\n```diff\n{diff}```\n{extra}"
