@@ -198,3 +198,21 @@ async def test_an_answer_without_edits_is_a_success_without_a_proposal(
         "make sure welcome returns a string",
     ]
     assert "def welcome(name):" in sent[0]["content"]  # the current file, in the system prompt
+
+
+async def test_the_model_configs_edit_format_is_asked_for_and_applied(
+    client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    project = await make_project(client, stub)
+    config = (await client.get("/models/stub")).json()
+    changed = await client.patch(f"/models/{config['id']}", json={"edit_format": "udiff"})
+    assert changed.status_code == 200, changed.text
+    diff = (
+        "Renaming.\n\n```diff\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n"
+        '-def greet(name):\n+def welcome(name):\n     return "Hello, " + name\n```\n'
+    )
+    stub.script(Script(chunks=(diff,)), verdict(True))
+    outcome = (await project.say("rename greet to welcome")).json()
+    assert outcome["status"] == "success", outcome
+    assert "unified diff" in stub.requests[0].body["messages"][0]["content"]
+    assert await project.read("app.py") == APP_PY.replace("def greet", "def welcome")
