@@ -1,59 +1,61 @@
-"""kill -9 of the server mid-stream: on restart every chunk a client saw is in the message."""
+"""Stopping the server mid-stream, by kill -9 or SIGTERM: on restart nothing a client saw is
+lost."""
 
-import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.runs.conftest import STUB_KEY
+from tests.runs.conftest import create_stub_model
 from tests.runs.wsclient import WsClient
-from tests.servers import vibeforge_server
+from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import Script, StubLLMServer
 
 TOKEN = "vf_crash-test-token-0123456789"
+ENV = {"VIBEFORGE_ADMIN_TOKEN": TOKEN}
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def _stream_then_stop(
+    server: RunningServer, stub: StubLLMServer, stop: signal.Signals, chunks_seen: int
+) -> tuple[dict[str, Any], WsClient]:
+    """Start a long streamed run, read some chunks, then signal the server and wait for it."""
+    stub.script(Script(chunks=tuple(f"k{i} " for i in range(1000)), chunk_delay=0.01))
+    async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        await create_stub_model(http, stub)
+        project = (await http.post("/projects", json={"name": "stop"})).json()
+        session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    ws = await WsClient.open(server.url, TOKEN)
+    await ws.send("chat", session_id=session["session_id"], prompt="stream", mode="chat")
+    for _ in range(chunks_seen):
+        await ws.until("chunk")
+    server.process.send_signal(stop)
+    server.process.wait(timeout=15)
+    # Whatever was already in flight to the client still counts as seen.
+    try:
+        while True:
+            await ws.next(within=0.5)
+    except Exception:
+        pass
+    return session, ws
+
+
+def _seen(ws: WsClient) -> str:
+    return "".join(e["data"]["content"] for e in ws.events if e["type"] == "chunk")
 
 
 async def test_killed_server_recovers_the_streamed_chunks(
     tmp_path: Path, database_url: str, stub: StubLLMServer
 ) -> None:
     data_dir = tmp_path / "data"
-    env = {"VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    stub.script(Script(chunks=tuple(f"k{i} " for i in range(1000)), chunk_delay=0.01))
-    with vibeforge_server(data_dir, database_url, env=env) as server:
-        async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
-            await http.post(
-                "/models",
-                json={
-                    "name": "stub",
-                    "provider": "openai-compatible",
-                    "model": "m",
-                    "base_url": f"{stub.url}/v1",
-                    "api_key": STUB_KEY,
-                    "is_default": True,
-                },
-            )
-            project = (await http.post("/projects", json={"name": "crash"})).json()
-            session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
-        ws = await WsClient.open(server.url, TOKEN)
-        await ws.send("chat", session_id=session["session_id"], prompt="stream", mode="chat")
-        for _ in range(20):
-            await ws.until("chunk")
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait(timeout=10)
-        # Whatever was already in flight to the client still counts as seen.
-        try:
-            while True:
-                await ws.next(within=0.5)
-        except Exception:
-            pass
-        seen = "".join(e["data"]["content"] for e in ws.events if e["type"] == "chunk")
-        last_seq = max(e["seq"] for e in ws.events)
+    with vibeforge_server(data_dir, database_url, env=ENV) as server:
+        session, ws = await _stream_then_stop(server, stub, signal.SIGKILL, 20)
+    seen, last_seq = _seen(ws), max(e["seq"] for e in ws.events)
     assert len(seen.split()) >= 20
 
-    with vibeforge_server(data_dir, database_url, env=env) as restarted:
-        async with httpx.AsyncClient(base_url=restarted.url, headers=headers) as http:
+    with vibeforge_server(data_dir, database_url, env=ENV) as restarted:
+        async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
             items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
             assert items[-1]["status"] == "interrupted"
             assert items[-1]["content"].startswith(seen)
@@ -61,43 +63,19 @@ async def test_killed_server_recovers_the_streamed_chunks(
             assert run["status"] == "interrupted"
             info = (await http.get(f"/sessions/{session['session_id']}")).json()
             assert info["last_seq"] >= last_seq, "numbering continues after the restart"
-        assert not list((data_dir / "journal").glob("*.jsonl"))
-        await asyncio.sleep(0)
+    assert not list((data_dir / "journal").glob("*.jsonl"))
 
 
 async def test_graceful_stop_keeps_the_partial_answer(
     tmp_path: Path, database_url: str, stub: StubLLMServer
 ) -> None:
     data_dir = tmp_path / "data"
-    env = {"VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    stub.script(Script(chunks=tuple(f"g{i} " for i in range(1000)), chunk_delay=0.01))
-    with vibeforge_server(data_dir, database_url, env=env) as server:
-        async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
-            await http.post(
-                "/models",
-                json={
-                    "name": "stub",
-                    "provider": "openai-compatible",
-                    "model": "m",
-                    "base_url": f"{stub.url}/v1",
-                    "api_key": STUB_KEY,
-                    "is_default": True,
-                },
-            )
-            project = (await http.post("/projects", json={"name": "stop"})).json()
-            session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
-        ws = await WsClient.open(server.url, TOKEN)
-        await ws.send("chat", session_id=session["session_id"], prompt="stream", mode="chat")
-        for _ in range(10):
-            await ws.until("chunk")
-        server.process.send_signal(signal.SIGTERM)
-        server.process.wait(timeout=15)
-        seen = "".join(e["data"]["content"] for e in ws.events if e["type"] == "chunk")
+    with vibeforge_server(data_dir, database_url, env=ENV) as server:
+        session, ws = await _stream_then_stop(server, stub, signal.SIGTERM, 10)
     await stub.wait_for(lambda: stub.requests[0].client_disconnected_at is not None, within=2)
 
-    with vibeforge_server(data_dir, database_url, env=env) as restarted:
-        async with httpx.AsyncClient(base_url=restarted.url, headers=headers) as http:
+    with vibeforge_server(data_dir, database_url, env=ENV) as restarted:
+        async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
             items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
     assert items[-1]["status"] == "interrupted"
-    assert items[-1]["content"].startswith(seen)
+    assert items[-1]["content"].startswith(_seen(ws))

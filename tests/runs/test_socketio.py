@@ -9,7 +9,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.runs.conftest import STUB_KEY
+from tests.runs.conftest import create_stub_model
 from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import Script, StubLLMServer
 
@@ -27,17 +27,7 @@ def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
 async def _setup(server: RunningServer, stub: StubLLMServer) -> tuple[str, str, str]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
-        await http.post(
-            "/models",
-            json={
-                "name": "stub",
-                "provider": "openai-compatible",
-                "model": "m",
-                "base_url": f"{stub.url}/v1",
-                "api_key": STUB_KEY,
-                "is_default": True,
-            },
-        )
+        await create_stub_model(http, stub)
         project = (await http.post("/projects", json={"name": "sio"})).json()
         session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
         other = (await http.post("/users", json={"email": "other@example.com"})).json()

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.runs.conftest import STUB_KEY, until
+from tests.runs.conftest import create_stub_model, until
 from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import Script, StubLLMServer
@@ -36,17 +36,7 @@ async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def session(http: httpx.AsyncClient, stub: StubLLMServer) -> dict[str, Any]:
-    await http.post(
-        "/models",
-        json={
-            "name": "stub",
-            "provider": "openai-compatible",
-            "model": "stub-model",
-            "base_url": f"{stub.url}/v1",
-            "api_key": STUB_KEY,
-            "is_default": True,
-        },
-    )
+    await create_stub_model(http, stub)
     project = (await http.post("/projects", json={"name": "ws"})).json()
     return (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
 
@@ -192,17 +182,7 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered(
     with vibeforge_server(tmp_path / "slow", database_url, env=env) as running:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as http:
-            await http.post(
-                "/models",
-                json={
-                    "name": "stub",
-                    "provider": "openai-compatible",
-                    "model": "m",
-                    "base_url": f"{stub.url}/v1",
-                    "api_key": STUB_KEY,
-                    "is_default": True,
-                },
-            )
+            await create_stub_model(http, stub)
             project = (await http.post("/projects", json={"name": "slow"})).json()
             session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
             url = running.url.replace("http://", "ws://") + f"/ws?token={TOKEN}"
