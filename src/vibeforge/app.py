@@ -105,10 +105,13 @@ def create_app(settings: Settings) -> FastAPI:
             extra={"version": __version__, "database": services.db.dialect},
         )
         bridge_task = asyncio.create_task(bridge(), name="socketio-bridge")
+        # Probe the sandbox now, so the first /health or test run does not wait for it.
+        sandbox_probe = asyncio.create_task(_sandbox_health(), name="sandbox-probe")
         try:
             yield
         finally:
             await stop_task(bridge_task)
+            await stop_task(sandbox_probe)
             await services.close()
 
     app = FastAPI(

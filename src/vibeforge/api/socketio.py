@@ -9,7 +9,6 @@ also emitted under the names the reference clients expect (`vibecode_response` f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -142,10 +141,14 @@ def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
     return sio, bridge
 
 
-async def stop_task(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background task and wait for it."""
+async def stop_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task and wait for it; its own failure is logged, not raised."""
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        log.exception("background task %s failed", task.get_name())

@@ -2,7 +2,8 @@
 
 from alembic import context
 
-from vibeforge.db.chat_tables import Base
+from vibeforge.db import agent_tables, chat_tables  # noqa: F401  (register every table)
+from vibeforge.db.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
