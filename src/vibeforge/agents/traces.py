@@ -7,6 +7,7 @@ ends (however it ends), and exported to an OpenTelemetry collector when one is c
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import os
@@ -106,7 +107,11 @@ class Tracer:
         rows = self.rows()
         async with db.session() as session:
             session.add_all(rows)
-        export_otlp(self.trace_id, self.spans)
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") and self.spans:
+            # The exporter makes a blocking HTTP call: off the loop, and the run does not wait.
+            asyncio.get_running_loop().run_in_executor(
+                None, export_otlp, self.trace_id, list(self.spans)
+            )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
