@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -111,7 +112,9 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await stop_task(bridge_task)
-            await stop_task(sandbox_probe)
+            # Let the probe finish (it is bounded): cancelling it would orphan its subprocess.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sandbox_probe, timeout=30)
             await services.close()
 
     app = FastAPI(

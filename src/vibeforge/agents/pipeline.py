@@ -15,6 +15,7 @@ from typing import Any
 
 from vibeforge.agents.candidate import Candidate, has_edits
 from vibeforge.agents.chat import ChatAgent, history_messages
+from vibeforge.agents.checks import ProjectCheck, run_check
 from vibeforge.agents.evaluator import parse_verdict
 from vibeforge.agents.prompts import (
     EVALUATOR_SYSTEM,
@@ -57,6 +58,8 @@ class Pipeline:
         self.counters = RunCounters()
         self.messages: list[Message] = []
         self.replies: list[str] = []  # the edit replies of the current round, for the review
+        self.check: ProjectCheck | None = None
+        self.workspace: Workspace | None = None
 
     @asynccontextmanager
     async def stage(self, name: str, **attributes: Any) -> AsyncIterator[SpanRecord]:
@@ -128,8 +131,9 @@ class Pipeline:
                 return error.detail
         return None
 
-    def validate(self, candidate: Candidate) -> list[Problem]:
-        """Run the validators of every changed file, each as a span."""
+    async def validate(self, candidate: Candidate) -> list[Problem]:
+        """Run the validators of every changed file, each as a span, then the project's own
+        check (when it has one and the files parse)."""
         problems: list[Problem] = []
         for path, found in candidate.problems():
             name = validator_for(path)
@@ -140,6 +144,14 @@ class Pipeline:
                 if found:
                     span.status = "error"
             problems.extend(found)
+        if not problems and self.check is not None and candidate.changes():
+            with self.tracer.span("validate.check", "validator", command=self.check.shown) as span:
+                assert self.workspace is not None
+                failed = await run_check(self.check, self.workspace, candidate)
+                if failed is not None:
+                    span.status = "error"
+                    span.attributes["problems"] = [failed.render()[:2000]]
+                    problems.append(failed)
         return problems
 
     async def run(self) -> AgentResult:
@@ -147,6 +159,10 @@ class Pipeline:
         ctx = self.ctx
         async with self.stage("resolve_prompt"):
             workspace = await Workspace.open(ctx.services.projects, ctx.owner, ctx.project_id)
+            self.workspace = workspace
+            project = await ctx.services.projects.owned(ctx.owner, ctx.project_id)
+            if project.check_command:
+                self.check = ProjectCheck(project.check_command, project.check_timeout_s or 60.0)
             candidate = Candidate(workspace)
             shown, map_text, focus = await self.context(workspace)
             await candidate.load(list(shown))
@@ -168,7 +184,7 @@ class Pipeline:
             self.replies = [reply]
             async with self.stage("validate", iteration=0):
                 report = await self.apply_reply(candidate, reply)
-                problems = [] if report else self.validate(candidate)
+                problems = [] if report else await self.validate(candidate)
             fixed = await self.fix(candidate, report, problems)
             if fixed is not None:
                 return fixed
@@ -220,7 +236,7 @@ class Pipeline:
                 report = await self.apply_reply(candidate, record.content)
                 if report is None:
                     self.replies.append(record.content)
-                problems = [] if report else self.validate(candidate)
+                problems = [] if report else await self.validate(candidate)
         return None
 
     async def evaluate(self, candidate: Candidate, round_number: int) -> Any:

@@ -86,8 +86,27 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     main_file: str
+    auto_apply: bool = True
+    check_command: list[str] | None = None
+    check_timeout_s: float = 60.0
     created_at: datetime
     updated_at: datetime
+
+
+class ProjectUpdate(Strict):
+    """Fields of a project to change; `check_command: null` removes the check."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    main_file: str | None = Field(default=None, min_length=1, max_length=1024)
+    auto_apply: bool | None = None
+    check_command: list[str] | None = Field(
+        default=None,
+        max_length=64,
+        description="argv run in the sandbox on every candidate edit, e.g. "
+        '["python3", "-m", "unittest", "discover", "-q"]; a non-zero exit goes to the fixer',
+    )
+    check_timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
 class ProjectDetail(ProjectOut):

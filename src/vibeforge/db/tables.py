@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, true
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vibeforge.db.types import UTCDateTime, new_id, utcnow
@@ -55,5 +55,8 @@ class Project(Base):
     state: Mapped[str] = mapped_column(String(16), default="ready")
     # Approved edits are committed at once unless this (or the session's own flag) is off.
     auto_apply: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A command (argv) run in the sandbox on every candidate edit, e.g. the project's tests.
+    check_command: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    check_timeout_s: Mapped[float] = mapped_column(Float, default=60.0, server_default="60")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

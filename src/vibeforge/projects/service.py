@@ -7,10 +7,9 @@ import shutil
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 
@@ -21,53 +20,19 @@ from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from vibeforge.paging import Page, decode_cursor, encode_cursor
 from vibeforge.projects.git import Commit, GitRepository, TreeEntry, ensure_text
 from vibeforge.projects.paths import normalize_path
+from vibeforge.projects.views import (
+    UPDATABLE_FIELDS,
+    FileContent,
+    ProjectView,
+    WriteResult,
+    check_argv,
+    project_view,
+)
 
 T = TypeVar("T")
 MAX_MESSAGE_CHARS = 10_000
 # Repositories without a database row younger than this may belong to a create in flight.
 ORPHAN_GRACE_SECONDS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectView:
-    """A project as the API shows it; `current_code` only where it was read."""
-
-    id: str
-    name: str
-    description: str
-    main_file: str
-    created_at: datetime
-    updated_at: datetime
-    current_code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FileContent:
-    """A file's text at a version."""
-
-    path: str
-    content: str
-    version_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """The version a change produced (or the unchanged head when nothing changed)."""
-
-    version_id: str
-    changed: bool
-
-
-def _view(project: Project, current_code: str | None = None) -> ProjectView:
-    return ProjectView(
-        id=project.id,
-        name=project.name,
-        description=project.description,
-        main_file=project.main_file,
-        created_at=project.created_at,
-        updated_at=project.updated_at,
-        current_code=current_code,
-    )
 
 
 def _author(user: User) -> str:
@@ -135,7 +100,32 @@ class ProjectService:
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
             raise
-        return _view(project, current_code="")
+        return project_view(project, current_code="")
+
+    async def update(self, owner: User, project_id: str, changes: dict[str, Any]) -> ProjectView:
+        """Change a project's name, description, main file, auto_apply or check command."""
+        if "name" in changes:
+            changes["name"] = (changes["name"] or "").strip()
+            if not changes["name"]:
+                raise InvalidInput("name must not be blank")
+        if "main_file" in changes:
+            changes["main_file"] = normalize_path(changes["main_file"])
+        if changes.get("check_command") is not None:
+            check_argv(changes["check_command"])
+        await self._owned(owner, project_id)
+        async with self._db.session() as session:
+            project = await session.get(Project, project_id)
+            if project is None:
+                raise NotFound(f"no project {project_id!r}")
+            for name in UPDATABLE_FIELDS:
+                if name in changes:
+                    setattr(project, name, changes[name])
+            project.updated_at = utcnow()
+        return await self.get(owner, project_id)
+
+    async def owned(self, owner: User, project_id: str) -> Project:
+        """The owner's project row (NotFound for anyone else's)."""
+        return await self._owned(owner, project_id)
 
     async def _owned(self, owner: User, project_id: str) -> Project:
         async with self._db.session() as session:
@@ -160,7 +150,7 @@ class ProjectService:
                 return ""
             return ensure_text(repo.read(head, project.main_file), project.main_file)
 
-        return _view(project, current_code=await self._git(project_id, read_main))
+        return project_view(project, current_code=await self._git(project_id, read_main))
 
     async def list(self, owner: User, limit: int, cursor: str | None) -> Page[ProjectView]:
         """The owner's projects, newest first."""
@@ -179,7 +169,7 @@ class ProjectService:
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
-        return Page([_view(row) for row in rows], next_cursor)
+        return Page([project_view(row) for row in rows], next_cursor)
 
     async def delete(self, owner: User, project_id: str) -> None:
         """Remove a project and its repository."""

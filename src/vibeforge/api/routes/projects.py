@@ -11,6 +11,7 @@ from vibeforge.api.schemas import (
     ProjectCreate,
     ProjectDetail,
     ProjectOut,
+    ProjectUpdate,
     RevertRequest,
     VersionOut,
     VersionWritten,
@@ -42,6 +43,19 @@ async def list_projects(
 async def get_project(project_id: str, user: CurrentUser, projects: ProjectsDep) -> ProjectDetail:
     """One project, with the content of its main file as `current_code`."""
     view = await projects.get(user, project_id)
+    return ProjectDetail.model_validate(view, from_attributes=True)
+
+
+@router.patch("/projects/{project_id}")
+async def update_project(
+    project_id: str, body: ProjectUpdate, user: CurrentUser, projects: ProjectsDep
+) -> ProjectDetail:
+    """Change a project's name, description, main file, auto_apply or check command."""
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "main_file", "auto_apply", "check_timeout_s"):
+        if field in changes and changes[field] is None:
+            del changes[field]  # null means "leave as it is" for fields that cannot be empty
+    view = await projects.update(user, project_id, changes)
     return ProjectDetail.model_validate(view, from_attributes=True)
 
 
