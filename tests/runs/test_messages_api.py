@@ -217,3 +217,28 @@ async def _until_stored(client: httpx.AsyncClient, run_id: str, status: str) -> 
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"run {run_id} never became {status}")
+
+
+async def test_another_users_runs_and_messages_are_not_found(
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    stub: StubLLMServer,
+    stub_model: dict[str, Any],
+    session_id: str,
+) -> None:
+    stub.script(Script(chunks=("slow",), first_byte_delay=30))
+    accepted = (
+        await client.post(
+            f"/sessions/{session_id}/messages",
+            params={"wait": "false"},
+            json={"prompt": "mine", "mode": "chat"},
+        )
+    ).json()
+    await stub.wait_for(lambda: len(stub.requests) == 1)
+    run_id, message_id = accepted["run_id"], accepted["message_id"]
+    assert (await other_client.get(f"/runs/{run_id}")).status_code == 404
+    assert (await other_client.post(f"/runs/{run_id}/cancel")).status_code == 404
+    assert (await other_client.get(f"/messages/{message_id}/full")).status_code == 404
+    assert (await client.get(f"/runs/{run_id}")).json()["status"] == "running"
+    assert stub.requests[0].client_disconnected_at is None, "the intruder stopped nothing"
+    await client.post(f"/runs/{run_id}/cancel")
