@@ -83,6 +83,15 @@ def _apply_hunks(state: _Text, hunks: list[Hunk], sequential: bool, path: str | 
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         raise EditError(f"{len(failed)} of {len(reports)} block(s) failed", reports, path)
+    statuses = {r.status for r in reports}
+    if {"applied", "already_applied"} <= statuses:
+        # We apply all or nothing, so a half-present edit means the file moved on since the
+        # reply was written; the blocks that still match may now match the wrong code.
+        raise EditError(
+            "some blocks are already applied and others are not; resend against the current file",
+            reports,
+            path,
+        )
     if not sequential:
         _apply_parallel(state, index, planned, edit_style, reports, path)
     return state.render()
@@ -112,9 +121,12 @@ def _apply_parallel(
 ) -> None:
     """Diff hunks all refer to the original file: place them all, then apply bottom-up."""
     spans = sorted(
-        (located.match.start, located.match.end, hunk, located)
-        for hunk, located in planned
-        if located.match is not None
+        (
+            (located.match.start, located.match.end, hunk, located)
+            for hunk, located in planned
+            if located.match is not None
+        ),
+        key=lambda span: (span[0], span[1], span[2].index),
     )
     for (_, end, first, _), (start, _, second, _) in pairwise(spans):
         if start < end:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vibeforge.edits.locate import FileIndex, Match, contiguous, tolerant
@@ -28,13 +29,24 @@ class Refuse(Exception):
     """A hunk cannot be applied safely; the message says why."""
 
 
-def _pick(candidates: list[Match], hint: int | None) -> Match:
+NEAR_HINT = 3  # lines a header may be off when the model dropped its first context lines
+
+
+def _pick(candidates: list[Match], hint: int | None, same: Callable[[list[Match]], bool]) -> Match:
     if len(candidates) == 1:
         return candidates[0]
     if hint is not None:
         named = [m for m in candidates if m.start == hint]
         if len(named) == 1:
             return named[0]
+        if not named:
+            near = [m for m in candidates if abs(m.start - hint) <= NEAR_HINT]
+            if len(near) == 1:
+                return near[0]
+    # Alignments that differ only in which equal lines a gap or an elision absorbed write the
+    # same file; only candidates with different results are a real ambiguity.
+    if same(candidates):
+        return candidates[0]
     raise Refuse(f"ambiguous: the search text matches {len(candidates)} places in the file")
 
 
@@ -79,6 +91,10 @@ def _stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Ma
     # mistyped deletion would leave, so pure deletions are never called "already applied".
     if not _adds_text(hunk) or any(is_elision(line) for line in hunk.new):
         return None
+    # Added lines that only re-spell removed ones (a dedented first SEARCH line) prove nothing.
+    removed = {op.text.strip() for op in hunk.ops if op.kind != "add"}
+    if all(op.text.strip() in removed for op in hunk.ops if op.kind == "add" and op.text.strip()):
+        return None
     for level in ("exact", "rstrip", "strip"):
         found = contiguous(index, hunk.new, level, edit_style)
         if len(found) == 1:
@@ -104,15 +120,62 @@ def _adds_text(hunk: Hunk) -> bool:
     return any(op.kind == "add" and op.text.strip() for op in hunk.ops)
 
 
+def _same_result(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Callable:
+    """A test of whether several candidate places would all write the same file."""
+
+    def same(candidates: list[Match]) -> bool:
+        lines = index.lines
+        results = set()
+        for match in candidates:
+            try:
+                new = replacement(lines, hunk, match, index.style, edit_style)
+            except Refuse:
+                return False
+            results.add(tuple(lines[: match.start] + new + lines[match.end :]))
+            if len(results) > 1:
+                return False
+        return True
+
+    return same
+
+
+def _line_levels(index: FileIndex, old: list[str]) -> list[str]:
+    levels = ["exact", "rstrip"]
+    if index.style.use_tabs or any("\t" in line for line in old):
+        # Tabs for the file's indentation unit (or the reverse) are only another spelling.
+        levels.append(f"expand{index.style.unit}")
+    return [*levels, "strip"]
+
+
+def _check_hint(
+    index: FileIndex, hunk: Hunk, match: Match, level: str, edit_style: IndentStyle
+) -> None:
+    """A diff place away from its header's line must not compete with one at that line."""
+    hint = hunk.start_hint
+    if hint is None or match.start == hint:
+        return
+    present = _stale_new_side(index, hunk, edit_style)
+    if present is not None and present.start == hint:
+        raise Refuse(
+            "the change is already at the line the header names; the old side is elsewhere"
+        )
+    levels = _line_levels(index, hunk.old)
+    for looser in levels[levels.index(level) + 1 :] if level in levels else []:
+        if any(m.start == hint for m in contiguous(index, hunk.old, looser, edit_style)):
+            raise Refuse("ambiguous: another place, at the line the header names, also matches")
+
+
 def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle) -> Located:
     """Find where a hunk applies, trying each layer in turn; refuse rather than guess."""
     old = hunk.old
+    same = _same_result(index, hunk, edit_style)
     try:
         _check_elisions(index, hunk)
-        for level in ("exact", "rstrip", "strip"):
+        for level in _line_levels(index, old):
             found = contiguous(index, old, level, edit_style)
             if found:
-                match = _pick(found, hunk.start_hint)
+                match = _pick(found, hunk.start_hint, same)
+                _check_hint(index, hunk, match, level, edit_style)
                 _check_substring_conflicts(index, hunk, match, text)
                 return _unless_stale(index, hunk, match, edit_style)
         stale = _stale_new_side(index, hunk, edit_style)
@@ -126,29 +189,38 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
             # Last line-based layer: the model re-spaced the code inside its lines.
             found = contiguous(index, old, "spacing", edit_style)
         if found:
-            match = _pick(found, hunk.start_hint)
+            match = _pick(found, hunk.start_hint, same)
+            _check_hint(index, hunk, match, "tolerant", edit_style)
             _check_substring_conflicts(index, hunk, match, text)
             return Located("match", match)
         if hunk.search_text is not None:
-            places = substring_places(text, hunk.search_text)
-            if len(places) == 1:
-                return Located("substring", span=places[0])
-            if places:
-                raise Refuse(f"ambiguous: the search text matches {len(places)} places")
-            replace = hunk.replace_text or ""
-            if (
-                _adds_text(hunk)
-                and replace != hunk.search_text
-                and len(substring_places(text, replace)) == 1
-            ):
-                return Located("stale", reason="already applied")
+            return _locate_substring(hunk, text, old, index)
     except Refuse as refusal:
         return Located("failed", reason=str(refusal), closest=closest_lines(index.lines, old))
+    return _not_found(index, old)
+
+
+def _not_found(index: FileIndex, old: list[str]) -> Located:
     return Located(
         "failed",
         reason="the search text does not match any lines in the file",
         closest=closest_lines(index.lines, old),
     )
+
+
+def _locate_substring(hunk: Hunk, text: str, old: list[str], index: FileIndex) -> Located:
+    """The SEARCH text as a unique substring of the file (the model cut a line's start)."""
+    needle = hunk.search_text or ""
+    places = substring_places(text, needle)
+    # Not line-aligned, so every raw occurrence is a place the model may have meant.
+    if len(places) > 1 or (places and text.count(needle) > 1):
+        raise Refuse(f"ambiguous: the search text occurs {text.count(needle)} times")
+    if places:
+        return Located("substring", span=places[0])
+    replace = hunk.replace_text or ""
+    if _adds_text(hunk) and replace != needle and len(substring_places(text, replace)) == 1:
+        return Located("stale", reason="already applied")
+    return _not_found(index, old)
 
 
 def _unless_stale(index: FileIndex, hunk: Hunk, match: Match, edit_style: IndentStyle) -> Located:

@@ -55,7 +55,7 @@ _AROUND_PUNCTUATION = re.compile(r" ?([^\w\s]) ?")
 
 
 def normalise(line: str, level: str) -> str:
-    """A line as compared at a level: `exact`, `rstrip`, `strip` or `spacing`.
+    """A line as compared at a level: `exact`, `rstrip`, `expandN`, `strip` or `spacing`.
 
     `spacing` also ignores how spaces are laid out inside the line (`x=f(a,b)` is
     `x = f(a, b)`), but never joins two words, so a mistyped name still differs.
@@ -66,6 +66,8 @@ def normalise(line: str, level: str) -> str:
         return line.rstrip()
     if level == "strip":
         return line.strip()
+    if level.startswith("expand"):
+        return line.expandtabs(int(level[6:])).rstrip()
     return _AROUND_PUNCTUATION.sub(r"\1", _RUNS.sub(" ", line.strip()))
 
 

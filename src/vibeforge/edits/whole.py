@@ -8,7 +8,9 @@ from vibeforge.edits.model import FileEdit
 from vibeforge.edits.paths import looks_like_path
 from vibeforge.edits.text import is_elision
 
-_OPENER = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+# Fences as models write them: at most 3 spaces in, 3-5 backticks or exactly 3 tildes. Longer
+# runs and deeper lines are code (an RST `~~~~~~` underline, a fence inside a docstring).
+_OPENER = re.compile(r"^ {0,3}(?P<fence>`{3,5}|~{3})(?!~)\s*(?P<info>[^`~]*)$")
 ANCHOR_LINES = 6  # lines used at most to tell two identical anchor lines apart
 
 
@@ -28,9 +30,7 @@ def parse_whole(reply: str) -> list[FileEdit]:
             continue
         fence = opener.group("fence")
         path = _path_before(lines, number, opener.group("info"))
-        close = number + 1
-        while close < len(lines) and lines[close].strip() != fence:
-            close += 1
+        close = _closer(lines, number + 1, fence)
         body = lines[number + 1 : close]
         content = "\n".join(body) + "\n" if body else ""
         edits.append(
@@ -43,10 +43,32 @@ def parse_whole(reply: str) -> list[FileEdit]:
         return edits
     body = reply
     first, _, rest = reply.partition("\n")
-    path = looks_like_path(first) if rest.strip() else None
+    # A quoted first line is a module docstring ("pkg.mod"), not a path line.
+    quoted = first.lstrip().startswith(('"', "'"))
+    path = looks_like_path(first) if rest.strip() and not quoted else None
     if path is not None:
         body = rest
     return [FileEdit(path=path, fmt="whole", body=body, content=body)]
+
+
+def _closer(lines: list[str], start: int, fence: str) -> int:
+    """Index of the fence closing a file body (len(lines) when it is never closed).
+
+    A fence with a language inside the body (a Markdown example in a docstring) opens a
+    nested block whose bare fence closes it, not the file.
+    """
+    depth = 0
+    for number in range(start, len(lines)):
+        found = _OPENER.match(lines[number])
+        if not found or found.group("fence") != fence:
+            continue
+        if found.group("info").strip():
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return number
+    return len(lines)
 
 
 def _path_before(lines: list[str], opener: int, info: str) -> str | None:
