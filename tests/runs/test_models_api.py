@@ -139,3 +139,21 @@ async def test_duplicate_name_is_409(client: httpx.AsyncClient, stub: StubLLMSer
 async def test_health_names_the_default_model(client: httpx.AsyncClient) -> None:
     health = (await client.get("/health")).json()
     assert "offline" in health["model"]["default"]
+
+
+async def test_a_new_default_model_applies_to_the_next_run_at_once(
+    app: Any, client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    services = app.state.services
+    owner = await services.users.authenticate(client.headers["authorization"].split()[1])
+    assert (await services.models.resolve(owner)).config_id is None  # the server's default
+    first = await create_stub_model(client, stub)
+    assert (await services.models.resolve(owner)).config_id == first["id"]
+    second = await create_stub_model(client, stub, name="second")
+    assert (await services.models.resolve(owner)).config_id == second["id"]
+    await client.patch(f"/models/{second['id']}", json={"is_default": False})
+    assert (await services.models.resolve(owner)).config_id is None
+    await client.patch(f"/models/{first['id']}", json={"is_default": True})
+    assert (await services.models.resolve(owner)).config_id == first["id"]
+    await client.delete(f"/models/{first['id']}")
+    assert (await services.models.resolve(owner)).config_id is None

@@ -101,7 +101,13 @@ def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
             session = await services.sessions.get(user, data["session_id"])
             await sio.enter_room(sid, _room("session", session.id))
             run = await services.runs.start(
-                user, session.id, prompt, data.get("model"), data.get("params"), data.get("mode")
+                user,
+                session.id,
+                prompt,
+                data.get("model"),
+                data.get("params"),
+                data.get("mode"),
+                session=session,
             )
         except VibeforgeError as failure:
             return await error(sid, failure)

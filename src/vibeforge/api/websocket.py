@@ -166,7 +166,9 @@ class Connection:
                 session.id, max(session.last_seq, stream.last_seq if stream else 0)
             )
         mode = _text(data, "mode", required=False)
-        await self.services.runs.start(self.user, session.id, prompt, model, params, mode)
+        await self.services.runs.start(
+            self.user, session.id, prompt, model, params, mode, session=session
+        )
 
     async def on_cancel(self, data: dict[str, Any]) -> None:
         result = await self.services.runs.cancel(self.user, _text(data, "run_id"))

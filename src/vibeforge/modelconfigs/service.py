@@ -28,6 +28,9 @@ from vibeforge.llm import (
 from vibeforge.llm.factory import build_chat_model, capabilities_for
 
 EDIT_FORMATS = ("search-replace", "udiff", "whole")
+# How long a user's resolved default model is reused. A change made through this service drops
+# it at once; a change made by another process is seen within this many seconds.
+DEFAULT_CACHE_TTL_S = 5.0
 _EDITABLE = ("name", "provider", "model", "base_url", "params", "prices", "edit_format")
 
 
@@ -59,11 +62,24 @@ class ModelConfigService:
         self.default_spec = ModelSpec("offline", "offline", note="not detected yet")
         self._default_chat = build_chat_model(self.default_spec)
         self._models: dict[tuple[str, str], ChatModel] = {}
+        # owner id -> (expiry on the monotonic clock, resolved default): every run without an
+        # explicit model asks, and the answer changes only when the owner edits a config.
+        self._defaults: dict[str, tuple[float, ResolvedModel]] = {}
+        self._changes = 0
 
     def set_default(self, spec: ModelSpec) -> None:
         """Use `spec` when neither the request, the session nor the user names a model."""
         self.default_spec = spec
         self._default_chat = build_chat_model(spec)
+        self._changed(None)
+
+    def _changed(self, owner: User | None) -> None:
+        """Forget cached defaults (one owner's, or all); lookups in flight will not keep theirs."""
+        self._changes += 1
+        if owner is None:
+            self._defaults.clear()
+        else:
+            self._defaults.pop(owner.id, None)
 
     def _check(self, values: dict[str, Any]) -> Params:
         if values["edit_format"] not in EDIT_FORMATS:
@@ -97,6 +113,7 @@ class ModelConfigService:
             if row.is_default:
                 await self._clear_default(session, owner)
             session.add(row)
+        self._changed(owner)
         return row
 
     async def _ensure_unique_name(
@@ -165,6 +182,7 @@ class ModelConfigService:
                     await self._clear_default(session, owner)
                 row.is_default = bool(changes["is_default"])
             row.updated_at = utcnow()
+        self._changed(owner)
         return row
 
     async def delete(self, owner: User, config_id: str) -> None:
@@ -178,6 +196,7 @@ class ModelConfigService:
             if row is None:
                 raise NotFound(f"no model config {config_id!r}")
             await session.delete(row)
+        self._changed(owner)
 
     def spec(self, row: ModelConfig) -> ModelSpec:
         """The spec of a stored config, with its key decrypted (never leaves the server)."""
@@ -206,6 +225,11 @@ class ModelConfigService:
             if ref:
                 row = await self.get(owner, ref)
                 return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+        now = time.monotonic()
+        cached = self._defaults.get(owner.id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        changes = self._changes
         async with self._db.session() as session:
             row = await session.scalar(
                 select(ModelConfig).where(
@@ -213,8 +237,12 @@ class ModelConfigService:
                 )
             )
         if row is not None:
-            return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
-        return ResolvedModel(self.default_spec, self._default_chat, None)
+            resolved = ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+        else:
+            resolved = ResolvedModel(self.default_spec, self._default_chat, None)
+        if changes == self._changes:
+            self._defaults[owner.id] = (now + DEFAULT_CACHE_TTL_S, resolved)
+        return resolved
 
     async def test(self, owner: User, config_id: str) -> dict[str, Any]:
         """Make a one-token request; report its latency or the provider's error."""

@@ -101,15 +101,19 @@ class RunRegistry:
         model_ref: str | None = None,
         params: dict[str, Any] | None = None,
         mode: str | None = None,
+        *,
+        session: ChatSession | None = None,
     ) -> ActiveRun:
-        """Start a run for a user message; a run already active in the session is cancelled."""
+        """Start a run for a user message; a run already active in the session is cancelled.
+        `session`: the session as the caller just fetched it for `owner`, saving a lookup."""
         if mode not in (None, *RUN_MODES):
             raise InvalidInput(f"mode must be one of {', '.join(RUN_MODES)}")
         if not prompt.strip():
             raise InvalidInput("prompt must not be blank")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise InvalidInput(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
-        session = await self._sessions.get(owner, session_id)
+        if session is None or session.id != session_id or session.owner_id != owner.id:
+            session = await self._sessions.get(owner, session_id)
         model = await self._models.resolve(owner, model_ref, session.model_config_id)
         checked = validate_params(model.chat.capabilities, params)
         merged = merge_params(model.spec.default_params, checked)
@@ -117,11 +121,13 @@ class RunRegistry:
             previous = self._by_session.get(session.id)
             if previous is not None:
                 await self._cancel(previous)
-            history = await self._sessions.history(session.id)
             run_id, user_id, assistant_id = new_id(), new_id(), new_id()
             trace_id = uuid.uuid4().hex
             now = utcnow()
+            # One transaction for the history and the new rows: each session costs a pool
+            # checkout, a commit and a reset, every one a round trip to the database thread.
             async with self._db.session() as db:
+                history = await self._sessions.history(session.id, db_session=db)
                 position = await self._sessions.next_position(db, session.id)
                 db.add_all(
                     [
@@ -241,21 +247,30 @@ class RunRegistry:
         if result.status not in ("cancelled", "interrupted"):
             finals.append(ctx.stream.next_event("done", outcome))
             finals.append(ctx.stream.next_event("post_response_complete", {"run_id": run.id}))
+        # Plain UPDATEs rather than load-then-modify: the rows' old values are not needed.
         async with self._db.session() as db:
-            message = await db.get(ChatMessage, ctx.assistant_message_id)
-            if message is not None:
-                message.content = content
-                message.thinking = "".join(ctx.thinking)
-                message.status = result.status
-                message.diff = result.diff
-                message.token_usage = usage
-                message.error = result.error
-            row = await db.get(Run, run.id)
-            if row is not None:
-                row.status = _RUN_STATUS.get(result.status, result.status)
-                row.stages = _jsonable_stages(ctx.stages)
-                row.error = result.error
-                row.finished_at = utcnow()
+            await db.execute(
+                update(ChatMessage)
+                .where(ChatMessage.id == ctx.assistant_message_id)
+                .values(
+                    content=content,
+                    thinking="".join(ctx.thinking),
+                    status=result.status,
+                    diff=result.diff,
+                    token_usage=usage,
+                    error=result.error,
+                )
+            )
+            await db.execute(
+                update(Run)
+                .where(Run.id == run.id)
+                .values(
+                    status=_RUN_STATUS.get(result.status, result.status),
+                    stages=_jsonable_stages(ctx.stages),
+                    error=result.error,
+                    finished_at=utcnow(),
+                )
+            )
             db.add_all(ctx.calls)
             await db.execute(
                 update(ChatSession)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
 from vibeforge.db.engine import Database
@@ -157,15 +158,25 @@ class SessionService:
             )
         return message, calls
 
-    async def history(self, session_id: str, exclude_run: str | None = None) -> list[ChatMessage]:
-        """The messages that make up the conversation so far (archived ones excluded)."""
+    async def history(
+        self,
+        session_id: str,
+        exclude_run: str | None = None,
+        *,
+        db_session: AsyncSession | None = None,
+    ) -> list[ChatMessage]:
+        """The messages that make up the conversation so far (archived ones excluded); inside
+        `db_session`'s transaction when given."""
         query = select(ChatMessage).where(
             ChatMessage.session_id == session_id, ChatMessage.archived.is_(False)
         )
         if exclude_run is not None:
             query = query.where((ChatMessage.run_id != exclude_run) | ChatMessage.run_id.is_(None))
+        query = query.order_by(ChatMessage.position)
+        if db_session is not None:
+            return list(await db_session.scalars(query))
         async with self._db.session() as session:
-            return list(await session.scalars(query.order_by(ChatMessage.position)))
+            return list(await session.scalars(query))
 
     async def next_position(self, db_session: object, session_id: str) -> int:
         """The position after the session's last message (call inside the writing transaction)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -17,6 +18,10 @@ from vibeforge.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 TOKEN_PREFIX = "vf_"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# How long a successful token lookup is reused. Revocation in this process drops the entry
+# at once; a revocation made by another process takes effect here within this many seconds.
+AUTH_CACHE_TTL_S = 5.0
+AUTH_CACHE_MAX = 10_000
 
 
 def token_digest(token: str) -> str:
@@ -41,8 +46,14 @@ class IssuedToken:
 class UserService:
     """Users and tokens; every method opens its own transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, auth_cache_ttl: float = AUTH_CACHE_TTL_S) -> None:
         self._db = db
+        self._auth_cache_ttl = auth_cache_ttl
+        # token digest -> (expiry on the monotonic clock, user): every WebSocket connect and
+        # HTTP request authenticates, and a database round trip each costs more than a run's
+        # whole start-up budget allows.
+        self._auth_cache: dict[str, tuple[float, User]] = {}
+        self._revocations = 0
 
     async def count(self) -> int:
         """How many users exist."""
@@ -105,16 +116,37 @@ class UserService:
                 raise NotFound(f"no token {token_id!r}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
+            digest = row.digest
+        self._forget(digest)
+
+    def _forget(self, digest: str) -> None:
+        """Drop a cached lookup; lookups already in flight will not cache their answer."""
+        self._revocations += 1
+        self._auth_cache.pop(digest, None)
 
     async def authenticate(self, token: str) -> User:
         """The user a bearer token belongs to; Unauthorized when unknown or revoked."""
+        digest = token_digest(token)
+        now = time.monotonic()
+        cached = self._auth_cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        revocations = self._revocations
         async with self._db.session() as session:
             row = await session.execute(
-                select(User, ApiToken)
+                select(User)
                 .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.digest == token_digest(token), ApiToken.revoked_at.is_(None))
+                .where(ApiToken.digest == digest, ApiToken.revoked_at.is_(None))
             )
-            found = row.first()
-            if found is None:
-                raise Unauthorized("invalid or revoked token")
-            return found[0]
+            user = row.scalar()
+        if user is None:
+            self._auth_cache.pop(digest, None)
+            raise Unauthorized("invalid or revoked token")
+        # A revocation committed while this lookup ran may not be in its answer: don't keep it.
+        if self._auth_cache_ttl > 0 and revocations == self._revocations:
+            if len(self._auth_cache) >= AUTH_CACHE_MAX:
+                self._auth_cache = {k: v for k, v in self._auth_cache.items() if v[0] > now}
+                if len(self._auth_cache) >= AUTH_CACHE_MAX:
+                    self._auth_cache.clear()
+            self._auth_cache[digest] = (now + self._auth_cache_ttl, user)
+        return user
