@@ -133,3 +133,9 @@ def test_markdown_example_inside_a_fenced_whole_file_does_not_close_it() -> None
     new = original.replace("X = 1", "X = 2")
     reply = f"pkg/m.py\n```python\n{new}```\n"
     assert apply_edit(original, reply, fmt="whole", path="pkg/m.py") == new
+
+
+def test_dedented_one_line_search_also_inside_another_line_is_ambiguous() -> None:
+    original = "def f(g):\n    g[\n        1\n    ]\n    return g[2]\n"
+    with pytest.raises(EditError, match="ambiguous"):
+        apply_edit(original, sr("g[\n", "g[  # one\n"), path="m.py")

@@ -67,6 +67,15 @@ def substring_places(text: str, needle: str) -> list[tuple[int, int]]:
     return places
 
 
+def _raw_places(text: str, needle: str) -> list[tuple[int, int]]:
+    places: list[tuple[int, int]] = []
+    start = text.find(needle) if needle.strip() else -1
+    while start != -1:
+        places.append((start, start + len(needle)))
+        start = text.find(needle, start + 1)
+    return places
+
+
 def _line_span_chars(lines: list[str], start: int, end: int) -> tuple[int, int]:
     begin = sum(len(line) + 1 for line in lines[:start])
     length = sum(len(line) + 1 for line in lines[start:end])
@@ -78,7 +87,13 @@ def _check_substring_conflicts(index: FileIndex, hunk: Hunk, match: Match, text:
     if hunk.search_text is None:
         return
     low, high = _line_span_chars(index.lines, match.start, match.end)
-    others = [p for p in substring_places(text, hunk.search_text) if p[0] < low or p[1] > high]
+    needle = hunk.search_text
+    places = substring_places(text, needle)
+    if match.layer not in ("exact", "rstrip") and not match.layer.startswith("expand"):
+        # Matched with its indentation ignored, the text was not written as whole lines, so
+        # any raw occurrence (`x.get` inside `f(x.get)`) is a place the model may have meant.
+        places = _raw_places(text, needle)
+    others = [p for p in places if p[0] < low or p[1] > high]
     if others:
         raise Refuse(
             f"ambiguous: the search text also occurs {len(others)} other time(s) in the file"
