@@ -139,3 +139,24 @@ def test_dedented_one_line_search_also_inside_another_line_is_ambiguous() -> Non
     original = "def f(g):\n    g[\n        1\n    ]\n    return g[2]\n"
     with pytest.raises(EditError, match="ambiguous"):
         apply_edit(original, sr("g[\n", "g[  # one\n"), path="m.py")
+
+
+def test_cut_first_line_with_a_line_added_above_it_is_not_reindented_twice() -> None:
+    original = "def f(value):\n    '''Doc.'''\n    return value or 0\n\n\nX = 1\n"
+    edit = sr("return value or 0\n\n", "log('f')\n    return value or 0\n\n")
+    with pytest.raises(EditError, match="tail of a line"):
+        apply_edit(original, edit, path="m.py")
+
+
+def test_elision_that_already_hides_the_added_function_is_refused() -> None:
+    current = (
+        "def a(x):\n    return x\n\n\ndef a_safe(x):\n    return a(x)\n\n\n"
+        "def b(y):\n    return a(y)\n"
+    )
+    search = "def a(x):\n    # ... rest unchanged ...\n\n\ndef b(y):\n"
+    replace = (
+        "def a(x):\n    # ... rest unchanged ...\n\n\ndef a_safe(x):\n    return a(x)\n\n\n"
+        "def b(y):\n"
+    )
+    with pytest.raises(EditError, match="inside the elided code"):
+        apply_edit(current, sr(search, replace), path="m.py")

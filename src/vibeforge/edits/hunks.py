@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from vibeforge.edits.locate import FileIndex, Match, contiguous, tolerant
 from vibeforge.edits.model import Hunk
-from vibeforge.edits.text import IndentStyle, indent_of, is_elision
+from vibeforge.edits.text import IndentStyle, indent_of, is_elision, split_lines
 
 _WORD = re.compile(r"\w")
 
@@ -192,6 +192,7 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
                 match = _pick(found, hunk.start_hint, same)
                 _check_hint(index, hunk, match, level, edit_style)
                 _check_substring_conflicts(index, hunk, match, text)
+                _check_cut_line(index, hunk, match, text, edit_style)
                 return _unless_stale(index, hunk, match, edit_style)
         stale = _stale_new_side(index, hunk, edit_style)
         if stale is not None:
@@ -207,6 +208,8 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
             match = _pick(found, hunk.start_hint, same)
             _check_hint(index, hunk, match, "tolerant", edit_style)
             _check_substring_conflicts(index, hunk, match, text)
+            _check_cut_line(index, hunk, match, text, edit_style)
+            _check_elided_adds(index, hunk, match)
             return Located("match", match)
         if hunk.search_text is not None:
             return _locate_substring(hunk, text, old, index)
@@ -236,6 +239,51 @@ def _locate_substring(hunk: Hunk, text: str, old: list[str], index: FileIndex) -
     if _adds_text(hunk) and replace != needle and len(substring_places(text, replace)) == 1:
         return Located("stale", reason="already applied")
     return _not_found(index, old)
+
+
+def _check_cut_line(
+    index: FileIndex, hunk: Hunk, match: Match, text: str, edit_style: IndentStyle
+) -> None:
+    """A re-indented match that is also the SEARCH text cut from a line must agree with it.
+
+    `return x` found at 4 columns could be a dedented block (re-indent every added line) or a
+    line whose indentation the model cut off (replace the text in place); refuse if they differ.
+    """
+    if hunk.search_text is None or match.delta == 0 or hunk.search_text[:1] in " \t":
+        return  # a cut line starts at its first character; an indented one is only shifted
+    needle = hunk.search_text
+    places = substring_places(text, needle)
+    if len(places) != 1 or text.count(needle) != 1:
+        return
+    begin, end = places[0]
+    low, high = _line_span_chars(index.lines, match.start, match.end)
+    if begin < low or end > high:
+        return
+    lines = index.lines
+    by_lines = lines[: match.start]
+    by_lines += replacement(lines, hunk, match, index.style, edit_style) + lines[match.end :]
+    by_text = split_lines(text[:begin] + (hunk.replace_text or "") + text[end:])
+    if by_lines != by_text:
+        raise Refuse(
+            "the search text fits both as re-indented lines and as the tail of a line, with "
+            "different results; resend it as whole lines copied from the file"
+        )
+
+
+def _check_elided_adds(index: FileIndex, hunk: Hunk, match: Match) -> None:
+    """Lines a block adds must not already sit inside the code an elision stands for."""
+    runs: list[list[str]] = [[]]
+    for op in hunk.ops:
+        if op.kind == "add":
+            if op.text.strip():
+                runs[-1].append(op.text.strip())
+        elif runs[-1]:
+            runs.append([])
+    for begin, end in match.spans.values():
+        elided = [line.strip() for line in index.lines[begin:end] if line.strip()]
+        for run in runs:
+            if run and any(elided[k : k + len(run)] == run for k in range(len(elided))):
+                raise Refuse("the lines this block adds are already inside the elided code")
 
 
 def _unless_stale(index: FileIndex, hunk: Hunk, match: Match, edit_style: IndentStyle) -> Located:
