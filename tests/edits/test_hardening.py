@@ -160,3 +160,13 @@ def test_elision_that_already_hides_the_added_function_is_refused() -> None:
     )
     with pytest.raises(EditError, match="inside the elided code"):
         apply_edit(current, sr(search, replace), path="m.py")
+
+
+def test_prose_between_two_unfenced_diff_sections_is_not_context() -> None:
+    original = "def f():\n    return 1\n\n\ndef g():\n    pass\n"
+    reply = (
+        "--- a/m.py\n+++ b/m.py\n@@ -1,5 +1,5 @@\n def f():\n-    return 1\n+    return 2\n \n \n"
+        " def g():\n\nHere is the diff:\n\n```diff\n--- a/n.py\n+++ b/n.py\n@@ -1,1 +1,1 @@\n"
+        "-x = 1\n+x = 2\n```\n"
+    )
+    assert apply_edit(original, reply, path="m.py") == original.replace("return 1", "return 2")

@@ -41,9 +41,25 @@ def _hint(header: str) -> int | None:
     return start if count == 0 else start - 1
 
 
-def _finish(hunk: Hunk | None, edit: FileEdit | None) -> None:
+# An English sentence a model writes between diff sections ("Here is the diff:").
+_PROSE = re.compile(r"^[A-Z][a-z']*(?: [\w'`/.,-]+)+[:.!]$")
+
+
+def _drop_prose(hunk: Hunk, bare_tail: int) -> None:
+    """Drop prose that followed a hunk's last line without a prefix, up to the blank before it."""
+    tail = hunk.ops[len(hunk.ops) - bare_tail :] if bare_tail else []
+    if not any(_PROSE.match(op.text) for op in tail):
+        return
+    first = next(k for k, op in enumerate(tail) if op.text.strip())
+    if first == 0:
+        return  # no blank line between the hunk and the sentence: keep it as context
+    del hunk.ops[len(hunk.ops) - bare_tail + first :]
+
+
+def _finish(hunk: Hunk | None, edit: FileEdit | None, bare_tail: int = 0) -> None:
     if hunk is None or edit is None:
         return
+    _drop_prose(hunk, bare_tail)
     # Empty lines after a hunk's last change are usually the gap before prose or a fence.
     while hunk.ops and hunk.ops[-1].kind == "ctx" and not hunk.ops[-1].text.strip():
         hunk.ops.pop()
@@ -59,11 +75,12 @@ def parse_udiff(reply: str) -> list[FileEdit]:
     hunk: Hunk | None = None
     count = 0
     number = 0
+    bare = 0  # trailing ops of the current hunk written without a prefix
     while number < len(lines):
         line = lines[number]
         following = lines[number + 1] if number + 1 < len(lines) else ""
         if line.startswith("--- ") and following.startswith("+++ "):
-            _finish(hunk, edit)
+            _finish(hunk, edit, bare)
             hunk = None
             old_path, new_path = _header_path(line), _header_path(following)
             path = old_path if new_path == DEV_NULL else new_path
@@ -82,7 +99,7 @@ def parse_udiff(reply: str) -> list[FileEdit]:
             hunk = Hunk(ops=[], index=count, start_hint=_hint(header.group("rest")))
             count += 1
         elif _FENCE.match(line) or line.startswith(("diff --git ", "index ")):
-            _finish(hunk, edit)
+            _finish(hunk, edit, bare)
             hunk = None
         elif hunk is None and edit is not None and edit.hunks == [] and line[:1] in " +-":
             # A diff without any @@ line: its body starts right after the file header.
@@ -91,8 +108,10 @@ def parse_udiff(reply: str) -> list[FileEdit]:
             _add_line(hunk, line)
         elif hunk is not None:
             _add_line(hunk, line)
+        unprefixed = not line or line[0] not in " +-\\@"
+        bare = bare + 1 if hunk is not None and unprefixed else 0
         number += 1
-    _finish(hunk, edit)
+    _finish(hunk, edit, bare)
     return edits
 
 
