@@ -41,6 +41,9 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Each aiosqlite connection is a thread: keep enough of them that a burst of runs
+            # reuses connections instead of opening (and closing) overflow ones.
+            options.update(pool_size=20, max_overflow=20)
         else:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
