@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -102,10 +101,6 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await start_services(services)
-        # Everything loaded so far lives as long as the server: keep it out of the cyclic
-        # collector's full passes, which otherwise stall the loop for ~100 ms under load.
-        gc.collect()
-        gc.freeze()
         log.info(
             "vibeforge ready",
             extra={"version": __version__, "database": services.db.dialect},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -22,8 +23,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if args.port is not None else settings.port
     data_dir = settings.resolved_data_dir
     print(f"vibeforge {__version__}: http://{host}:{port} (data in {data_dir})", flush=True)
+    app = create_app(settings)
+    # Every module is loaded now and lives as long as the server: keep those objects out of
+    # the cyclic collector's full passes, which otherwise stall the loop ~130 ms under load.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level="warning",
