@@ -31,7 +31,9 @@ from vibeforge.api.routes import (
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
-from vibeforge.llm.factory import detect_default_model
+from vibeforge.db.engine import SQLITE_POOL_SIZE
+from vibeforge.llm.factory import detect_default_model, warm_sdks
+from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.services import Services
 
 log = logging.getLogger("vibeforge")
@@ -59,6 +61,8 @@ async def start_services(services: Services) -> None:
     services.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     await services.db.upgrade()
     await services.projects.reconcile()
+    if services.db.dialect == "sqlite":
+        await services.db.warm(SQLITE_POOL_SIZE)
     recovered = await services.runs.recover()
     if recovered:
         log.warning("recovered %d runs that were cut off by a stop", recovered)
@@ -68,6 +72,7 @@ async def start_services(services: Services) -> None:
         settings.default_model, secret.get_secret_value() if secret else None, settings.ollama_host
     )
     services.models.set_default(default)
+    await asyncio.to_thread(shared_ssl_context)  # loaded once, before any client needs it
     log.info("default model: %s (%s)", default.label, default.note)
     token = await bootstrap_admin(services)
     if token is not None:
@@ -99,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     services = Services.build(settings, secret_key)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_services(services)
         log.info(
             "vibeforge ready",
@@ -108,10 +113,15 @@ def create_app(settings: Settings) -> FastAPI:
         bridge_task = asyncio.create_task(bridge(), name="socketio-bridge")
         # Probe the sandbox now, so the first /health or test run does not wait for it.
         sandbox_probe = asyncio.create_task(_sandbox_health(), name="sandbox-probe")
+        warming = asyncio.create_task(
+            warm_sdks(await services.models.providers_in_use()), name="warm-sdks"
+        )
+        app.state.warming = warming
         try:
             yield
         finally:
             await stop_task(bridge_task)
+            await stop_task(warming)
             # Let the probe finish (it is bounded): cancelling it would orphan its subprocess.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sandbox_probe, timeout=30)

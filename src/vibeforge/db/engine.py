@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_POOL_SIZE = 20
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,7 +44,7 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # Each aiosqlite connection is a thread: keep enough of them that a burst of runs
             # reuses connections instead of opening (and closing) overflow ones.
-            options.update(pool_size=20, max_overflow=20)
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=20)
         else:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -65,6 +66,13 @@ class Database:
         except Exception:
             return False
         return True
+
+    async def warm(self, connections: int) -> None:
+        """Open pooled connections ahead of a burst: each aiosqlite connection starts a
+        thread, and starting threads under load stalls the event loop."""
+        held = [await self.engine.connect() for _ in range(connections)]
+        for connection in held:
+            await connection.close()
 
     async def upgrade(self) -> None:
         """Apply every pending migration."""

@@ -6,6 +6,7 @@ the raw `message` keeps every field Anthropic sends.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from vibeforge.llm.errors import ProviderAuthenticationError, ProviderError, Pro
 from vibeforge.llm.openai_compat import map_error
 from vibeforge.llm.params import Params, merge_params, validate_params
 from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -52,22 +54,29 @@ class AnthropicModel:
         self.spec = spec
         self.capabilities = capabilities
         self._client: Any = None
+        self._building = asyncio.Lock()
 
     async def client(self) -> Any:
-        """The SDK client, built on first use."""
+        """The SDK client, built once on first use, in a thread (it loads CA certificates)."""
         if self._client is None:
-            anthropic = await import_sdk("anthropic")
-            try:
-                self._client = anthropic.AsyncAnthropic(
-                    api_key=self.spec.api_key,
-                    base_url=self.spec.base_url,
-                    timeout=self.spec.timeout,
-                    max_retries=0,  # vibeforge retries, and only before the first token
-                    default_headers=dict(self.spec.extra_headers),
-                )
-            except anthropic.AnthropicError as error:
-                raise ProviderAuthenticationError("anthropic", 401, "", str(error)) from None
+            async with self._building:
+                if self._client is None:
+                    sdk = await import_sdk("anthropic")
+                    self._client = await asyncio.to_thread(self._build, sdk)
         return self._client
+
+    def _build(self, anthropic: Any) -> Any:
+        try:
+            return anthropic.AsyncAnthropic(
+                api_key=self.spec.api_key,
+                base_url=self.spec.base_url,
+                timeout=self.spec.timeout,
+                max_retries=0,  # vibeforge retries, and only before the first token
+                default_headers=dict(self.spec.extra_headers),
+                http_client=anthropic.DefaultAsyncHttpxClient(verify=shared_ssl_context()),
+            )
+        except anthropic.AnthropicError as error:
+            raise ProviderAuthenticationError("anthropic", 401, "", str(error)) from None
 
     def request_kwargs(self, request: ChatRequest, params: Params) -> dict[str, Any]:
         """The keyword arguments for `messages.create`."""

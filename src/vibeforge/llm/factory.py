@@ -31,6 +31,22 @@ def capabilities_for(spec: ModelSpec) -> Capabilities:
     return CAPABILITIES
 
 
+def sdk_of(provider: str) -> str | None:
+    """The provider SDK a provider's adapter imports (None: plain httpx or nothing)."""
+    if provider in ("offline", "ollama"):
+        return None
+    return "anthropic" if provider == "anthropic" else "openai"
+
+
+async def warm_sdks(providers: set[str]) -> None:
+    """Import the SDKs these providers need, ahead of their first request: an import holds
+    the GIL for long stretches, so doing it mid-stream would stall every other client."""
+    from vibeforge.llm._wire import import_sdk
+
+    for sdk in sorted({name for name in map(sdk_of, providers) if name}):
+        await import_sdk(sdk)
+
+
 def build_chat_model(spec: ModelSpec, retry: RetryPolicy | None = None) -> ChatModel:
     """The ChatModel for a spec, with retries before the first token (none for offline).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from vibeforge.llm.errors import (
 )
 from vibeforge.llm.params import Params, merge_params, validate_params
 from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -73,17 +75,25 @@ class OllamaModel:
         self.spec = spec
         self.capabilities = capabilities
         self._client: httpx.AsyncClient | None = None
+        self._building = asyncio.Lock()
 
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client, built on first use; the timeout bounds each wait, not the answer."""
+    async def client(self) -> httpx.AsyncClient:
+        """The HTTP client, built once on first use, in a thread (it loads CA certificates);
+        its timeout bounds each wait, not the whole answer."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=(self.spec.resolved_base_url() or "").rstrip("/"),
-                timeout=httpx.Timeout(self.spec.timeout),
-                headers=dict(self.spec.extra_headers),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            )
+            async with self._building:
+                if self._client is None:
+                    self._client = await asyncio.to_thread(self._build)
         return self._client
+
+    def _build(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=(self.spec.resolved_base_url() or "").rstrip("/"),
+            timeout=httpx.Timeout(self.spec.timeout),
+            headers=dict(self.spec.extra_headers),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            verify=shared_ssl_context(),
+        )
 
     def request_body(self, request: ChatRequest, params: Params) -> dict[str, Any]:
         """The JSON body for POST /api/chat."""
@@ -137,7 +147,8 @@ class OllamaModel:
         tool_calls: list[dict[str, Any]] = []
         provider = self.spec.provider
         try:
-            async with self.client().stream("POST", "/api/chat", json=body) as response:
+            client = await self.client()
+            async with client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     retry_after = parse_retry_after(response.headers.get("retry-after"))

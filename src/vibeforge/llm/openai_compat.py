@@ -7,6 +7,7 @@ into the raw response (e.g. OpenRouter's `usage.cost`) and split UTF-8 is never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from vibeforge.llm.errors import (
 )
 from vibeforge.llm.params import PARAMETER_NAMES, Params, merge_params, validate_params
 from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -70,27 +72,34 @@ class OpenAICompatModel:
         self.spec = spec
         self.capabilities = capabilities
         self._client: Any = None
+        self._building = asyncio.Lock()
 
     async def client(self) -> Any:
-        """The SDK client, built on first use."""
+        """The SDK client, built once on first use, in a thread: building its HTTP client
+        loads the CA certificates, which blocks for ~100 ms."""
         if self._client is None:
-            openai = await import_sdk("openai")
-            spec = self.spec
-            headers = dict(OPENROUTER_HEADERS) if spec.provider == "openrouter" else {}
-            headers.update(spec.extra_headers)
-            # Local servers (vLLM, LM Studio, Ollama) take any key; the SDK insists on one.
-            needs_key = spec.provider in ("openai", "openrouter")
-            try:
-                self._client = openai.AsyncOpenAI(
-                    api_key=spec.api_key or (None if needs_key else "not-needed"),
-                    base_url=spec.resolved_base_url(),
-                    timeout=spec.timeout,
-                    max_retries=0,  # vibeforge retries, and only before the first token
-                    default_headers=headers,
-                )
-            except openai.OpenAIError as error:
-                raise ProviderAuthenticationError(spec.provider, 401, "", str(error)) from None
+            async with self._building:
+                if self._client is None:
+                    self._client = await asyncio.to_thread(self._build, await import_sdk("openai"))
         return self._client
+
+    def _build(self, openai: Any) -> Any:
+        spec = self.spec
+        headers = dict(OPENROUTER_HEADERS) if spec.provider == "openrouter" else {}
+        headers.update(spec.extra_headers)
+        # Local servers (vLLM, LM Studio, Ollama) take any key; the SDK insists on one.
+        needs_key = spec.provider in ("openai", "openrouter")
+        try:
+            return openai.AsyncOpenAI(
+                api_key=spec.api_key or (None if needs_key else "not-needed"),
+                base_url=spec.resolved_base_url(),
+                timeout=spec.timeout,
+                max_retries=0,  # vibeforge retries, and only before the first token
+                default_headers=headers,
+                http_client=openai.DefaultAsyncHttpxClient(verify=shared_ssl_context()),
+            )
+        except openai.OpenAIError as error:
+            raise ProviderAuthenticationError(spec.provider, 401, "", str(error)) from None
 
     def request_kwargs(self, request: ChatRequest, params: Params) -> dict[str, Any]:
         """The keyword arguments for `chat.completions.create`."""

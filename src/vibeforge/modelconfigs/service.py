@@ -198,6 +198,12 @@ class ModelConfigService:
             await session.delete(row)
         self._changed(owner)
 
+    async def providers_in_use(self) -> set[str]:
+        """Every provider of a stored config, and the default model's."""
+        async with self._db.session() as session:
+            stored = set(await session.scalars(select(ModelConfig.provider).distinct()))
+        return stored | {self.default_spec.provider}
+
     def spec(self, row: ModelConfig) -> ModelSpec:
         """The spec of a stored config, with its key decrypted (never leaves the server)."""
         return ModelSpec(
