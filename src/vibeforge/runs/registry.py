@@ -284,12 +284,15 @@ class RunRegistry:
             self._streams.bus.publish(event)
 
     async def cancel(self, owner: User, run_id: str) -> dict[str, Any]:
-        """Cancel a run; returns once its upstream stream is closed and `cancelled` is out."""
+        """Cancel a run; returns once its upstream stream is closed, `cancelled` is out (sockets
+        see it at once) and its partial answer is stored, so a read right after sees it."""
         run = self._by_id.get(run_id)
         if run is None or run.ctx.owner.id != owner.id:
             stored = await self.status(owner, run_id)
             return {"run_id": run_id, "status": stored["status"], "cancelled": False}
         await self._cancel(run)
+        if run.task is not None:
+            await asyncio.wait([run.task], timeout=CANCEL_WAIT_S)
         return {"run_id": run_id, "status": "cancelled", "cancelled": True}
 
     async def _cancel(self, run: ActiveRun) -> None:
