@@ -125,7 +125,7 @@ async def test_oversized_body_is_413_before_parsing(
     ("raw", "error"),
     [
         (b'{"content": "\\ud800"}', "invalid_input"),  # a lone surrogate is not UTF-8 text
-        (b'{"content": "a\\u0000b"}', "invalid_input"),  # NUL: binary, not text
+        (b'{"content": "a\\u0000b"}', "validation_error"),  # NUL: binary, not text
         (b'{"content": 5}', "validation_error"),
         (b'{"content": null}', "validation_error"),
         (b"{}", "validation_error"),

@@ -54,3 +54,18 @@ async def test_random_requests_never_cause_a_server_error(
     assert response.status_code < 500, (method, concrete, params, body, response.text)
     if response.status_code >= 400:
         assert set(response.json()) == {"error", "detail"}
+
+
+async def test_nul_anywhere_in_a_request_is_refused_before_the_database(
+    client: httpx.AsyncClient,
+) -> None:
+    project = (await client.post("/projects", json={"name": "p"})).json()
+    for path in ["/projects/%00", f"/projects/{project['id']}/versions/%00/diff", "/runs/a%00b"]:
+        response = await client.get(path)
+        assert response.status_code == 422, (path, response.text)
+    listed = await client.get("/projects", params={"cursor": "\x00"})
+    assert listed.status_code == 422
+    for body in [{"name": "a\x00b"}, {"name": "ok", "description": "\x00"}]:
+        assert (await client.post("/projects", json=body)).status_code == 422
+    model = {"name": "m", "provider": "offline", "model": "offline", "params": {"user": "\x00"}}
+    assert (await client.post("/models", json=model)).status_code == 422

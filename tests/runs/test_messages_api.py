@@ -242,3 +242,15 @@ async def test_another_users_runs_and_messages_are_not_found(
     assert (await client.get(f"/runs/{run_id}")).json()["status"] == "running"
     assert stub.requests[0].client_disconnected_at is None, "the intruder stopped nothing"
     await client.post(f"/runs/{run_id}/cancel")
+
+
+async def test_a_nul_from_the_model_is_stored_as_a_replacement_character(
+    client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
+) -> None:
+    stub.script(Script(chunks=("a\x00", "b")))
+    outcome = (
+        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x", "mode": "chat"})
+    ).json()
+    assert outcome["status"] == "success"
+    stored = (await client.get(f"/sessions/{session_id}/messages")).json()["items"][-1]
+    assert stored["content"] == "a\ufffdb"

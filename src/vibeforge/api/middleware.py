@@ -37,9 +37,16 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
 
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # Nothing addressable has a NUL in it, and PostgreSQL cannot even compare one.
+            await self._reject(send, rid, 422, "invalid_path", "the URL contains a NUL byte")
+            log.info("request", extra=self._fields(scope, 422, started))
+            request_id.reset(token)
+            return
         declared = headers.get(b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reject(send, rid)
+            detail = f"the request body is over {self.max_body_bytes} bytes"
+            await self._reject(send, rid, 413, "payload_too_large", detail)
             log.info("request", extra=self._fields(scope, 413, started))
             request_id.reset(token)
             return
@@ -69,7 +76,8 @@ class RequestContextMiddleware:
         except _BodyTooLarge:
             if not response_started:
                 status = 413
-                await self._reject(send, rid)
+                detail = f"the request body is over {self.max_body_bytes} bytes"
+                await self._reject(send, rid, 413, "payload_too_large", detail)
         finally:
             log.info("request", extra=self._fields(scope, status, started))
             request_id.reset(token)
@@ -82,17 +90,12 @@ class RequestContextMiddleware:
             "ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    async def _reject(self, send: Send, rid: str) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "detail": f"the request body is over {self.max_body_bytes} bytes",
-            }
-        ).encode()
+    async def _reject(self, send: Send, rid: str, status: int, code: str, detail: str) -> None:
+        body = json.dumps({"error": code, "detail": detail}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

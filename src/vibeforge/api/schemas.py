@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
 
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character hides anywhere in a JSON value (keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
+    """A request body: unknown fields are an error, not silently dropped, and no text may
+    hold a NUL character (PostgreSQL cannot store one; no text file has one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Strict:
+        for name in type(self).model_fields:
+            if has_nul(getattr(self, name)):
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 class PageOut(BaseModel, Generic[T]):

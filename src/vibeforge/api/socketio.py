@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import socketio
 
 from vibeforge.api.deps import bearer_token
+from vibeforge.api.schemas import has_nul
 from vibeforge.api.snapshots import project_snapshot, session_snapshot
 from vibeforge.errors import InvalidInput, Unauthorized, VibeforgeError
 from vibeforge.runs.events import Event
@@ -38,6 +39,11 @@ def _token(environ: dict[str, Any], auth: Any) -> str:
     if query.get("token"):
         return query["token"][0]
     return bearer_token(environ.get("HTTP_AUTHORIZATION"))
+
+
+def _refuse_nul(data: Any) -> None:
+    if has_nul(data):
+        raise InvalidInput("a field contains a NUL character")
 
 
 def _payload(event: Event) -> dict[str, Any]:
@@ -72,6 +78,7 @@ def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
     @sio.on("subscribe")
     async def subscribe(sid: str, data: Any = None) -> dict[str, Any]:
         try:
+            _refuse_nul(data)
             if not isinstance(data, dict):
                 raise InvalidInput("subscribe needs {project_id} or {session_id}")
             user = await user_of(sid)
@@ -92,6 +99,7 @@ def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
     @sio.on("chat")
     async def chat(sid: str, data: Any = None) -> dict[str, Any]:
         try:
+            _refuse_nul(data)
             if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
                 raise InvalidInput("chat needs session_id and prompt")
             prompt = data.get("prompt")
@@ -116,6 +124,7 @@ def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
     @sio.on("cancel")
     async def cancel(sid: str, data: Any = None) -> dict[str, Any]:
         try:
+            _refuse_nul(data)
             if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
                 raise InvalidInput("cancel needs run_id")
             result = await services.runs.cancel(await user_of(sid), data["run_id"])

@@ -17,6 +17,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from vibeforge.api.deps import bearer_token
+from vibeforge.api.schemas import has_nul
 from vibeforge.api.snapshots import project_snapshot, session_snapshot
 from vibeforge.db.tables import User
 from vibeforge.errors import InvalidInput, Unauthorized, VibeforgeError
@@ -85,6 +86,8 @@ class Connection:
             data = {key: value for key, value in message.items() if key != "type"}
         if not isinstance(kind, str) or not isinstance(data, dict):
             raise InvalidInput('a message is {"type": TEXT, "data": OBJECT}')
+        if has_nul(data):
+            raise InvalidInput("a field contains a NUL character")
         handler = _HANDLERS.get(kind)
         if handler is None:
             raise InvalidInput(f"unknown message type {kind!r}")
@@ -226,6 +229,8 @@ def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{key!r} must be a string")
+    if "\x00" in value:
+        raise InvalidInput(f"{key!r} contains a NUL character")
     return value
 
 

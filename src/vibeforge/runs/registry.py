@@ -231,6 +231,8 @@ class RunRegistry:
         journal; `done` is numbered before the commit so the stored sequence covers it."""
         ctx = run.ctx
         content = result.content if result.content is not None else "".join(ctx.content)
+        # A model may emit NUL; PostgreSQL cannot store it in text, and nothing may be lost.
+        content = _storable(content)
         usage = ctx.usage_total()
         outcome = {
             "run_id": run.id,
@@ -254,11 +256,11 @@ class RunRegistry:
                 .where(ChatMessage.id == ctx.assistant_message_id)
                 .values(
                     content=content,
-                    thinking="".join(ctx.thinking),
+                    thinking=_storable("".join(ctx.thinking)),
                     status=result.status,
                     diff=result.diff,
                     token_usage=usage,
-                    error=result.error,
+                    error=_storable(result.error) if result.error else None,
                 )
             )
             await db.execute(
@@ -382,8 +384,8 @@ class RunRegistry:
             row.error = "the server stopped during this run" if status == "interrupted" else None
             message = await db.get(ChatMessage, row.assistant_message_id)
             if message is not None:
-                message.content = content
-                message.thinking = thinking
+                message.content = _storable(content)
+                message.thinking = _storable(thinking)
                 message.status = status
             await db.execute(
                 update(ChatSession)
@@ -400,6 +402,11 @@ class RunRegistry:
         tasks = [run.task for run in runs if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+
+
+def _storable(text: str | None) -> str:
+    """Text as every database can store it: NUL (which PostgreSQL refuses) becomes U+FFFD."""
+    return (text or "").replace("\x00", "\ufffd")
 
 
 def _jsonable_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
