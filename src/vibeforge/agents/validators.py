@@ -58,10 +58,8 @@ def _toml(path: str, text: str) -> list[Problem]:
 
 
 def _yaml(path: str, text: str) -> list[Problem]:
-    try:
-        import yaml  # PyYAML comes with uvicorn[standard]; without it YAML is not checked
-    except ImportError:
-        return []
+    import yaml  # imported on first use: most projects hold no YAML
+
     try:
         for _ in yaml.safe_load_all(text):
             pass
