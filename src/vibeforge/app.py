@@ -58,7 +58,7 @@ async def bootstrap_admin(services: Services) -> str | None:
 
 async def start_services(services: Services) -> None:
     """Everything that must happen before the first request: migrations, repair, bootstrap."""
-    services.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    services.settings.ensure_data_dir()
     await services.db.upgrade()
     await services.projects.reconcile()
     if services.db.dialect == "sqlite":
@@ -96,7 +96,7 @@ async def _sandbox_health() -> dict[str, object]:
 
 def create_app(settings: Settings) -> FastAPI:
     """A vibeforge ASGI application for `settings`."""
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     secret_key = load_or_create_secret_key(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         settings.resolved_data_dir,

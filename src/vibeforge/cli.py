@@ -51,7 +51,7 @@ def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     asyncio.run(upgrade())
     print("database is up to date")
     return 0
@@ -71,7 +71,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     try:
         token = asyncio.run(create())
     except VibeforgeError as error:

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         """The data directory as an absolute path."""
         return self.data_dir.expanduser().resolve()
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, created readable by the server's user alone if missing: it
+        holds the secret key, the admin token and the database."""
+        path = self.resolved_data_dir
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o700)
+        return path
+
     @property
     def projects_dir(self) -> Path:
         """Where project repositories live."""

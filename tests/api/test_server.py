@@ -33,6 +33,7 @@ def test_first_start_creates_admin_and_serves_the_api(tmp_path: Path, database_u
         assert len(versions.json()["items"]) == 2
         secret_key = data_dir / "secret-key"
         assert stat.S_IMODE(secret_key.stat().st_mode) == 0o600
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700, "the data directory is private"
     printed = server.output()
     assert token in printed, "the generated token is printed once on the first start"
 
