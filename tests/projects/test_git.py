@@ -83,3 +83,37 @@ def test_a_dangling_commit_is_not_a_version(repo: GitRepository) -> None:
     dangling = repo._git("commit-tree", tree, input=b"orphan").stdout.decode().strip()
     with pytest.raises(NotFound):
         repo.resolve_version(dangling)
+
+
+def test_reads_of_a_known_version_need_no_git_process(tmp_path: Path) -> None:
+    from vibeforge.projects.git import ObjectCache
+
+    cached = GitRepository(tmp_path / "cached", ObjectCache())
+    cached.init({"pkg/a.py": b"a = 1\n", "main.py": b"print(1)\n"}, "Create", AUTHOR)
+    head = cached.head()
+    assert head is not None
+    assert cached.read(head, "pkg/a.py") == b"a = 1\n"  # warms the caches
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"git was run: {args}")
+
+    cached._git = no_process  # type: ignore[method-assign]
+    assert cached.head() == head, "the loose ref is read directly"
+    assert cached.read(head, "pkg/a.py") == b"a = 1\n"
+    assert cached.entry(head, "missing.py") is None
+    with pytest.raises(InvalidPath):
+        cached.read(head, "pkg")  # a directory, known from the listing
+    assert [entry.path for entry in cached.tree(head)] == ["main.py", "pkg/a.py"]
+
+
+def test_a_new_version_is_seen_through_the_cache(tmp_path: Path) -> None:
+    from vibeforge.projects.git import ObjectCache
+
+    cache = ObjectCache()
+    repo = GitRepository(tmp_path / "r", cache)
+    first = repo.init({"main.py": b"one\n"}, "Create", AUTHOR)
+    assert repo.read(first, "main.py") == b"one\n"
+    second = repo.commit({"main.py": b"two\n"}, message="m", author=AUTHOR, expected_head=first)
+    assert repo.head() == second
+    assert repo.read(second, "main.py") == b"two\n"
+    assert repo.read(first, "main.py") == b"one\n", "old versions stay readable"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,11 +78,66 @@ def is_commit_id(value: str) -> bool:
     return len(value) == 40 and set(value) <= _HEX
 
 
+class ObjectCache:
+    """Git objects never change: tree listings (by commit id) and small blobs (by blob id)
+    are kept in memory, so reading a file of a known version needs no git process."""
+
+    def __init__(self, max_trees: int = 256, max_blob_bytes: int = 32 * 1024 * 1024) -> None:
+        self._lock = threading.Lock()
+        self._trees: OrderedDict[tuple[str, str], _Listing] = OrderedDict()
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()
+        self._blob_bytes = 0
+        self._max_trees, self._max_blob_bytes = max_trees, max_blob_bytes
+
+    def tree(self, key: tuple[str, str]) -> _Listing | None:
+        """A cached listing."""
+        with self._lock:
+            found = self._trees.get(key)
+            if found is not None:
+                self._trees.move_to_end(key)
+            return found
+
+    def put_tree(self, key: tuple[str, str], listing: _Listing) -> None:
+        """Keep a listing, forgetting the least recently used beyond the bound."""
+        with self._lock:
+            self._trees[key] = listing
+            while len(self._trees) > self._max_trees:
+                self._trees.popitem(last=False)
+
+    def blob(self, blob_id: str) -> bytes | None:
+        """A cached blob."""
+        with self._lock:
+            found = self._blobs.get(blob_id)
+            if found is not None:
+                self._blobs.move_to_end(blob_id)
+            return found
+
+    def put_blob(self, blob_id: str, data: bytes) -> None:
+        """Keep a blob of at most a sixteenth of the budget."""
+        if len(data) > self._max_blob_bytes // 16:
+            return
+        with self._lock:
+            if blob_id in self._blobs:
+                return
+            self._blobs[blob_id] = data
+            self._blob_bytes += len(data)
+            while self._blob_bytes > self._max_blob_bytes:
+                _, dropped = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    entries: dict[str, TreeEntry]
+    directories: frozenset[str]
+
+
 class GitRepository:
     """One bare repository with a single branch, `main`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache: ObjectCache | None = None) -> None:
         self.path = path
+        self._cache = cache
 
     def _git(
         self,
@@ -124,16 +181,45 @@ class GitRepository:
 
     def head(self) -> str | None:
         """The id of the newest version, or None for an empty repository."""
+        try:
+            # The loose ref is replaced atomically by update-ref: reading it is safe and
+            # costs no process. Packed refs (after a gc) fall back to rev-parse.
+            loose = (self.path / BRANCH).read_text().strip()
+        except OSError:
+            loose = ""
+        if is_commit_id(loose):
+            return loose
         result = self._git("rev-parse", "--verify", "--quiet", BRANCH, check=False)
         return result.stdout.decode().strip() or None
 
     def tree(self, rev: str) -> list[TreeEntry]:
         """Every file in a version, sorted by path."""
+        return list(self._listing(rev).entries.values())
+
+    def _listing(self, rev: str) -> _Listing:
+        key = (str(self.path), rev)
+        cacheable = self._cache is not None and is_commit_id(rev)
+        if cacheable and (found := self._cache.tree(key)) is not None:  # type: ignore[union-attr]
+            return found
         output = self._git("ls-tree", "-r", "-l", "-z", "--full-tree", rev).stdout
-        return [_parse_tree_line(line) for line in output.split(b"\0") if line]
+        entries = [_parse_tree_line(line) for line in output.split(b"\0") if line]
+        directories = {
+            entry.path.rsplit("/", depth)[0]
+            for entry in entries
+            for depth in range(1, entry.path.count("/") + 1)
+        }
+        listing = _Listing({entry.path: entry for entry in entries}, frozenset(directories))
+        if cacheable:
+            self._cache.put_tree(key, listing)  # type: ignore[union-attr]
+        return listing
 
     def entry(self, rev: str, path: str) -> TreeEntry | None:
         """The tree entry at `path` in a version, or None when nothing is there."""
+        if self._cache is not None and is_commit_id(rev):
+            listing = self._listing(rev)
+            if path in listing.entries:
+                return listing.entries[path]
+            return TreeEntry(path, 0, "040000", "") if path in listing.directories else None
         output = self._git("ls-tree", "-l", "-z", "--full-tree", rev, "--", path).stdout
         for line in output.split(b"\0"):
             if line:
@@ -151,7 +237,12 @@ class GitRepository:
             raise InvalidPath(f"{path!r} is a symbolic link; links are not followed")
         if found.mode == "040000":
             raise InvalidPath(f"{path!r} is a directory")
-        return self._git("cat-file", "blob", found.blob).stdout
+        if self._cache is not None and (cached := self._cache.blob(found.blob)) is not None:
+            return cached
+        data = self._git("cat-file", "blob", found.blob).stdout
+        if self._cache is not None:
+            self._cache.put_blob(found.blob, data)
+        return data
 
     def resolve_version(self, version_id: str) -> Commit:
         """The commit `version_id` if it is on the project's branch, else NotFound."""

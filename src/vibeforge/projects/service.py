@@ -18,7 +18,7 @@ from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from vibeforge.paging import Page, decode_cursor, encode_cursor
-from vibeforge.projects.git import Commit, GitRepository, TreeEntry, ensure_text
+from vibeforge.projects.git import Commit, GitRepository, ObjectCache, TreeEntry, ensure_text
 from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.views import (
     UPDATABLE_FIELDS,
@@ -48,11 +48,12 @@ class ProjectService:
         self._root = projects_dir
         self._trash = projects_dir.parent / "trash"
         self._max_file_bytes = max_file_bytes
+        self._objects = ObjectCache()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def repository(self, project_id: str) -> GitRepository:
         """The repository of a project (which must exist)."""
-        return GitRepository(self._root / project_id)
+        return GitRepository(self._root / project_id, self._objects)
 
     def _lock(self, project_id: str) -> asyncio.Lock:
         lock = self._locks.get(project_id)
