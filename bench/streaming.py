@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -353,6 +354,9 @@ async def main() -> None:
             # Warm-up: the provider SDK's import and first connections are not measured.
             await stream_phase(bench, 2, 3, 0)
             await direct_phase(bench, 2, 3)
+            # The client's own GC pauses would be charged to the server: freeze its heap.
+            gc.collect()
+            gc.freeze()
             results = []
             for k in (int(size) for size in args.sizes.split(",")):
                 ramp_s = args.ramp * k
