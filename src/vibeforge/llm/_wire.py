@@ -1,4 +1,5 @@
-"""Byte-level stream framing shared by the adapters: SSE events and NDJSON lines.
+"""What the adapters share: SDK loading, lazily built clients, and byte-level stream framing
+(SSE events and NDJSON lines).
 
 Both split on bytes and decode whole lines only, so a UTF-8 character split across network
 chunks is never cut in half (one of the reference systems lost characters that way).
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
+from typing import Generic, TypeVar
+
+C = TypeVar("C")
 
 _sdk_modules: dict[str, ModuleType] = {}
 
@@ -21,6 +25,30 @@ async def import_sdk(name: str) -> ModuleType:
         module = await asyncio.to_thread(importlib.import_module, name)
         _sdk_modules[name] = module
     return module
+
+
+class LazyClient(Generic[C]):
+    """A provider's HTTP client, built once on first use, in a thread: building one loads CA
+    certificates and may first import its SDK, neither of which may stall the event loop."""
+
+    def __init__(self, sdk: str | None, build: Callable[[ModuleType | None], C]) -> None:
+        self._sdk, self._build = sdk, build
+        self._client: C | None = None
+        self._building = asyncio.Lock()
+
+    @property
+    def built(self) -> C | None:
+        """The client if it exists yet."""
+        return self._client
+
+    async def get(self) -> C:
+        """The client, building it the first time."""
+        if self._client is None:
+            async with self._building:
+                if self._client is None:
+                    module = await import_sdk(self._sdk) if self._sdk else None
+                    self._client = await asyncio.to_thread(self._build, module)
+        return self._client
 
 
 async def iter_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

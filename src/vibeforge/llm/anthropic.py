@@ -6,12 +6,11 @@ the raw `message` keeps every field Anthropic sends.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from vibeforge.llm._wire import import_sdk, iter_sse
+from vibeforge.llm._wire import LazyClient, iter_sse
 from vibeforge.llm.errors import ProviderAuthenticationError, ProviderError, ProviderProtocolError
 from vibeforge.llm.openai_compat import map_error
 from vibeforge.llm.params import Params, merge_params, validate_params
@@ -53,17 +52,11 @@ class AnthropicModel:
     def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
         self.spec = spec
         self.capabilities = capabilities
-        self._client: Any = None
-        self._building = asyncio.Lock()
+        self._client: LazyClient[Any] = LazyClient("anthropic", self._build)
 
     async def client(self) -> Any:
-        """The SDK client, built once on first use, in a thread (it loads CA certificates)."""
-        if self._client is None:
-            async with self._building:
-                if self._client is None:
-                    sdk = await import_sdk("anthropic")
-                    self._client = await asyncio.to_thread(self._build, sdk)
-        return self._client
+        """The SDK client (built once, off the event loop)."""
+        return await self._client.get()
 
     def _build(self, anthropic: Any) -> Any:
         try:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from vibeforge.llm._wire import iter_lines
+from vibeforge.llm._wire import LazyClient, iter_lines
 from vibeforge.llm.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -74,19 +73,14 @@ class OllamaModel:
     def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
         self.spec = spec
         self.capabilities = capabilities
-        self._client: httpx.AsyncClient | None = None
-        self._building = asyncio.Lock()
+        self._client: LazyClient[httpx.AsyncClient] = LazyClient(None, self._build)
 
     async def client(self) -> httpx.AsyncClient:
-        """The HTTP client, built once on first use, in a thread (it loads CA certificates);
-        its timeout bounds each wait, not the whole answer."""
-        if self._client is None:
-            async with self._building:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(self._build)
-        return self._client
+        """The HTTP client (built once, off the event loop); its timeout bounds each wait,
+        not the whole answer."""
+        return await self._client.get()
 
-    def _build(self) -> httpx.AsyncClient:
+    def _build(self, _: object) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=(self.spec.resolved_base_url() or "").rstrip("/"),
             timeout=httpx.Timeout(self.spec.timeout),
@@ -192,8 +186,8 @@ class OllamaModel:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
+        if self._client.built is not None:
+            await self._client.built.aclose()
 
 
 def _take(

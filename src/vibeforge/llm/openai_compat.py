@@ -7,12 +7,11 @@ into the raw response (e.g. OpenRouter's `usage.cost`) and split UTF-8 is never 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from vibeforge.llm._wire import import_sdk, iter_sse
+from vibeforge.llm._wire import LazyClient, iter_sse
 from vibeforge.llm.errors import (
     ProviderAuthenticationError,
     ProviderConnectionError,
@@ -71,17 +70,11 @@ class OpenAICompatModel:
     def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
         self.spec = spec
         self.capabilities = capabilities
-        self._client: Any = None
-        self._building = asyncio.Lock()
+        self._client: LazyClient[Any] = LazyClient("openai", self._build)
 
     async def client(self) -> Any:
-        """The SDK client, built once on first use, in a thread: building its HTTP client
-        loads the CA certificates, which blocks for ~100 ms."""
-        if self._client is None:
-            async with self._building:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(self._build, await import_sdk("openai"))
-        return self._client
+        """The SDK client (built once, off the event loop)."""
+        return await self._client.get()
 
     def _build(self, openai: Any) -> Any:
         spec = self.spec
