@@ -210,3 +210,28 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered(
                     while True:
                         await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+async def test_project_subscribers_hear_of_rest_edits(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    project = (await http.post("/projects", json={"name": "watched"})).json()
+    ws = await WsClient.open(server.url, TOKEN)
+    await ws.send("subscribe", project_id=project["id"])
+    assert (await ws.until("snapshot"))["data"]["project_id"] == project["id"]
+    written = (
+        await http.put(f"/projects/{project['id']}/files/app.py", json={"content": "x = 1\n"})
+    ).json()
+    changed = await ws.until("code_changed")
+    assert changed["data"]["version_id"] == written["version_id"]
+    assert changed["data"]["files"] == ["app.py"]
+    unchanged = await http.put(
+        f"/projects/{project['id']}/files/app.py", json={"content": "x = 1\n"}
+    )
+    assert unchanged.json()["changed"] is False
+    await ws.send("ping")
+    assert (await ws.until("pong"))["type"] == "pong", (
+        "no code_changed for a write that changed nothing"
+    )
+    assert [e["type"] for e in ws.events].count("code_changed") == 1
+    await ws.close()

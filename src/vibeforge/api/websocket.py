@@ -16,11 +16,13 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from vibeforge.api.changes import announce
 from vibeforge.api.deps import bearer_token
 from vibeforge.api.schemas import has_nul
 from vibeforge.api.snapshots import project_snapshot, session_snapshot
 from vibeforge.db.tables import User
 from vibeforge.errors import InvalidInput, Unauthorized, VibeforgeError
+from vibeforge.projects.views import WriteResult
 from vibeforge.runs.bus import Subscription, project_topic, session_topic
 from vibeforge.runs.events import Event, envelope
 from vibeforge.services import Services
@@ -204,8 +206,7 @@ class Connection:
         self, project_id: str, version_id: str, paths: list[str], changed: bool
     ) -> None:
         data = {"version_id": version_id, "files": paths, "changed": changed}
-        if changed:
-            self.services.streams.emit_project(project_id, "code_changed", data)
+        announce(self.services, project_id, WriteResult(version_id, changed), paths)
         if project_id not in self.projects:
             await self.reply("code_changed", {"project_id": project_id, **data})
 

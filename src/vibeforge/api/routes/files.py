@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep
+from vibeforge.api.changes import announce
+from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
 from vibeforge.api.schemas import (
     FileEntryOut,
     FileOut,
@@ -33,11 +34,15 @@ async def list_files(project_id: str, user: CurrentUser, projects: ProjectsDep) 
 
 @router.post("/projects/{project_id}/files:rename")
 async def rename_file(
-    project_id: str, body: FileRename, user: CurrentUser, projects: ProjectsDep
+    project_id: str,
+    body: FileRename,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
 ) -> VersionWritten:
     """Move a file to a new path."""
     result = await projects.rename_file(user, project_id, body.source, body.target, body.message)
-    return VersionWritten(version_id=result.version_id, changed=result.changed)
+    return announce(services, project_id, result, [body.source, body.target])
 
 
 @router.get("/projects/{project_id}/files/{path:path}/versions")
@@ -70,17 +75,22 @@ async def read_file(
 
 @router.put("/projects/{project_id}/files/{path:path}")
 async def write_file(
-    project_id: str, path: str, body: FileWrite, user: CurrentUser, projects: ProjectsDep
+    project_id: str,
+    path: str,
+    body: FileWrite,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
 ) -> VersionWritten:
     """Create or replace a file; the change is a new version."""
     result = await projects.write_files(user, project_id, {path: body.content}, body.message or "")
-    return VersionWritten(version_id=result.version_id, changed=result.changed)
+    return announce(services, project_id, result, [path])
 
 
 @router.delete("/projects/{project_id}/files/{path:path}")
 async def delete_file(
-    project_id: str, path: str, user: CurrentUser, projects: ProjectsDep
+    project_id: str, path: str, user: CurrentUser, projects: ProjectsDep, services: ServicesDep
 ) -> VersionWritten:
     """Delete a file; the deletion is a new version."""
     result = await projects.write_files(user, project_id, {path: None}, "")
-    return VersionWritten(version_id=result.version_id, changed=result.changed)
+    return announce(services, project_id, result, [path])

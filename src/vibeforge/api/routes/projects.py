@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response, status
 
-from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep
+from vibeforge.api.changes import announce
+from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
 from vibeforge.api.schemas import (
     DiffOut,
     PageOut,
@@ -95,8 +96,12 @@ async def diff_version(
 
 @router.post("/projects/{project_id}/revert")
 async def revert(
-    project_id: str, body: RevertRequest, user: CurrentUser, projects: ProjectsDep
+    project_id: str,
+    body: RevertRequest,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
 ) -> VersionWritten:
     """A new version whose files equal those of an earlier one."""
     result = await projects.revert(user, project_id, body.version_id, body.message)
-    return VersionWritten(version_id=result.version_id, changed=result.changed)
+    return announce(services, project_id, result, [])
