@@ -10,11 +10,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from vibeforge.llm._wire import LazyClient, iter_sse
+from vibeforge.llm._wire import iter_sse
+from vibeforge.llm.adapter import ProviderAdapter
 from vibeforge.llm.errors import ProviderAuthenticationError, ProviderError, ProviderProtocolError
 from vibeforge.llm.openai_compat import map_error
-from vibeforge.llm.params import Params, merge_params, validate_params
-from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.params import Params
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
@@ -46,17 +46,11 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "len
 _STOP_REASONS["tool_use"] = "tool_calls"
 
 
-class AnthropicModel:
+class AnthropicModel(ProviderAdapter[Any]):
     """A ChatModel speaking /v1/messages with streaming."""
 
-    def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
-        self.spec = spec
-        self.capabilities = capabilities
-        self._client: LazyClient[Any] = LazyClient("anthropic", self._build)
-
-    async def client(self) -> Any:
-        """The SDK client (built once, off the event loop)."""
-        return await self._client.get()
+    sdk = "anthropic"
+    default_capabilities = CAPABILITIES
 
     def _build(self, anthropic: Any) -> Any:
         try:
@@ -108,9 +102,7 @@ class AnthropicModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one message; the HTTP response is held in `async with`."""
-        params = validate_params(
-            self.capabilities, merge_params(self.spec.default_params, request.params)
-        )
+        params = self.params_for(request)
         kwargs = self.request_kwargs(request, params)
         client = await self.client()
         assembler = EventAssembler()

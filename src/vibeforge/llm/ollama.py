@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from vibeforge.llm._wire import LazyClient, iter_lines
+from vibeforge.llm._wire import iter_lines
+from vibeforge.llm.adapter import ProviderAdapter
 from vibeforge.llm.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -17,8 +18,7 @@ from vibeforge.llm.errors import (
     http_error,
     parse_retry_after,
 )
-from vibeforge.llm.params import Params, merge_params, validate_params
-from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.params import Params
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
@@ -67,20 +67,14 @@ _OPTIONS = {
 }
 
 
-class OllamaModel:
+class OllamaModel(ProviderAdapter[httpx.AsyncClient]):
     """A ChatModel speaking Ollama's own streaming chat API."""
 
-    def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
-        self.spec = spec
-        self.capabilities = capabilities
-        self._client: LazyClient[httpx.AsyncClient] = LazyClient(None, self._build)
+    sdk = None
+    default_capabilities = CAPABILITIES
 
-    async def client(self) -> httpx.AsyncClient:
-        """The HTTP client (built once, off the event loop); its timeout bounds each wait,
-        not the whole answer."""
-        return await self._client.get()
-
-    def _build(self, _: object) -> httpx.AsyncClient:
+    def _build(self, sdk: object) -> httpx.AsyncClient:
+        # The timeout bounds each wait for bytes, not the whole answer.
         return httpx.AsyncClient(
             base_url=(self.spec.resolved_base_url() or "").rstrip("/"),
             timeout=httpx.Timeout(self.spec.timeout),
@@ -132,9 +126,7 @@ class OllamaModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one /api/chat answer; the response is held in `async with`."""
-        params = validate_params(
-            self.capabilities, merge_params(self.spec.default_params, request.params)
-        )
+        params = self.params_for(request)
         body = self.request_body(request, params)
         raw: dict[str, Any] = {}
         message: dict[str, Any] = {"role": "assistant", "content": ""}

@@ -11,7 +11,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from vibeforge.llm._wire import LazyClient, iter_sse
+from vibeforge.llm._wire import iter_sse
+from vibeforge.llm.adapter import ProviderAdapter
 from vibeforge.llm.errors import (
     ProviderAuthenticationError,
     ProviderConnectionError,
@@ -21,8 +22,7 @@ from vibeforge.llm.errors import (
     http_error,
     parse_retry_after,
 )
-from vibeforge.llm.params import PARAMETER_NAMES, Params, merge_params, validate_params
-from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.params import PARAMETER_NAMES, Params
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
@@ -64,17 +64,11 @@ _SIMPLE_PARAMS = (
 _THINKING_FIELDS = ("reasoning_content", "reasoning")  # vLLM/DeepSeek, OpenRouter/Ollama
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(ProviderAdapter[Any]):
     """A ChatModel speaking /chat/completions with streaming and usage always on."""
 
-    def __init__(self, spec: ModelSpec, capabilities: Capabilities = CAPABILITIES) -> None:
-        self.spec = spec
-        self.capabilities = capabilities
-        self._client: LazyClient[Any] = LazyClient("openai", self._build)
-
-    async def client(self) -> Any:
-        """The SDK client (built once, off the event loop)."""
-        return await self._client.get()
+    sdk = "openai"
+    default_capabilities = CAPABILITIES
 
     def _build(self, openai: Any) -> Any:
         spec = self.spec
@@ -121,9 +115,7 @@ class OpenAICompatModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one chat completion; the HTTP response is held in `async with`."""
-        params = validate_params(
-            self.capabilities, merge_params(self.spec.default_params, request.params)
-        )
+        params = self.params_for(request)
         kwargs = self.request_kwargs(request, params)
         client = await self.client()
         provider = self.spec.provider
