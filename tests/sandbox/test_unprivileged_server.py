@@ -1,7 +1,9 @@
 """A server that is not root: bubblewrap as its own uid, else the rlimits mode.
 
 The suite runs as root here, so this test starts a second Python as `nobody` that imports the
-sandbox from the source tree and attacks it, then checks what that process saw.
+sandbox and attacks it, then checks what that process saw. `nobody` may not be able to enter the
+checkout (a clone under a 0700 home directory), so the sandbox's modules are staged in a
+world-readable temporary directory first.
 """
 
 from __future__ import annotations
@@ -10,13 +12,37 @@ import asyncio
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import vibeforge
 
-SOURCE = Path(vibeforge.__file__).resolve().parents[1]
+PACKAGE = Path(vibeforge.__file__).resolve().parent
+# What `vibeforge.sandbox` imports: the standard library, the package root and the errors.
+STAGED = ("__init__.py", "errors.py", "sandbox")
+
+
+@pytest.fixture
+def staged_source() -> Iterator[Path]:
+    """The sandbox's modules, copied where any user can read them."""
+    root = Path(tempfile.mkdtemp(prefix="vf-unprivileged-", dir="/tmp"))
+    try:
+        target = root / "vibeforge"
+        target.mkdir()
+        for name in STAGED:
+            source = PACKAGE / name
+            if source.is_dir():
+                shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, target / name)
+        for path in (root, *root.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 SCRIPT = r"""
 import asyncio, json, sys
@@ -53,11 +79,11 @@ asyncio.run(main())
 """
 
 
-async def test_non_root_server_uses_bubblewrap_or_reports_rlimits() -> None:
+async def test_non_root_server_uses_bubblewrap_or_reports_rlimits(staged_source: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to start a process as nobody; as non-root the suite covers it")
     python = shutil.which("python3", path="/usr/bin:/bin")
-    if python is None or not os.access(SOURCE, os.R_OK):
+    if python is None:
         pytest.skip("no system python3 for an unprivileged process")
     proc = await asyncio.create_subprocess_exec(
         "setpriv",
@@ -70,7 +96,7 @@ async def test_non_root_server_uses_bubblewrap_or_reports_rlimits() -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd="/tmp",
-        env={"PYTHONPATH": str(SOURCE), "PATH": "/usr/bin:/bin", "SECRET_TOKEN": "leak-me"},
+        env={"PYTHONPATH": str(staged_source), "PATH": "/usr/bin:/bin", "SECRET_TOKEN": "leak-me"},
     )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, stderr.decode()
