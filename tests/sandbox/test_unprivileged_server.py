@@ -44,6 +44,7 @@ def staged_source() -> Iterator[Path]:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
+
 SCRIPT = r"""
 import asyncio, json, sys
 from vibeforge.sandbox import run, isolation_report

@@ -1,9 +1,11 @@
-"""Socket.IO: the same events as the WebSocket, in rooms per project and per session.
+"""The Socket.IO transport: the same commands and events as `/ws`, as named Socket.IO events.
 
-Clients authenticate on connect (`auth={"token": ...}`, `?token=` or a bearer header), then
-`subscribe` to a project or session. A bridge task follows every bus event and emits it to the
-rooms of its project and session, under its own name (`chunk`, `done`, ...); some events are
-also emitted under the names the reference clients expect (`vibecode_response` for `done`).
+A client authenticates on connect (`auth={"token": ...}`, `?token=` or a bearer header), then
+emits commands by name (`subscribe`, `chat`, `cancel`, `ping`, the workspace actions); each is
+executed by the client layer (`api/connection.py`) and answered through its acknowledgement
+(`{"ok": true, ...}` or `{"ok": false, "code", "detail"}`). Events are emitted under their own
+names with `seq` inside the data; `done` also as `vibecode_response`, the name the vibecoding
+reference clients listen for.
 """
 
 from __future__ import annotations
@@ -15,21 +17,16 @@ from urllib.parse import parse_qs
 
 import socketio
 
+from vibeforge.api.connection import Ack, ClientConnection
 from vibeforge.api.deps import bearer_token
-from vibeforge.api.schemas import has_nul
-from vibeforge.api.snapshots import project_snapshot, session_snapshot
-from vibeforge.errors import InvalidInput, Unauthorized, VibeforgeError
+from vibeforge.errors import InvalidInput, Unauthorized
 from vibeforge.runs.events import Event
+from vibeforge.runs.protocol import ServerEvent, event_data
 from vibeforge.services import Services
 
 log = logging.getLogger("vibeforge.socketio")
 
 ALIASES = {"done": "vibecode_response"}
-BRIDGE_QUEUE = 100_000
-
-
-def _room(kind: str, key: str) -> str:
-    return f"{kind}:{key}"
 
 
 def _token(environ: dict[str, Any], auth: Any) -> str:
@@ -41,119 +38,89 @@ def _token(environ: dict[str, Any], auth: Any) -> str:
     return bearer_token(environ.get("HTTP_AUTHORIZATION"))
 
 
-def _refuse_nul(data: Any) -> None:
-    if has_nul(data):
-        raise InvalidInput("a field contains a NUL character")
+class SocketIOOutlet:
+    """Emits a client's events and replies to its sid."""
+
+    def __init__(self, namespace: VibeforgeNamespace, sid: str) -> None:
+        self.namespace = namespace
+        self.sid = sid
+
+    async def event(self, event: Event) -> None:
+        """A bus event under its own name (and its alias), `seq` inside the data."""
+        payload = {**event.data, "seq": event.seq}
+        await self.namespace.emit(event.type, payload, to=self.sid)
+        alias = ALIASES.get(event.type)
+        if alias:
+            await self.namespace.emit(alias, payload, to=self.sid)
+
+    async def reply(self, reply: ServerEvent) -> None:
+        """A message to this client alone."""
+        await self.namespace.emit(reply.type, {**event_data(reply), "seq": 0}, to=self.sid)
+
+    async def too_slow(self) -> None:
+        """Disconnect: the client reconnects and subscribes with `after_seq`."""
+        await self.namespace.disconnect(self.sid)
 
 
-def _payload(event: Event) -> dict[str, Any]:
-    return {**event.data, "seq": event.seq}
+class VibeforgeNamespace(socketio.AsyncNamespace):
+    """The default namespace: every event but connect and disconnect is a client command."""
 
+    def __init__(self, services: Services) -> None:
+        super().__init__("/")
+        self.services = services
+        self.connections: dict[str, tuple[ClientConnection, asyncio.Task[None]]] = {}
 
-def build_socketio(services: Services) -> tuple[socketio.AsyncServer, Any]:
-    """The Socket.IO server and the coroutine function that runs its event bridge."""
-    sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins=[], logger=False, engineio_logger=False
-    )
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Route connect, disconnect, and every command to the client layer."""
+        if event == "connect":
+            sid, environ, *rest = args
+            return await self.connected(sid, environ, rest[0] if rest else None)
+        if event == "disconnect":
+            await self.disconnected(args[0])
+            return None
+        sid, *data = args
+        return await self.command(sid, event, data)
 
-    async def user_of(sid: str) -> Any:
-        saved = await sio.get_session(sid)
-        return saved["user"]
-
-    async def error(sid: str, failure: VibeforgeError) -> dict[str, Any]:
-        body = {"code": failure.code, "detail": failure.detail}
-        await sio.emit("error", body, to=sid)
-        return {"ok": False, **body}
-
-    @sio.event
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    async def connected(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        """Authenticate, then start the client's event pump."""
         try:
-            user = await services.users.authenticate(_token(environ, auth))
+            user = await self.services.users.authenticate(_token(environ, auth))
         except Unauthorized as failure:
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "unauthorized", "detail": failure.detail}
             ) from None
-        await sio.save_session(sid, {"user": user})
+        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid))
+        pump = asyncio.create_task(connection.pump(), name=f"socketio-{sid}")
+        self.connections[sid] = (connection, pump)
 
-    @sio.on("subscribe")
-    async def subscribe(sid: str, data: Any = None) -> dict[str, Any]:
-        try:
-            _refuse_nul(data)
-            if not isinstance(data, dict):
-                raise InvalidInput("subscribe needs {project_id} or {session_id}")
-            user = await user_of(sid)
-            if isinstance(data.get("session_id"), str):
-                session = await services.sessions.get(user, data["session_id"])
-                await sio.enter_room(sid, _room("session", session.id))
-                snapshot = await session_snapshot(services, user, session)
-            elif isinstance(data.get("project_id"), str):
-                snapshot = await project_snapshot(services, user, data["project_id"])
-                await sio.enter_room(sid, _room("project", data["project_id"]))
-            else:
-                raise InvalidInput("subscribe needs {project_id} or {session_id}")
-        except VibeforgeError as failure:
-            return await error(sid, failure)
-        await sio.emit("snapshot", snapshot, to=sid)
-        return {"ok": True}
+    async def disconnected(self, sid: str) -> None:
+        """Stop the client's pump; its runs keep going."""
+        found = self.connections.pop(sid, None)
+        if found is None:
+            return
+        connection, pump = found
+        connection.close()
+        await stop_task(pump)
 
-    @sio.on("chat")
-    async def chat(sid: str, data: Any = None) -> dict[str, Any]:
-        try:
-            _refuse_nul(data)
-            if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
-                raise InvalidInput("chat needs session_id and prompt")
-            prompt = data.get("prompt")
-            if not isinstance(prompt, str):
-                raise InvalidInput("chat needs session_id and prompt")
-            user = await user_of(sid)
-            session = await services.sessions.get(user, data["session_id"])
-            await sio.enter_room(sid, _room("session", session.id))
-            run = await services.runs.start(
-                user,
-                session.id,
-                prompt,
-                data.get("model"),
-                data.get("params"),
-                data.get("mode"),
-                session=session,
-            )
-        except VibeforgeError as failure:
-            return await error(sid, failure)
-        return {"ok": True, "run_id": run.id, "message_id": run.ctx.assistant_message_id}
+    async def command(self, sid: str, event: str, data: list[Any]) -> Ack | None:
+        """One command: its acknowledgement, or the error shape in it."""
+        found = self.connections.get(sid)
+        if found is None:
+            return None
+        connection = found[0]
+        if len(data) > 1:
+            return await connection.refuse(InvalidInput(f"{event} takes one argument"))
+        body = data[0] if data else None
+        return await connection.handle({"type": event, "data": body if body is not None else {}})
 
-    @sio.on("cancel")
-    async def cancel(sid: str, data: Any = None) -> dict[str, Any]:
-        try:
-            _refuse_nul(data)
-            if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
-                raise InvalidInput("cancel needs run_id")
-            result = await services.runs.cancel(await user_of(sid), data["run_id"])
-        except VibeforgeError as failure:
-            return await error(sid, failure)
-        return {"ok": True, **result}
 
-    @sio.on("ping")
-    async def ping(sid: str, data: Any = None) -> dict[str, Any]:
-        return {"type": "pong"}
-
-    async def bridge() -> None:
-        while True:
-            subscription = services.bus.subscribe_all(BRIDGE_QUEUE)
-            try:
-                while (event := await subscription.get()) is not None:
-                    rooms = [_room("project", event.project_id)]
-                    if event.session_id:
-                        rooms.append(_room("session", event.session_id))
-                    payload = _payload(event)
-                    await sio.emit(event.type, payload, room=rooms)
-                    alias = ALIASES.get(event.type)
-                    if alias:
-                        await sio.emit(alias, payload, room=rooms)
-                log.warning("the Socket.IO bridge fell behind; events were dropped")
-            finally:
-                services.bus.unsubscribe(subscription)
-
-    return sio, bridge
+def build_socketio(services: Services) -> socketio.AsyncServer:
+    """The Socket.IO server of an app."""
+    sio = socketio.AsyncServer(
+        async_mode="asgi", cors_allowed_origins=[], logger=False, engineio_logger=False
+    )
+    sio.register_namespace(VibeforgeNamespace(services))
+    return sio
 
 
 async def stop_task(task: asyncio.Task[Any] | None) -> None:

@@ -78,12 +78,14 @@ class ToolSpec:
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One call: messages, optional model override, per-request parameters and tools."""
+    """One call: messages, optional model override, per-request parameters and tools, and
+    what the call is for (`purpose`: coder, fixer, evaluator, chat, judge, ...), as data."""
 
     messages: tuple[Message, ...]
     model: str | None = None  # None: the model of the ModelSpec the adapter was built from
     params: Params = field(default_factory=Params)
     tools: tuple[ToolSpec, ...] = ()
+    purpose: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,215 @@
+"""The client layer under every socket transport: one connected, authenticated client.
+
+`/ws` and Socket.IO only frame messages: they hand each client message to
+`ClientConnection.handle`, which validates it as a typed command, executes it and answers
+with its acknowledgement, and they write what the connection gives their `Outlet`. Events
+reach a client through its own bounded bus subscription; a per-session high-water mark drops
+live events that a replay already delivered, so a client sees every event once and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from vibeforge.api.changes import publish_write
+from vibeforge.api.snapshots import project_snapshot, session_snapshot
+from vibeforge.db.tables import User
+from vibeforge.errors import VibeforgeError
+from vibeforge.projects.views import WriteResult
+from vibeforge.runs.bus import Subscription, project_topic, session_topic
+from vibeforge.runs.events import Event
+from vibeforge.runs.protocol import (
+    COMMANDS,
+    Cancel,
+    CancelResult,
+    Chat,
+    CodeChanged,
+    Command,
+    DeleteFile,
+    ErrorReply,
+    Ping,
+    Pong,
+    RevertVersion,
+    ServerEvent,
+    SessionStart,
+    Snapshot,
+    Subscribe,
+    UploadFile,
+    parse_command,
+)
+from vibeforge.services import Services
+
+log = logging.getLogger("vibeforge.connections")
+Ack = dict[str, Any]
+
+
+class Outlet(Protocol):
+    """How a transport writes to its client."""
+
+    async def event(self, event: Event) -> None:
+        """Write a numbered bus event (its wire form is encoded once, for every client)."""
+        ...
+
+    async def reply(self, reply: ServerEvent) -> None:
+        """Write a message addressed to this client alone (not numbered: `seq` 0)."""
+        ...
+
+    async def too_slow(self) -> None:
+        """The client fell too far behind: close it, so it reconnects and replays."""
+        ...
+
+
+class ClientConnection:
+    """One client of one transport: its subscription, what it was sent, its commands."""
+
+    def __init__(self, services: Services, user: User, outlet: Outlet) -> None:
+        self.services = services
+        self.user = user
+        self.outlet = outlet
+        self.subscription: Subscription = services.bus.subscribe(services.settings.ws_queue_events)
+        self.delivered: dict[str, int] = {}  # session id -> highest seq written
+        self.projects: set[str] = set()
+        # Replies and replayed events are written under the same lock as live ones, so a
+        # replay and the live stream interleave in `seq` order.
+        self._lock = asyncio.Lock()
+
+    async def handle(self, message: Any) -> Ack:
+        """Validate and execute one client message `{"type", "data"}`; the acknowledgement
+        is `{"ok": true, ...}`, or `{"ok": false, "code", "detail"}` after an `error` reply."""
+        try:
+            return await self.execute(parse_command(message, COMMANDS))
+        except VibeforgeError as error:
+            return await self.refuse(error)
+
+    async def refuse(self, error: VibeforgeError) -> Ack:
+        """Tell the client a command failed; the connection stays usable."""
+        await self.reply(ErrorReply(error.code, error.detail))
+        return {"ok": False, "code": error.code, "detail": error.detail}
+
+    async def execute(self, command: Command) -> Ack:
+        """Carry out a validated command."""
+        match command:
+            case Ping(ts=ts):
+                await self.reply(Pong(ts))
+                return {"ok": True, "type": "pong", "ts": ts}
+            case Subscribe():
+                await self.subscribe(command)
+                return {"ok": True}
+            case Chat():
+                return await self.chat(command)
+            case Cancel(run_id=run_id):
+                result = await self.services.runs.cancel(self.user, run_id)
+                if not result["cancelled"]:
+                    await self.reply(CancelResult(**result))
+                return {"ok": True, **result}
+            case UploadFile() | DeleteFile() | RevertVersion():
+                return await self.change_files(command)
+        raise AssertionError(f"no handler for {type(command).__name__}")  # pragma: no cover
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def reply(self, reply: ServerEvent) -> None:
+        """A message to this client only."""
+        async with self._lock:
+            await self.outlet.reply(reply)
+
+    async def deliver(self, event: Event) -> None:
+        """Write a bus event unless a replay already delivered it."""
+        async with self._lock:
+            if event.session_id is not None and event.seq:
+                if event.seq <= self.delivered.get(event.session_id, 0):
+                    return
+                self.delivered[event.session_id] = event.seq
+            await self.outlet.event(event)
+
+    async def pump(self) -> None:
+        """Forward bus events until the subscription closes; a slow client is cut off."""
+        while True:
+            event = await self.subscription.get()
+            if event is None:
+                if self.subscription.overflowed:
+                    await self.outlet.too_slow()
+                return
+            await self.deliver(event)
+
+    def close(self) -> None:
+        """Stop following anything."""
+        self.services.bus.unsubscribe(self.subscription)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def subscribe(self, command: Subscribe) -> None:
+        """Follow a session (with replay after `after_seq`) or a project."""
+        if command.session_id:
+            await self._subscribe_session(command.session_id, command.after_seq)
+            return
+        assert command.project_id is not None
+        snapshot = await project_snapshot(self.services, self.user, command.project_id)
+        self.services.bus.follow(self.subscription, project_topic(command.project_id))
+        self.projects.add(command.project_id)
+        await self.reply(Snapshot(snapshot))
+
+    async def _subscribe_session(self, session_id: str, after_seq: int | None) -> None:
+        services = self.services
+        session = await services.sessions.get(self.user, session_id)
+        # Follow first, so nothing published from here on is missed; the high-water mark
+        # drops whatever the replay below also contains.
+        services.bus.follow(self.subscription, session_topic(session_id))
+        stream = services.streams.peek(session_id)
+        last_seq = max(session.last_seq, stream.last_seq if stream else 0)
+        async with self._lock:
+            start = SessionStart(
+                session.id, session.project_id, session.scope, session.node_id, last_seq
+            )
+            await self.outlet.reply(start)
+            replay: list[Event] | None = None
+            if after_seq is not None:
+                if after_seq >= last_seq:
+                    replay = []
+                elif stream is not None:
+                    replay = stream.replay(after_seq)
+            if replay is None:
+                reason = "subscribe" if after_seq is None else "replay_unavailable"
+                state = await session_snapshot(services, self.user, session, reason=reason)
+                await self.outlet.reply(Snapshot(state))
+                self.delivered[session_id] = max(self.delivered.get(session_id, 0), last_seq)
+                return
+            for event in replay:
+                await self.outlet.event(event)
+                self.delivered[session_id] = event.seq
+            self.delivered[session_id] = max(self.delivered.get(session_id, 0), after_seq or 0)
+
+    async def chat(self, command: Chat) -> Ack:
+        """Start a run; the client follows its session from now on if it did not already."""
+        services = self.services
+        session = await services.sessions.get(self.user, command.session_id)
+        if session_topic(session.id) not in self.subscription.topics:
+            services.bus.follow(self.subscription, session_topic(session.id))
+            stream = services.streams.peek(session.id)
+            self.delivered.setdefault(
+                session.id, max(session.last_seq, stream.last_seq if stream else 0)
+            )
+        run = await services.runs.start(self.user, command, session=session)
+        return {"ok": True, "run_id": run.id, "message_id": run.ctx.assistant_message_id}
+
+    async def change_files(self, command: UploadFile | DeleteFile | RevertVersion) -> Ack:
+        """A file action as a new version, announced to the project's subscribers."""
+        projects = self.services.projects
+        paths: list[str] = []
+        if isinstance(command, RevertVersion):
+            result = await projects.revert(self.user, command.project_id, command.version_id)
+        else:
+            content = command.content if isinstance(command, UploadFile) else None
+            message = (command.message if isinstance(command, UploadFile) else None) or ""
+            paths = [command.path]
+            result = await projects.write_files(
+                self.user, command.project_id, {command.path: content}, message
+            )
+        written = WriteResult(result.version_id, result.changed)
+        publish_write(self.services, command.project_id, written, paths)
+        if command.project_id not in self.projects:
+            changed = CodeChanged(result.version_id, paths, result.changed)
+            await self.reply(changed)
+        return {"ok": True, "version_id": result.version_id, "changed": result.changed}

@@ -1,0 +1,403 @@
+"""The run protocol: what a client may say (commands) and what the server says (events).
+
+Commands are strict pydantic models, one per client message type, validated the same way for
+every transport (`/ws`, Socket.IO, the REST message route). Server events are frozen
+dataclasses, one per event type; `event_data` turns one into the `data` of its wire envelope,
+and `decode_event` turns a received envelope back into one (the Python client does).
+Adding a command or an event is one class here and one entry in its table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, JsonValue, ValidationError, model_validator
+
+from vibeforge.errors import InvalidInput
+from vibeforge.strict import Strict, describe_errors, has_nul
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+FilePath = Annotated[str, Field(min_length=1, max_length=4096)]
+RunMode = Literal["code", "chat"]
+MAX_PROMPT_CHARS = 200_000
+
+# -- client commands -------------------------------------------------------------------------
+
+
+class Command(Strict):
+    """A client message; `type` names it on the wire."""
+
+    type: ClassVar[str]
+
+
+class Ping(Command):
+    """Ask for a `pong` (a liveness check); `ts` is echoed back."""
+
+    type: ClassVar[str] = "ping"
+    ts: JsonValue = None
+
+
+class Auth(Command):
+    """Authenticate a socket with its first message (when the URL carried no token)."""
+
+    type: ClassVar[str] = "auth"
+    token: str = Field(min_length=1, max_length=512)
+
+
+class Subscribe(Command):
+    """Follow a session (replaying what came after `after_seq`) or a whole project."""
+
+    type: ClassVar[str] = "subscribe"
+    session_id: Id | None = None
+    project_id: Id | None = None
+    after_seq: int | None = Field(default=None, ge=0, strict=True)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Subscribe:
+        if not self.session_id and not self.project_id:
+            raise ValueError("subscribe needs session_id or project_id")
+        return self
+
+
+class Chat(Command):
+    """A user message: starts a run in the session (a run already active there is cancelled)."""
+
+    type: ClassVar[str] = "chat"
+    session_id: Id
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    model: str | None = Field(default=None, max_length=200, description="config id or name")
+    params: dict[str, JsonValue] | None = None
+    mode: RunMode | None = Field(
+        default=None, description="code: the coding pipeline; chat: one plain answer"
+    )
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Chat:
+        if not self.prompt.strip():
+            raise ValueError("prompt must not be blank")
+        return self
+
+
+class Cancel(Command):
+    """Stop a run; `cancelled` follows."""
+
+    type: ClassVar[str] = "cancel"
+    run_id: Id
+
+
+class UploadFile(Command):
+    """Write a file of a project (a new version)."""
+
+    type: ClassVar[str] = "upload_file"
+    project_id: Id
+    path: FilePath
+    content: str
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class DeleteFile(Command):
+    """Delete a file of a project (a new version)."""
+
+    type: ClassVar[str] = "delete_file"
+    project_id: Id
+    path: FilePath
+
+
+class RevertVersion(Command):
+    """Restore an old version of a project as a new one."""
+
+    type: ClassVar[str] = "revert_version"
+    project_id: Id
+    version_id: Annotated[str, Field(min_length=4, max_length=64)]
+
+
+COMMANDS: dict[str, type[Command]] = {
+    command.type: command
+    for command in (Ping, Subscribe, Chat, Cancel, UploadFile, DeleteFile, RevertVersion)
+}
+
+
+def parse_command(message: Any, commands: dict[str, type[Command]] = COMMANDS) -> Command:
+    """The command a client message `{"type": TEXT, "data": OBJECT}` carries; a flat message
+    (`{"type": ..., **fields}`) is accepted too. Anything else is InvalidInput saying why."""
+    if not isinstance(message, dict):
+        raise InvalidInput('a message is {"type": TEXT, "data": OBJECT}')
+    kind = message.get("type")
+    data = message.get("data")
+    if data is None:
+        data = {key: value for key, value in message.items() if key != "type"}
+    if not isinstance(kind, str) or not isinstance(data, dict):
+        raise InvalidInput('a message is {"type": TEXT, "data": OBJECT}')
+    return command_of(kind, data, commands)
+
+
+def command_of(kind: str, data: Any, commands: dict[str, type[Command]] = COMMANDS) -> Command:
+    """Validate `data` as the command named `kind`."""
+    model = commands.get(kind)
+    if model is None:
+        raise InvalidInput(f"unknown message type {kind[:64]!r}")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{kind}: the data must be an object")
+    if has_nul(data):
+        raise InvalidInput("a field contains a NUL character")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(f"{kind}: {describe_errors(error.errors())}") from None
+
+
+# -- server events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStart:
+    """Sent to a client subscribing to a session, before its replay or snapshot."""
+
+    type: ClassVar[str] = "session_start"
+    session_id: str
+    project_id: str
+    scope: str
+    node_id: str | None
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state a subscriber starts from (a session's messages, a project's files, ...)."""
+
+    type: ClassVar[str] = "snapshot"
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """The answer to `ping`."""
+
+    type: ClassVar[str] = "pong"
+    ts: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """A client's command failed; the connection stays usable."""
+
+    type: ClassVar[str] = "error"
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """A cancel that found nothing running: the run's stored status."""
+
+    type: ClassVar[str] = "cancel_result"
+    run_id: str
+    status: str
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSessionStart:
+    """A run started; the first event of every run."""
+
+    type: ClassVar[str] = "chat_session_start"
+    message_id: str
+    user_message_id: str
+    model: str
+    trace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageUpdate:
+    """A stage of the run began or ended."""
+
+    type: ClassVar[str] = "stage_update"
+    stage: str
+    status: str
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of the answer (text, or the model's visible reasoning)."""
+
+    type: ClassVar[str] = "chunk"
+    content: str = ""
+    thinking: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """One LLM call finished: its usage, and the run's total so far."""
+
+    type: ClassVar[str] = "token_usage"
+    message_id: str
+    role: str
+    iteration: int
+    model: str
+    usage: dict[str, Any]
+    total: dict[str, Any]
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalMade:
+    """An approved edit was stored, applied, rejected or found to conflict."""
+
+    type: ClassVar[str] = "proposal"
+    proposal_id: str
+    status: str
+    base_version: str
+    version_id: str | None
+    paths: list[str]
+    diff: str
+    commit_message: str
+    merged: bool = False
+    conflicts: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeChanged:
+    """A project has a new version (from a run, a proposal, REST or a socket action)."""
+
+    type: ClassVar[str] = "code_changed"
+    version_id: str
+    files: list[str]
+    changed: bool = True
+    project_id: str | None = None
+    previous_version_id: str | None = None
+    proposal_id: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A run ended with an answer (success, needs_input or error)."""
+
+    type: ClassVar[str] = "done"
+    message_id: str
+    status: str
+    content: str
+    diff: str | None
+    trace_id: str
+    token_usage: dict[str, Any]
+    error: str | None = None
+    error_code: str | None = None
+    proposal_id: str | None = None
+    proposal_status: str | None = None
+    version_id: str | None = None
+    counters: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostResponseComplete:
+    """Everything after the answer is done too; the last event of a run that answered."""
+
+    type: ClassVar[str] = "post_response_complete"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """A run was cancelled; its partial answer is kept."""
+
+    type: ClassVar[str] = "cancelled"
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """A run was cut off by the server stopping; its partial answer is kept."""
+
+    type: ClassVar[str] = "interrupted"
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed:
+    """A run failed; `done` with status `error` follows."""
+
+    type: ClassVar[str] = "error"
+    code: str
+    detail: str
+
+
+ServerEvent = (
+    SessionStart
+    | Snapshot
+    | Pong
+    | ErrorReply
+    | CancelResult
+    | ChatSessionStart
+    | StageUpdate
+    | Chunk
+    | TokenUsage
+    | ProposalMade
+    | CodeChanged
+    | Done
+    | PostResponseComplete
+    | Cancelled
+    | Interrupted
+    | RunFailed
+)
+
+# Run and project events by wire name (`error` is a run's RunFailed; a reply's ErrorReply has
+# the same fields). Replies addressed to one client are decoded by their own table.
+EVENTS: dict[str, type[Any]] = {
+    event.type: event
+    for event in (
+        ChatSessionStart,
+        StageUpdate,
+        Chunk,
+        TokenUsage,
+        ProposalMade,
+        CodeChanged,
+        Done,
+        PostResponseComplete,
+        Cancelled,
+        Interrupted,
+        RunFailed,
+    )
+}
+REPLIES: dict[str, type[Any]] = {
+    event.type: event for event in (SessionStart, Snapshot, Pong, ErrorReply, CancelResult)
+}
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    event: tuple(f.name for f in dataclasses.fields(event))
+    for event in (*EVENTS.values(), *REPLIES.values())
+}
+
+
+def event_data(event: ServerEvent) -> dict[str, Any]:
+    """The `data` of an event's wire envelope."""
+    if isinstance(event, Snapshot):
+        return event.state
+    if isinstance(event, SessionStart):
+        # The wire names the scope `type`, as the vibecoding reference system does.
+        return {
+            "session_id": event.session_id,
+            "project_id": event.project_id,
+            "type": event.scope,
+            "node_id": event.node_id,
+            "last_seq": event.last_seq,
+        }
+    return {name: getattr(event, name) for name in _FIELDS[type(event)]}
+
+
+def decode_event(type: str, data: dict[str, Any], seq: int = 1) -> ServerEvent | None:
+    """The event a received envelope holds (fields it does not know are ignored); None for a
+    type this version does not know. `seq` 0 marks a reply to one client (an `error` is then
+    an ErrorReply, not a run's RunFailed)."""
+    if type == "snapshot":
+        return Snapshot(data)
+    if type == "session_start" and "scope" not in data:
+        data = {**data, "scope": data.get("type", "global")}
+    tables = (REPLIES, EVENTS) if seq == 0 else (EVENTS, REPLIES)
+    model = tables[0].get(type) or tables[1].get(type)
+    if model is None:
+        return None
+    fields = _FIELDS[model]
+    return model(**{name: data[name] for name in fields if name in data})

@@ -1,0 +1,85 @@
+"""Every status vibeforge stores or sends, one StrEnum per kind of thing, defined once.
+
+They are `StrEnum`s, so a member is its own wire and database value (`"success"`), compares
+equal to that string, and JSON-encodes as it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    """How a message (one turn of a session) stands."""
+
+    STREAMING = "streaming"  # its run is still writing it
+    SUCCESS = "success"
+    NEEDS_INPUT = "needs_input"  # the agent asked the user a question
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the server stopped or died during its run
+
+
+class RunStatus(StrEnum):
+    """How a run stands."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    NEEDS_INPUT = "needs_input"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @classmethod
+    def of_message(cls, status: str) -> RunStatus:
+        """The run status that goes with its answer's message status."""
+        return _RUN_OF_MESSAGE.get(status, cls.FAILED)
+
+
+_RUN_OF_MESSAGE = {
+    MessageStatus.SUCCESS: RunStatus.SUCCEEDED,
+    MessageStatus.NEEDS_INPUT: RunStatus.NEEDS_INPUT,
+    MessageStatus.ERROR: RunStatus.FAILED,
+    MessageStatus.CANCELLED: RunStatus.CANCELLED,
+    MessageStatus.INTERRUPTED: RunStatus.INTERRUPTED,
+}
+
+#: Message statuses after which nothing more happens to the message.
+ENDED = frozenset(
+    {MessageStatus.CANCELLED, MessageStatus.INTERRUPTED, MessageStatus.ERROR}
+    | {MessageStatus.SUCCESS, MessageStatus.NEEDS_INPUT}
+)
+
+
+class StageStatus(StrEnum):
+    """How a stage of a run stands."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CallStatus(StrEnum):
+    """How one provider request ended."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class ProposalStatus(StrEnum):
+    """Where an approved edit stands."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+
+class SpanStatus(StrEnum):
+    """How a trace span ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"
