@@ -26,7 +26,7 @@ FRAGMENT = 8  # a run this long inside a secret's form is redacted
 MIN_SECRET = 8  # shorter values (`ollama`, `EMPTY`, `none`) are keyless placeholders, not secrets
 MASKED_PREFIX = 3  # `sk-` + a mask is taken for a masked key
 MASKED_SUFFIX = 4  # a mask + the key's last 4 characters is taken for a masked key
-_MASK = re.compile(r"[*•…xX.]{3,}")
+_MASK = re.compile(r"[*•…xX.]{3,}|…+")
 _SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
 _SENSITIVE_QUERY = re.compile(r"key|token|secret|sig|password|auth", re.IGNORECASE)
 # Variables the provider SDKs read when a config has no key of its own.
