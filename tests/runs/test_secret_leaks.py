@@ -58,6 +58,10 @@ class Seen:
         return [(where, found) for where, what in self.items if (found := leaks(what, KEY))]
 
 
+def _files(directory: Path, pattern: str) -> list[tuple[str, bytes]]:
+    return [(path.name, path.read_bytes()) for path in directory.glob(pattern)]
+
+
 async def _post(http: httpx.AsyncClient, seen: Seen, session_id: str, **params: str) -> Any:
     response = await http.post(
         f"/sessions/{session_id}/messages",
@@ -73,9 +77,8 @@ async def _journal_while_streaming(
     """Start a run whose answer quotes the key, and read the journal while it is written."""
     accepted = (await _post(http, seen, session_id, wait="false")).json()
     for _ in range(400):
-        for path in journal.glob("*.jsonl"):
-            text = path.read_bytes()
-            seen.add(f"journal {path.name}", text)
+        for name, text in _files(journal, "*.jsonl"):
+            seen.add(f"journal {name}", text)
             if b"[redacted]" in text:
                 return accepted["run_id"]
         await asyncio.sleep(0.01)
@@ -92,8 +95,8 @@ async def _database(database_url: str, seen: Seen, tmp_path: Path) -> None:
             rows = (await connection.execute(select(table))).all()
             seen.add(f"table {table.name}", "\n".join(repr(tuple(row)) for row in rows))
     await engine.dispose()
-    for path in tmp_path.glob("test.db*"):  # the SQLite file, its WAL and shared memory
-        seen.add(f"file {path.name}", path.read_bytes())
+    for name, content in _files(tmp_path, "test.db*"):  # SQLite's file, WAL, shared memory
+        seen.add(f"file {name}", content)
 
 
 @pytest.mark.parametrize("provider", list(BASE_PATHS))
@@ -168,7 +171,7 @@ async def test_a_key_the_provider_echoes_is_stored_logged_and_sent_nowhere(
     seen.response("GET models", await http.get("/models"))
     seen.add("socket events", json.dumps(ws.events))
     port = server.url.rsplit(":", 1)[1]
-    seen.add("server log", (tmp_path / f"server-{port}.log").read_text())
+    seen.add("server log", _files(tmp_path, f"server-{port}.log")[0][1])
     await _database(database_url, seen, tmp_path)
 
     # The stub was sent the key every time, and echoed it: the sweep is not vacuous.
