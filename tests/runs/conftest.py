@@ -1,12 +1,14 @@
 """Fixtures for runs: the stub LLM server and a model config pointing at it."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import StubLLMServer
 
 STUB_KEY = "sk-stub-secret-0123456789"
@@ -58,3 +60,22 @@ async def project_id(client: httpx.AsyncClient) -> str:
 async def session_id(client: httpx.AsyncClient, project_id: str) -> str:
     response = await client.post(f"/projects/{project_id}/sessions", json={})
     return response.json()["session_id"]
+
+
+SERVED_TOKEN = "vf_served-test-token-0123456789"
+
+
+@pytest.fixture
+def served(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
+    """A real `vibeforge serve` process (logging at DEBUG), for socket and log tests."""
+    env = {"VIBEFORGE_ADMIN_TOKEN": SERVED_TOKEN, "VIBEFORGE_LOG_LEVEL": "DEBUG"}
+    with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
+        yield running
+
+
+@pytest.fixture
+async def served_http(served: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the served process, as its admin."""
+    headers = {"Authorization": f"Bearer {SERVED_TOKEN}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as client:
+        yield client
