@@ -78,18 +78,13 @@ class GuardedChatModel:
         try:
             async with aclosing(self.inner.stream(request)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextDelta | ThinkingDelta):
+                        is_text = isinstance(event, TextDelta)
                         seen.deltas += bool(event.text)
-                        safe = text.feed(event.text)
+                        safe = (text if is_text else thinking).feed(event.text)
                         if safe:
-                            seen.text.append(safe)
-                            yield TextDelta(safe)
-                    elif isinstance(event, ThinkingDelta):
-                        seen.deltas += bool(event.text)
-                        safe = thinking.feed(event.text)
-                        if safe:
-                            seen.thinking.append(safe)
-                            yield ThinkingDelta(safe)
+                            (seen.text if is_text else seen.thinking).append(safe)
+                            yield type(event)(safe)
                     elif isinstance(event, ToolCallDelta):
                         seen.deltas += 1
                         yield self._tool_delta(event, arguments, seen)
