@@ -3,12 +3,13 @@ and keeps its code, an empty answer is an error, usage is never 0, every attempt
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.runs.conftest import SERVED_TOKEN, create_stub_model
+from tests.runs.conftest import SERVED_TOKEN, create_stub_model, until
 from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, free_port
 from vibeforge.llm.stub import Script, ScriptedToolCall, StubLLMServer
@@ -197,3 +198,71 @@ async def test_the_socket_tells_the_same_outcomes_with_its_events_unchanged(
     # The billed empty attempts were announced too (their prompts count).
     assert [u["status"] for u in usage] == ["error"] * 3 + ["success"]
     await ws.close()
+
+
+async def test_a_run_that_crashes_answers_500_with_the_request_id_and_stored_message(
+    app: Any, client: httpx.AsyncClient, session_id: str
+) -> None:
+    class Broken:
+        async def __call__(self, ctx: Any) -> Any:
+            raise RuntimeError("a bug in an agent")
+
+    app.state.services.runs._agent_for = lambda ctx: Broken()
+    response = await client.post(
+        f"/sessions/{session_id}/messages",
+        json={"prompt": "hi", "mode": "chat"},
+        headers={"X-Request-ID": "req-crash-1"},
+    )
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "internal_error" and "req-crash-1" in body["detail"]
+    assert "a bug in an agent" not in response.text  # no internals reach the client
+    run = (await client.get(f"/runs/{body['run_id']}")).json()
+    assert (run["status"], run["error_code"]) == ("failed", "internal_error")
+
+
+async def _start(client: httpx.AsyncClient, session_id: str) -> str:
+    accepted = await client.post(
+        f"/sessions/{session_id}/messages",
+        params={"wait": "false"},
+        json={"prompt": "long", "mode": "chat"},
+    )
+    return str(accepted.json()["message_id"])
+
+
+async def _cancelled_calls(client: httpx.AsyncClient, message_id: str) -> list[dict[str, Any]]:
+    for _ in range(300):
+        full = (await client.get(f"/messages/{message_id}/full")).json()
+        if full["message"]["status"] == "cancelled":
+            return list(full["llm_calls"])
+        await asyncio.sleep(0.01)
+    raise AssertionError("the run was never stored as cancelled")
+
+
+async def test_a_call_cancelled_mid_answer_records_its_estimated_tokens(
+    client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
+) -> None:
+    stub.script(Script(chunks=tuple(f"w{i} " for i in range(200)), chunk_delay=0.02))
+    message_id = await _start(client, session_id)
+    await until(lambda: bool(stub.requests) and stub.requests[0].chunks_sent >= 5)
+    run_id = (await client.get(f"/messages/{message_id}/full")).json()["message"]["run_id"]
+    await client.post(f"/runs/{run_id}/cancel")
+    (call,) = await _cancelled_calls(client, message_id)
+    assert call["status"] == "cancelled" and call["usage_source"] == "estimated"
+    assert call["prompt_tokens"] > 0 and call["completion_tokens"] >= 5
+
+
+async def test_a_cancel_while_waiting_to_retry_records_no_attempt_that_never_ran(
+    client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
+) -> None:
+    stub.script(Script(status=429, retry_after=5), Script(chunks=("never",)))
+    message_id = await _start(client, session_id)
+    await until(lambda: bool(stub.requests) and stub.requests[0].completed_at is not None)
+    run_id = (await client.get(f"/messages/{message_id}/full")).json()["message"]["run_id"]
+    await asyncio.sleep(0.05)  # into the 5 s backoff
+    await client.post(f"/runs/{run_id}/cancel")
+    calls = await _cancelled_calls(client, message_id)
+    assert [(c["attempt"], c["status"], c["error_code"]) for c in calls] == [
+        (1, "error", "provider_rate_limited")
+    ]
+    assert len(stub.requests) == 1

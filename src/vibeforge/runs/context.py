@@ -28,6 +28,7 @@ from vibeforge.llm import (
 )
 from vibeforge.llm.completion import ToolCallAssembler
 from vibeforge.llm.tokens import completed_usage
+from vibeforge.llm.usage import with_cost
 from vibeforge.modelconfigs.service import ResolvedModel
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.streams import SessionStream, Streams
@@ -236,7 +237,8 @@ class RunContext:
         if usage is None and (record.text or record.thinking or record.tools.calls()):
             # Cancelled mid-answer: the provider bills what it sent, so it is estimated.
             output = record.content + "".join(call.arguments for call in record.tool_calls)
-            usage = completed_usage(None, request, output, "".join(record.thinking))
+            estimate = completed_usage(None, request, output, "".join(record.thinking))
+            usage = with_cost(estimate, self.model.spec.prices)
         raw = record.raw
         if raw is None and isinstance(failure, ProviderError):
             raw = failure.raw
