@@ -13,6 +13,7 @@ from tests.runs.conftest import SERVED_TOKEN, create_stub_model, until
 from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, free_port
 from vibeforge.llm.stub import Script, ScriptedToolCall, StubLLMServer
+from vibeforge.llm.tokens import estimate_tokens
 
 BASE_PATHS = {"openai-compatible": "/v1", "ollama": "", "anthropic": ""}
 FAST_429 = Script(status=429, retry_after=0.01)
@@ -248,8 +249,11 @@ async def test_a_call_cancelled_mid_answer_records_its_estimated_tokens(
     run_id = (await client.get(f"/messages/{message_id}/full")).json()["message"]["run_id"]
     await client.post(f"/runs/{run_id}/cancel")
     (call,) = await _cancelled_calls(client, message_id)
+    content = (await client.get(f"/messages/{message_id}/full")).json()["message"]["content"]
+    assert content.startswith("w0 w1 ")
     assert call["status"] == "cancelled" and call["usage_source"] == "estimated"
-    assert call["prompt_tokens"] > 0 and call["completion_tokens"] >= 5
+    assert call["prompt_tokens"] > 0
+    assert call["completion_tokens"] == estimate_tokens(content)  # what it sent before the cancel
 
 
 async def test_a_cancel_while_waiting_to_retry_records_no_attempt_that_never_ran(
