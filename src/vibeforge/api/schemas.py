@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,11 +26,13 @@ class Strict(BaseModel):
     hold a NUL character (PostgreSQL cannot store one; no text file has one)."""
 
     model_config = ConfigDict(extra="forbid")
+    # Fields a service rule checks (and names in its error) instead of this one.
+    checked_by_service: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
     def _no_nul(self) -> Strict:
         for name in type(self).model_fields:
-            if has_nul(getattr(self, name)):
+            if name not in self.checked_by_service and has_nul(getattr(self, name)):
                 raise ValueError(f"{name} contains a NUL character")
         return self
 
@@ -166,9 +168,12 @@ class FileRename(Strict):
     """A move of a file to a new path."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Unconstrained text: the path rule checks length and characters, so a NUL or a lone
+    # surrogate is refused as `invalid_path` like every other bad path.
+    checked_by_service = frozenset({"source", "target"})
 
-    source: str = Field(alias="from", min_length=1, max_length=4096)
-    target: str = Field(alias="to", min_length=1, max_length=4096)
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
     message: str | None = Field(default=None, max_length=10_000)
 
 
