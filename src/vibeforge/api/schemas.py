@@ -95,9 +95,11 @@ class UserCreated(BaseModel):
 class ProjectCreate(Strict):
     """A new project."""
 
+    checked_by_service = frozenset({"main_file"})  # by the path rule, as `invalid_path`
+
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
-    main_file: str = Field(default="main.py", min_length=1, max_length=1024)
+    main_file: str = "main.py"
 
 
 class ProjectOut(BaseModel):
