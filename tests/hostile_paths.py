@@ -3,9 +3,13 @@ and a check that a bare repository is still clean by `git fsck --strict`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
+
+import httpx
 
 HFS_IGNORABLE = ["\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202e", "\u206a", "\ufeff"]
 
@@ -71,3 +75,18 @@ def tree_paths(repository: Path) -> list[str]:
         timeout=60,
     )
     return sorted(p.decode("utf-8", "surrogateescape") for p in listed.stdout.split(b"\0") if p)
+
+
+async def versions(client: httpx.AsyncClient, project: str) -> list[str]:
+    """The ids of a project's versions, newest first."""
+    page = (await client.get(f"/projects/{project}/versions", params={"limit": 500})).json()
+    return [item["id"] for item in page["items"]]
+
+
+async def send_json(
+    client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any]
+) -> httpx.Response:
+    """Send `body` as JSON the way a careless client's encoder would: lone surrogates escaped
+    as `\\udXXX` (httpx's own encoder refuses them)."""
+    headers = {"content-type": "application/json"}
+    return await client.request(method, url, content=json.dumps(body).encode(), headers=headers)

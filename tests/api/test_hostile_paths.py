@@ -1,14 +1,21 @@
 """Hostile paths over REST: every one is 422 invalid_path, makes no version, and the project's
 repository stays clean by `git fsck --strict`."""
 
-import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.hostile_paths import ALL_HOSTILE, BAD_URL_PATHS, HOSTILE, fsck_strict, url_quote
+from tests.hostile_paths import (
+    ALL_HOSTILE,
+    BAD_URL_PATHS,
+    HOSTILE,
+    fsck_strict,
+    send_json,
+    url_quote,
+    versions,
+)
 
 
 @pytest.fixture
@@ -18,20 +25,6 @@ async def project(client: httpx.AsyncClient) -> str:
     written = await client.put(f"/projects/{project_id}/files/src/ok.py", json={"content": "1\n"})
     assert written.status_code == 200
     return project_id
-
-
-async def versions(client: httpx.AsyncClient, project: str) -> list[str]:
-    page = (await client.get(f"/projects/{project}/versions", params={"limit": 500})).json()
-    return [item["id"] for item in page["items"]]
-
-
-async def send_json(
-    client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any]
-) -> httpx.Response:
-    # json.dumps escapes lone surrogates as \\udXXX, as a careless client's encoder would.
-    payload = json.dumps(body).encode()
-    headers = {"content-type": "application/json"}
-    return await client.request(method, url, content=payload, headers=headers)
 
 
 def refused_as_invalid_path(response: httpx.Response) -> str:

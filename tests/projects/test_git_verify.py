@@ -1,10 +1,10 @@
 """Every commit holds exactly what the write asked for, or no version is made."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.hostile_paths import fsck_strict
 from vibeforge.errors import InvalidPath
 from vibeforge.projects import git as git_module
 from vibeforge.projects.git import GitRepository, ObjectCache, TreeEntry
@@ -20,17 +20,6 @@ def repo(tmp_path: Path) -> GitRepository:
     repository = GitRepository(tmp_path / "repo", ObjectCache())
     repository.init({"main.py": b"print(1)\n"}, "Create project", AUTHOR)
     return repository
-
-
-def fsck_strict(repo: GitRepository) -> str:
-    found = subprocess.run(
-        ["git", f"--git-dir={repo.path}", "fsck", "--strict", "--no-dangling"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert found.returncode == 0, found.stderr
-    return found.stderr
 
 
 @pytest.mark.parametrize("path", DROPPED_BY_GIT)
@@ -144,7 +133,7 @@ def test_gitattributes_git_cannot_parse_is_refused(repo: GitRepository) -> None:
             "notes.txt", "pkg/.gitattributes", message="m", author=AUTHOR, expected_head=head
         )
     assert repo.head() == head
-    fsck_strict(repo)
+    fsck_strict(repo.path)
 
 
 def test_a_commit_leaves_its_listing_cached_for_the_next_write(repo: GitRepository) -> None:
@@ -161,4 +150,4 @@ def test_a_commit_leaves_its_listing_cached_for_the_next_write(repo: GitReposito
     assert calls == [], "the new head's tree was listed when it was verified"
     repo.commit({"b.py": b"b"}, message="m", author=AUTHOR, expected_head=head)
     assert [args[0] for args in calls].count("ls-tree") == 1, "one listing per write"
-    fsck_strict(repo)
+    fsck_strict(repo.path)

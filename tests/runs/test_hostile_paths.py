@@ -1,11 +1,6 @@
 """A hostile batch against a real server (REST, the WebSocket, the model's edits): every
 refused write makes no version, and `git fsck --strict` finds the repository clean."""
 
-import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
-
 import httpx
 import pytest
 
@@ -14,29 +9,15 @@ from tests.hostile_paths import (
     BAD_URL_PATHS,
     HOSTILE,
     fsck_strict,
+    send_json,
     tree_paths,
     url_quote,
+    versions,
 )
+from tests.runs.conftest import TOKEN
 from tests.runs.wsclient import WsClient
-from tests.servers import RunningServer, vibeforge_server
+from tests.servers import RunningServer
 from vibeforge.llm.stub import Script, StubLLMServer
-
-TOKEN = "vf_hostile-paths-token-0123456789"
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
-    with vibeforge_server(
-        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture
@@ -46,18 +27,6 @@ async def project(http: httpx.AsyncClient) -> str:
     written = await http.put(f"/projects/{project_id}/files/app.py", json={"content": "x = 1\n"})
     assert written.status_code == 200
     return project_id
-
-
-async def versions(http: httpx.AsyncClient, project: str) -> list[str]:
-    page = (await http.get(f"/projects/{project}/versions", params={"limit": 500})).json()
-    return [item["id"] for item in page["items"]]
-
-
-async def send_json(
-    http: httpx.AsyncClient, method: str, url: str, body: dict[str, Any]
-) -> httpx.Response:
-    headers = {"content-type": "application/json"}
-    return await http.request(method, url, content=json.dumps(body).encode(), headers=headers)
 
 
 async def test_rest_through_a_real_server_refuses_every_class(
