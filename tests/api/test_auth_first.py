@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import socketio
 from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -206,3 +207,22 @@ async def test_an_unauthenticated_socket_is_told_unauthorized_whatever_it_sends(
         for query in ["?token=vf_not-a-token", "?token=%00"]:
             with pytest.raises(InvalidStatus):
                 await connect(ws_url + query)
+
+
+async def test_socketio_refuses_a_connection_whatever_its_auth_payload(app: FastAPI) -> None:
+    payloads: list[Any] = [None, "a-token", 5, [ADMIN_TOKEN], {"token": 5}, {"token": "nope"}]
+    async with serve_in_process(app) as url:
+        for auth in payloads:
+            client = socketio.AsyncClient()
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await client.connect(url, auth=auth, transports=["websocket"])
+            await client.disconnect()
+        for query in ["?token=nope", "?token=%00"]:
+            client = socketio.AsyncClient()
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await client.connect(url + query, transports=["websocket"])
+            await client.disconnect()
+        accepted = socketio.AsyncClient()  # the same server lets a valid token in
+        await accepted.connect(url, auth={"token": ADMIN_TOKEN}, transports=["websocket"])
+        assert accepted.connected
+        await accepted.disconnect()
