@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from vibeforge.api.changes import announce
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     FileEntryOut,
     FileOut,
@@ -21,7 +22,7 @@ from vibeforge.api.schemas import (
     VersionWritten,
 )
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=AuthFirstRoute)
 
 
 @router.get("/projects/{project_id}/files")
