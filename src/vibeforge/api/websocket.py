@@ -259,11 +259,17 @@ async def _authenticate(socket: WebSocket, services: Services) -> User | None:
         return user
     await socket.accept()
     try:
-        first = json.loads(await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT_S))
-        data = first.get("data") or {}
-        if first.get("type") != "auth" or not isinstance(data.get("token"), str):
+        frame = await asyncio.wait_for(socket.receive(), AUTH_TIMEOUT_S)
+        if frame["type"] == "websocket.disconnect":
+            return None
+        # Whatever the first frame is (binary, not JSON, not an object), a client that has not
+        # authenticated is told only that: nothing is parsed further.
+        first = json.loads(frame.get("text") or "null")
+        data = first.get("data") if isinstance(first, dict) else None
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or first.get("type") != "auth":
             raise Unauthorized("the first message must be auth")
-        return await services.users.authenticate(data["token"])
+        return await services.users.authenticate(token)
     except (TimeoutError, ValueError, AttributeError, Unauthorized):
         await socket.send_text(
             envelope("error", {"code": "unauthorized", "detail": "invalid token"})

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from vibeforge.api.changes import announce
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     FileEntryOut,
     FileOut,
@@ -23,13 +24,14 @@ from vibeforge.api.schemas import (
 )
 from vibeforge.projects.paths import check_url_bytes
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=AuthFirstRoute)
 
 
 def _url_path(request: Request, path: str) -> str:
     """The route's `{path}`, refused when the URL's bytes were not UTF-8.
 
-    Called in the handlers, after authentication: an anonymous caller learns nothing.
+    Called in the handlers, after authentication, so a request without a valid token is 401
+    whatever its URL.
     """
     raw = request.scope.get("raw_path")
     if isinstance(raw, bytes):

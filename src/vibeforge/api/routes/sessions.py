@@ -16,11 +16,12 @@ from vibeforge.api.chat_schemas import (
     SessionOut,
 )
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.services import Services
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=AuthFirstRoute)
 
 
 def session_out(row: ChatSession, services: Services) -> SessionOut:
