@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from itertools import pairwise
 
@@ -10,9 +11,12 @@ from vibeforge.edits.hunks import Located, Refuse, locate_hunk, replacement
 from vibeforge.edits.locate import FileIndex
 from vibeforge.edits.model import BlockReport, EditResult, FileEdit, Hunk
 from vibeforge.edits.parse import ParseError, parse_edits
+from vibeforge.edits.parse_sr import without_trailing_divider
 from vibeforge.edits.paths import clean_path, header_names, resolve_path
 from vibeforge.edits.text import IndentStyle, detect_eol, join_lines, split_lines, to_lf
-from vibeforge.edits.whole import MergeError, merge_elisions
+from vibeforge.edits.whole import MergeError, ends_elided, merge_elisions
+
+_RULE = re.compile(r"^\s*={3,}\s*$")  # a heading underline or divider of the file's own
 
 
 class _Text:
@@ -103,11 +107,16 @@ def _apply_one(
     if located.status == "substring":
         begin, end = located.span
         text = state.text
+        if end >= len(text) - 1:
+            state.final_newline = True  # the block rewrote the last line, with its newline
         state.lines = split_lines(text[:begin] + (hunk.replace_text or "") + text[end:])
         return
     match = located.match
     assert match is not None
     new = replacement(state.lines, hunk, match, index.style, edit_style)
+    if match.end >= len(state.lines):
+        # The edit rewrote the file's end: its own text says whether the last line ends.
+        state.final_newline = hunk.final_newline is not False
     state.lines[match.start : match.end] = new
 
 
@@ -151,6 +160,12 @@ def apply_file_edits(original: str, edits: list[FileEdit], path: str | None = No
     if fmt == "whole":
         return _apply_whole(state, edits, path)
     hunks = [hunk for edit in edits for hunk in edit.hunks]
+    if any(hunk.trailing_divider for hunk in hunks) and not any(
+        _RULE.match(line) for line in state.lines
+    ):
+        # A file without `=======` lines of its own: the one closing a REPLACE is the model's
+        # habit of repeating the divider, not text to write.
+        hunks = [without_trailing_divider(h) if h.trailing_divider else h for h in hunks]
     if any(edit.creates for edit in edits):
         return _create(state, _new_file_content(hunks), path)
     if not hunks:
@@ -172,13 +187,18 @@ def _apply_whole(state: _Text, edits: list[FileEdit], path: str | None) -> str:
         raise EditError(
             "the whole-file reply is truncated: its code fence is never closed", path=path
         )
-    new = split_lines(edit.content or "")
+    new = [line.rstrip("\r") for line in split_lines(edit.content or "")]
     if not any(line.strip() for line in new):
+        if edit.fenced:
+            return ""  # a closed, empty listing: the file is to be empty
         raise EditError("the whole-file reply is empty", path=path)
     try:
-        merged = merge_elisions(state.lines, [line.rstrip("\r") for line in new])
+        merged = merge_elisions(state.lines, new)
     except MergeError as error:
         raise EditError(str(error), path=path) from error
+    if edit.final_newline and not ends_elided(state.lines, new):
+        # The reply's own text ends its last line (a fenced body always does), so the file does.
+        state.final_newline = True
     state.lines = merged
     return state.render()
 

@@ -295,29 +295,50 @@ def _unless_stale(index: FileIndex, hunk: Hunk, match: Match, edit_style: Indent
     return Located("match", match)
 
 
-def _reindent(line: str, match: Match, file_style: IndentStyle, edit_style: IndentStyle) -> str:
-    if match.layer == "exact":
-        lead = indent_of(line)
-        foreign = ("\t" in lead) != file_style.use_tabs and len(lead.expandtabs(4)) >= 2
-        if not (file_style.known and foreign):
-            return line
-        # An added line indented with the other character than the whole file uses.
-        return file_style.render(len(lead.expandtabs(match.tab_width))) + line[len(lead) :]
-    body = line.strip()
-    if not body:
-        return ""
-    columns = len(indent_of(line).expandtabs(match.tab_width)) + match.delta
+def _reindent(line: str, match: Match, file_style: IndentStyle, noisy: bool) -> str:
+    """An added line placed where the hunk matched: as written when the old side matched as
+    written (or up to trailing spaces); else shifted by the match's one indentation delta.
+
+    `noisy`: the old side carried trailing spaces the file lacks, so the same noise on added
+    lines is dropped too.
+    """
+    lead = indent_of(line)
+    if noisy:
+        line = line.rstrip()
+    if match.layer == "exact" or (match.layer == "rstrip" and "\t" not in lead):
+        return line
+    if not line:
+        return line
+    columns = len(lead.expandtabs(match.tab_width)) + match.delta
     if columns < 0:
+        if not line.strip():
+            return ""  # a whitespace-only line less indented than the shift: it was blank
         raise Refuse("the replacement cannot be re-indented to the file's indentation")
-    if match.layer == "rstrip" and match.delta == 0 and "\t" not in indent_of(line):
-        return line.rstrip()
-    return file_style.render(columns) + body
+    return file_style.render(columns) + line[len(lead) :]
+
+
+def _trailing_noise(lines: list[str], hunk: Hunk, match: Match) -> bool:
+    """Whether an old-side line has trailing whitespace that its file line lacks."""
+    return any(
+        where is not None
+        and text.strip()
+        and text != text.rstrip()
+        and not lines[where].endswith(text[len(text.rstrip()) :])
+        for text, where in zip(hunk.old, match.pairs, strict=False)
+    )
 
 
 def replacement(
     lines: list[str], hunk: Hunk, match: Match, file_style: IndentStyle, edit_style: IndentStyle
 ) -> list[str]:
-    """The file lines that replace lines[match.start:match.end]."""
+    """The file lines that replace lines[match.start:match.end].
+
+    A search/replace block whose SEARCH matched exactly is replaced by its REPLACE, byte for
+    byte; otherwise kept lines come from the file and added lines from the reply, re-indented.
+    """
+    if match.layer == "exact" and hunk.replace_lines is not None:
+        return list(hunk.replace_lines)
+    noisy = match.layer != "exact" and _trailing_noise(lines, hunk, match)
     out: list[str] = []
     cursor = match.start  # next file line not yet copied or consumed
     entry = 0
@@ -325,7 +346,7 @@ def replacement(
     previous_kind = "ctx"
     for op in hunk.ops:
         if op.kind == "add":
-            out.append(_reindent(op.text, match, file_style, edit_style))
+            out.append(_reindent(op.text, match, file_style, noisy))
             adds_since_match = True
             continue
         if entry in match.spans:

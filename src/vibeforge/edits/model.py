@@ -28,6 +28,11 @@ class Hunk:
     start_hint: int | None = None  # 0-based old-side line number from a diff header
     search_text: str | None = None  # raw SEARCH text (search-replace), for substring location
     replace_text: str | None = None
+    replace_lines: list[str] | None = None  # the REPLACE lines exactly as written
+    trailing_divider: bool = False  # REPLACE ends with a `=======` line (see parse_sr.py)
+    # A diff's "\ No newline at end of file" after its last new-side line: False. None: the
+    # hunk says nothing, so a hunk that reaches the end of the file ends it with a newline.
+    final_newline: bool | None = None
 
     @property
     def old(self) -> list[str]:
@@ -52,6 +57,8 @@ class FileEdit:
     creates: bool = False  # a diff from /dev/null
     deletes: bool = False  # a diff to /dev/null
     complete: bool = True  # False when a whole-file fence was never closed
+    fenced: bool = False  # a whole file given inside a code fence (not the raw reply)
+    final_newline: bool | None = None  # whole files: what the reply's text says (None: keep)
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from vibeforge.edits.fences import closing_line, opening_fence
 from vibeforge.edits.model import FileEdit
 from vibeforge.edits.paths import looks_like_path
 from vibeforge.edits.text import is_elision
 
-# Fences as models write them: at most 3 spaces in, 3-5 backticks or exactly 3 tildes. Longer
-# runs and deeper lines are code (an RST `~~~~~~` underline, a fence inside a docstring).
-_OPENER = re.compile(r"^ {0,3}(?P<fence>`{3,5}|~{3})(?!~)\s*(?P<info>[^`~]*)$")
 ANCHOR_LINES = 6  # lines used at most to tell two identical anchor lines apart
 
 
@@ -23,22 +19,32 @@ def parse_whole(reply: str) -> list[FileEdit]:
     lines = reply.split("\n")
     edits: list[FileEdit] = []
     number = 0
+    previous: str | None = None  # the nearest non-blank line above, outside fences
     while number < len(lines):
-        opener = _OPENER.match(lines[number])
-        if not opener:
+        line = lines[number]
+        fence = opening_fence(line, previous, tags=_tag_fence_allowed(previous))
+        if fence is None:
+            if line.strip():
+                previous = line
             number += 1
             continue
-        fence = opener.group("fence")
-        path = _path_before(lines, number, opener.group("info"))
-        close = _closer(lines, number + 1, fence)
+        path = _path_before(lines, number, fence.info)
+        close = closing_line(lines, number + 1, fence)
         body = lines[number + 1 : close]
         content = "\n".join(body) + "\n" if body else ""
         edits.append(
             FileEdit(
-                path=path, fmt="whole", body=content, content=content, complete=close < len(lines)
+                path=path,
+                fmt="whole",
+                body=content,
+                content=content,
+                complete=close < len(lines),
+                fenced=True,
+                final_newline=True,  # the body's last line ends before the closing fence
             )
         )
         number = close + 1
+        previous = None
     if edits:
         return edits
     body = reply
@@ -48,27 +54,18 @@ def parse_whole(reply: str) -> list[FileEdit]:
     path = looks_like_path(first) if rest.strip() and not quoted else None
     if path is not None:
         body = rest
-    return [FileEdit(path=path, fmt="whole", body=body, content=body)]
+    # Raw text ends wherever the reply stops: only a final newline it has says anything.
+    ends = True if body.endswith("\n") else None
+    return [FileEdit(path=path, fmt="whole", body=body, content=body, final_newline=ends)]
 
 
-def _closer(lines: list[str], start: int, fence: str) -> int:
-    """Index of the fence closing a file body (len(lines) when it is never closed).
-
-    A fence with a language inside the body (a Markdown example in a docstring) opens a
-    nested block whose bare fence closes it, not the file.
-    """
-    depth = 0
-    for number in range(start, len(lines)):
-        found = _OPENER.match(lines[number])
-        if not found or found.group("fence") != fence:
-            continue
-        if found.group("info").strip():
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            return number
-    return len(lines)
+def _tag_fence_allowed(previous: str | None) -> bool:
+    """A `<pre>`-like fence opens at the top, under a path line or after a colon; elsewhere a
+    lone `<pre>` line is more likely part of an HTML file written raw."""
+    if previous is None:
+        return True
+    stripped = previous.strip()
+    return stripped.endswith(":") or looks_like_path(previous) is not None
 
 
 def _path_before(lines: list[str], opener: int, info: str) -> str | None:
@@ -121,14 +118,25 @@ def _find(
         used += 1
 
 
-def merge_elisions(original: list[str], new: list[str]) -> list[str]:
-    """Fill each elision comment in `new` with the original lines it stands for."""
+def elision_markers(original: list[str], new: list[str]) -> list[int]:
+    """Indexes of the lines of `new` that stand for code of `original` left out."""
     known = {line.strip() for line in original}
-    markers = [
+    return [
         k
         for k, line in enumerate(new)
         if is_elision(line, bare_dots=False) and line.strip() not in known
     ]
+
+
+def ends_elided(original: list[str], new: list[str]) -> bool:
+    """Whether the last non-blank line of `new` stands for the original's tail."""
+    last = next((k for k in range(len(new) - 1, -1, -1) if new[k].strip()), None)
+    return last is not None and last in elision_markers(original, new)
+
+
+def merge_elisions(original: list[str], new: list[str]) -> list[str]:
+    """Fill each elision comment in `new` with the original lines it stands for."""
+    markers = elision_markers(original, new)
     if not markers:
         return new
     out: list[str] = []
