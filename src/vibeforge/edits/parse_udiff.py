@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from vibeforge.edits.fences import Fence, opening_fence
 from vibeforge.edits.model import FileEdit, Hunk, Op
 from vibeforge.edits.paths import clean_path, strip_diff_side
 
@@ -76,6 +77,7 @@ def parse_udiff(reply: str) -> list[FileEdit]:
     count = 0
     number = 0
     bare = 0  # trailing ops of the current hunk written without a prefix
+    tag: Fence | None = None  # an HTML-like fence the diff sits in
     while number < len(lines):
         line = lines[number]
         following = lines[number + 1] if number + 1 < len(lines) else ""
@@ -101,6 +103,13 @@ def parse_udiff(reply: str) -> list[FileEdit]:
         elif _FENCE.match(line) or line.startswith(("diff --git ", "index ")):
             _finish(hunk, edit, bare)
             hunk = None
+        elif tag is not None and tag.closes(line):
+            _finish(hunk, edit, bare)
+            hunk, tag = None, None
+        elif hunk is None and (opened := opening_fence(line)) is not None and opened.is_tag:
+            # `<source>diff` and kin: only a tag fence opened here may close a hunk later, so
+            # an unprefixed `</pre>` context line of an HTML file is not taken for one.
+            tag = opened
         elif hunk is None and edit is not None and edit.hunks == [] and line[:1] in " +-":
             # A diff without any @@ line: its body starts right after the file header.
             hunk = Hunk(ops=[], index=count)
@@ -117,7 +126,10 @@ def parse_udiff(reply: str) -> list[FileEdit]:
 
 def _add_line(hunk: Hunk, line: str) -> None:
     if line.startswith("\\"):
-        return  # "\ No newline at end of file": the file keeps its own final newline
+        # "\ No newline at end of file" after a new-side line: the new file ends without one.
+        if hunk.ops and hunk.ops[-1].kind != "del":
+            hunk.final_newline = False
+        return
     if line.startswith("+"):
         hunk.ops.append(Op("add", line[1:]))
     elif line.startswith("-"):
