@@ -14,11 +14,16 @@ from vibeforge.edits.checks import (
     line_levels,
     substring_places,
 )
-from vibeforge.edits.locate import FileIndex, Match, contiguous, tolerant
+from vibeforge.edits.locate import FileIndex, Match, contiguous, drifted, tolerant
 from vibeforge.edits.model import Hunk
 from vibeforge.edits.outcome import Located, Refuse
 from vibeforge.edits.replace import replacement
-from vibeforge.edits.stale import adds_text, stale_new_side, unless_stale
+from vibeforge.edits.stale import (
+    adds_text,
+    stale_new_side,
+    substring_already_applied,
+    unless_stale,
+)
 from vibeforge.edits.text import IndentStyle, is_elision
 
 __all__ = ["Located", "Refuse", "locate_hunk", "replacement"]
@@ -95,7 +100,16 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
             check_elided_adds(index, hunk, match)
             return Located("match", match)
         if hunk.search_text is not None:
-            return _locate_substring(hunk, text, old, index)
+            located = _locate_substring(hunk, text, index)
+            if located is not None:
+                return located
+        removed = [op.kind == "del" for op in hunk.ops if op.kind != "add"]
+        found = drifted(index, old, removed, edit_style)
+        if found:
+            match = _pick(found, hunk.start_hint, same)
+            check_hint(index, hunk, match, "drift", edit_style)
+            check_substring_conflicts(index, hunk, match, text)
+            return unless_stale(index, hunk, match, edit_style)
     except Refuse as refusal:
         return Located("failed", reason=str(refusal), closest=closest_lines(index.lines, old))
     return _not_found(index, old)
@@ -109,7 +123,7 @@ def _not_found(index: FileIndex, old: list[str]) -> Located:
     )
 
 
-def _locate_substring(hunk: Hunk, text: str, old: list[str], index: FileIndex) -> Located:
+def _locate_substring(hunk: Hunk, text: str, index: FileIndex) -> Located | None:
     """The SEARCH text as a unique substring of the file (the model cut a line's start)."""
     needle = hunk.search_text or ""
     places = substring_places(text, needle)
@@ -117,11 +131,13 @@ def _locate_substring(hunk: Hunk, text: str, old: list[str], index: FileIndex) -
     if len(places) > 1 or (places and text.count(needle) > 1):
         raise Refuse(f"ambiguous: the search text occurs {text.count(needle)} times")
     if places:
+        if substring_already_applied(text, hunk, places[0]):
+            return Located("stale", reason="already applied")
         return Located("substring", span=places[0])
     replace = hunk.replace_text or ""
     if adds_text(hunk) and replace != needle and len(substring_places(text, replace)) == 1:
         return Located("stale", reason="already applied")
-    return _not_found(index, old)
+    return None
 
 
 def closest_lines(lines: list[str], old: list[str], context: int = 2) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from vibeforge.edits.text import IndentStyle, indent_of, is_elision
@@ -98,28 +98,34 @@ def _indent_delta(
     return (unshifted or consistent or [None])[0]
 
 
-def contiguous(
-    index: FileIndex, entries: list[str], level: str, edit_style: IndentStyle
-) -> list[Match]:
-    """All places where the entries match consecutive file lines at one level."""
+def _aligned_starts(index: FileIndex, entries: list[str], level: str) -> list[int]:
+    """Every start where the entries equal consecutive file lines at one level."""
     anchor = next((k for k, text in enumerate(entries) if text.strip()), None)
     if anchor is None:
         return []
     wanted = [normalise(text, level) for text in entries]
     lines = index.lines
-    found: list[Match] = []
+    starts: list[int] = []
     for position in index.table(level).get(wanted[anchor], []):
         start = position - anchor
         if start < 0 or start + len(entries) > len(lines):
             continue
-        ok = all(
+        if all(
             (normalise(lines[start + k], level) == want)
             if level == "exact" or want
             else not lines[start + k].strip()
             for k, want in enumerate(wanted)
-        )
-        if not ok:
-            continue
+        ):
+            starts.append(start)
+    return starts
+
+
+def contiguous(
+    index: FileIndex, entries: list[str], level: str, edit_style: IndentStyle
+) -> list[Match]:
+    """All places where the entries match consecutive file lines at one level."""
+    found: list[Match] = []
+    for start in _aligned_starts(index, entries, level):
         pairs: list[int | None] = list(range(start, start + len(entries)))
         delta, width = 0, edit_style.unit
         if level in ("strip", "spacing"):
@@ -130,6 +136,39 @@ def contiguous(
         found.append(
             Match(start, start + len(entries), pairs, delta=delta, layer=level, tab_width=width)
         )
+    return found
+
+
+def drifted(
+    index: FileIndex, entries: list[str], removed: list[bool], edit_style: IndentStyle
+) -> list[Match]:
+    """Places where the entries match consecutive lines with indentation ignored, but not by
+    one shift: the model's indentation drifts from line to line (a diff's context lines that
+    lost their leading space, say). Lines added there take the shift of the removed lines
+    when those agree, else the shift most of the lines share."""
+    found: list[Match] = []
+    unit = edit_style.unit
+    for start in _aligned_starts(index, entries, "strip"):
+        pairs: list[int | None] = list(range(start, start + len(entries)))
+        if _indent_delta(index, entries, pairs, edit_style) is not None:
+            continue  # one shift fits: the strip layer's business, not drift
+        shifts = [
+            (
+                index.style.columns(indent_of(index.lines[start + k]))
+                - len(indent_of(text).expandtabs(unit)),
+                removed[k],
+            )
+            for k, text in enumerate(entries)
+            if text.strip() and not is_elision(text)
+        ]
+        of_removed = {shift for shift, gone in shifts if gone}
+        if len(of_removed) == 1:
+            delta = of_removed.pop()
+        else:
+            counts = Counter(shift for shift, _ in shifts)
+            delta = max(counts, key=lambda shift: (counts[shift], -abs(shift)))
+        end = start + len(entries)
+        found.append(Match(start, end, pairs, delta=delta, layer="drift", tab_width=unit))
     return found
 
 

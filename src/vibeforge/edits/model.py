@@ -30,6 +30,7 @@ class Hunk:
     replace_text: str | None = None
     replace_lines: list[str] | None = None  # the REPLACE lines exactly as written
     trailing_divider: bool = False  # REPLACE ends with a `=======` line (see parse_sr.py)
+    notes: list[str] = field(default_factory=list)  # what the parser adjusted, for the report
     # A diff's "\ No newline at end of file" after its last new-side line: False. None: the
     # hunk says nothing, so a hunk that reaches the end of the file ends it with a newline.
     final_newline: bool | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection
 
 from vibeforge.edits.fences import Fence, opening_fence
 from vibeforge.edits.model import FileEdit, Hunk, Op
@@ -63,7 +64,7 @@ class _Blocks:
         self.edits: dict[str | None, FileEdit] = {}
         self.count = 0
 
-    def add(self, path: str | None, search: list[str], replace: list[str]) -> None:
+    def add(self, path: str | None, search: list[str], replace: list[str]) -> Hunk:
         hunk = block_to_hunk(search, replace, self.count)
         # A second `=======` right before `>>>>>>> REPLACE` is a habit of some models; whether
         # it is one is decided against the file (see apply.py), as a Markdown or RST file may
@@ -72,9 +73,10 @@ class _Blocks:
         edit = self.edits.setdefault(path, FileEdit(path=path, fmt="search-replace", body=""))
         edit.hunks.append(hunk)
         self.count += 1
+        return hunk
 
 
-def parse_search_replace(reply: str) -> list[FileEdit]:
+def parse_search_replace(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     """Split a reply into per-file edits of search/replace blocks, in reply order."""
     blocks = _Blocks()
     path: str | None = None
@@ -96,7 +98,7 @@ def parse_search_replace(reply: str) -> list[FileEdit]:
             elif (opened := opening_fence(line)) is not None:
                 fence = opened
             else:
-                named = looks_like_path(line)
+                named = looks_like_path(line, known)
                 if named is not None:
                     path = named
         elif state == "search":
@@ -140,5 +142,6 @@ def _end_at_fence(
     Returns the reply line to go on from: the line after that fence (the block's own lines
     after it were prose or the next file's path line).
     """
-    blocks.add(path, search, replace[:fence_end])
+    hunk = blocks.add(path, search, replace[:fence_end])
+    hunk.notes.append("the REPLACE ended at its closing fence, without >>>>>>> REPLACE")
     return resume - (len(replace) - fence_end) + 1

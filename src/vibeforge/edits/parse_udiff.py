@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from itertools import pairwise
 
 from vibeforge.edits.fences import Fence, opening_fence
@@ -23,11 +24,42 @@ def has_hunks(reply: str) -> bool:
     return any(a.startswith("--- ") and b.startswith("+++ ") for a, b in pairwise(lines))
 
 
-def _header_path(line: str) -> str:
-    raw = line[4:].split("\t")[0].strip()
+def _header_path(line: str, known: Collection[str]) -> str:
+    written = line[4:].split("\t")[0]
+    raw = written.strip()
     if raw == DEV_NULL:
         return DEV_NULL
+    if raw.startswith('"') and raw.endswith('"') and len(raw) > 1:
+        raw = _unquote(raw[1:-1])  # git quotes names with unusual characters
+    # A known name may begin or end with a space, which stripping would lose.
+    for exact in (written.rstrip("\r"), strip_diff_side(written.rstrip("\r"))):
+        if exact in known:
+            return exact
     return strip_diff_side(clean_path(raw))
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f"}
+
+
+def _unquote(quoted: str) -> str:
+    """A git-quoted path's text: C escapes, octal bytes as UTF-8."""
+    data = bytearray()
+    number = 0
+    while number < len(quoted):
+        char = quoted[number]
+        if char == "\\" and number + 1 < len(quoted):
+            following = quoted[number + 1]
+            octal = re.match(r"[0-7]{3}", quoted[number + 1 : number + 4])
+            if octal:
+                data.append(int(octal.group(), 8))
+                number += 4
+                continue
+            data += _ESCAPES.get(following, following).encode()
+            number += 2
+            continue
+        data += char.encode()
+        number += 1
+    return data.decode("utf-8", "replace")
 
 
 def _hint(header: str) -> int | None:
@@ -68,7 +100,7 @@ def _finish(hunk: Hunk | None, edit: FileEdit | None, bare_tail: int = 0) -> Non
         edit.hunks.append(hunk)
 
 
-def parse_udiff(reply: str) -> list[FileEdit]:
+def parse_udiff(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     """Split a diff reply into per-file edits; hunks keep their header line as a hint."""
     lines = reply.split("\n")
     edits: list[FileEdit] = []
@@ -84,7 +116,7 @@ def parse_udiff(reply: str) -> list[FileEdit]:
         if line.startswith("--- ") and following.startswith("+++ "):
             _finish(hunk, edit, bare)
             hunk = None
-            old_path, new_path = _header_path(line), _header_path(following)
+            old_path, new_path = _header_path(line, known), _header_path(following, known)
             path = old_path if new_path == DEV_NULL else new_path
             edit = FileEdit(path=path, fmt="udiff", body="")
             edit.creates = old_path == DEV_NULL

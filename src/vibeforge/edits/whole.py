@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from vibeforge.edits.fences import closing_line, opening_fence
 from vibeforge.edits.model import FileEdit
 from vibeforge.edits.paths import looks_like_path
@@ -14,7 +16,7 @@ class MergeError(ValueError):
     """An elided whole file whose gaps cannot be placed in the original with certainty."""
 
 
-def parse_whole(reply: str) -> list[FileEdit]:
+def parse_whole(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     """The fenced files of a reply, each with the path line before it; else the raw reply."""
     lines = reply.split("\n")
     edits: list[FileEdit] = []
@@ -28,7 +30,7 @@ def parse_whole(reply: str) -> list[FileEdit]:
                 previous = line
             number += 1
             continue
-        path = _path_before(lines, number, fence.info)
+        path = _path_before(lines, number, fence.info, known)
         close = closing_line(lines, number + 1, fence)
         body = lines[number + 1 : close]
         content = "\n".join(body) + "\n" if body else ""
@@ -51,7 +53,7 @@ def parse_whole(reply: str) -> list[FileEdit]:
     first, _, rest = reply.partition("\n")
     # A quoted first line is a module docstring ("pkg.mod"), not a path line.
     quoted = first.lstrip().startswith(('"', "'"))
-    path = looks_like_path(first) if rest.strip() and not quoted else None
+    path = looks_like_path(first, known) if rest.strip() and not quoted else None
     if path is not None:
         body = rest
     # Raw text ends wherever the reply stops: only a final newline it has says anything.
@@ -68,7 +70,7 @@ def _tag_fence_allowed(previous: str | None) -> bool:
     return stripped.endswith(":") or looks_like_path(previous) is not None
 
 
-def _path_before(lines: list[str], opener: int, info: str) -> str | None:
+def _path_before(lines: list[str], opener: int, info: str, known: Collection[str]) -> str | None:
     for word in info.split():
         named = looks_like_path(word)
         if named is not None and ("/" in named or "." in named):
@@ -78,7 +80,7 @@ def _path_before(lines: list[str], opener: int, info: str) -> str | None:
         back -= 1
     if back < 0:
         return None
-    return looks_like_path(lines[back])
+    return looks_like_path(lines[back], known)
 
 
 def _stripped(lines: list[str], start: int, length: int) -> list[str]:
