@@ -18,6 +18,7 @@ _TAG_OPEN = re.compile(
     r"^ {0,3}<(?P<name>" + "|".join(TAG_NAMES) + r")(?:\s[^<>]*)?>[ \t]*(?P<info>[\w+#.-]*)[ \t]*$",
     re.IGNORECASE,
 )
+_FILE_NAME = re.compile(r"^[\w./-]*\w\.[A-Za-z0-9]{1,10}$")
 _TAG_CLOSE = re.compile(r"^ {0,3}</(?P<name>" + "|".join(TAG_NAMES) + r")>[ \t]*$", re.IGNORECASE)
 
 
@@ -75,11 +76,14 @@ def opening_fence(line: str, previous: str | None = None, tags: bool = True) -> 
 
 
 def _underlines(previous: str | None, mark: str) -> bool:
-    """An RST underline is at least as long as the title above it."""
+    """An RST underline is at least as long as the title above it; a file name with an
+    extension above a short run is a path line and its fence."""
     if previous is None or not previous.strip():
         return False
     title = previous.strip()
-    return len(title) <= len(mark) and not title.endswith(":")
+    if len(title) > len(mark) or title.endswith(":"):
+        return False
+    return not (len(mark) <= 5 and _FILE_NAME.match(title))
 
 
 def closing_line(lines: list[str], start: int, fence: Fence) -> int:

@@ -80,8 +80,10 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
                 match = _pick(found, hunk.start_hint, same)
                 check_hint(index, hunk, match, level, edit_style)
                 check_substring_conflicts(index, hunk, match, text)
-                check_cut_line(index, hunk, match, text, edit_style)
-                return unless_stale(index, hunk, match, edit_style)
+                located = unless_stale(index, hunk, match, edit_style)
+                if located.status == "match":
+                    check_cut_line(index, hunk, match, text, edit_style)
+                return located
         stale = stale_new_side(index, hunk, edit_style)
         if stale is not None:
             return Located("stale", stale, reason="already applied")
