@@ -44,7 +44,8 @@ def test_a_path_with_spaces_is_named_in_a_several_file_project(reply, path: str)
 
 def test_a_git_quoted_diff_path_is_unquoted() -> None:
     files = {**OTHERS, "naïve file.py": "A = 1\n"}
-    reply = '--- "a/na\\303\\257ve file.py"\n+++ "b/na\\303\\257ve file.py"\n@@ -1 +1 @@\n-A = 1\n+A = 2\n'
+    name = "na\\303\\257ve file.py"  # git's quoting of the UTF-8 bytes of "ï"
+    reply = f'--- "a/{name}"\n+++ "b/{name}"\n@@ -1 +1 @@\n-A = 1\n+A = 2\n'
     assert apply_edits(files, reply).files == {"naïve file.py": "A = 2\n"}
 
 
