@@ -305,3 +305,51 @@ def test_a_prose_reply_without_a_format_is_not_a_whole_file() -> None:
 def test_a_raw_file_under_its_path_line_is_still_a_whole_file() -> None:
     new = FUNCTION.replace("x + 1", "x + 2")
     assert apply_edit(FUNCTION, "m.py\n" + new, path="m.py") == new
+
+
+# -- how replies name files, and blank lines around insertions ------------------------------
+
+
+def test_markdown_headings_name_the_files_of_the_blocks_under_them() -> None:
+    reply = (
+        "### `m.py`\n\n```python\n<<<<<<< SEARCH\n    y = x + 1\n=======\n    y = x + 2\n"
+        ">>>>>>> REPLACE\n```\n\n### other.py\n\n```python\n<<<<<<< SEARCH\n    return y\n"
+        "=======\n    return -y\n>>>>>>> REPLACE\n```\n"
+    )
+    # The second block's SEARCH also fits m.py, but its heading names another file.
+    assert apply_edit(FUNCTION, reply, path="m.py") == FUNCTION.replace("x + 1", "x + 2")
+
+
+def test_a_fence_whose_info_string_is_the_path() -> None:
+    reply = (
+        "```python pkg/m.py\n<<<<<<< SEARCH\n    y = x + 1\n=======\n    y = x + 2\n"
+        ">>>>>>> REPLACE\n```\n"
+    )
+    assert apply_edit(FUNCTION, reply, path="pkg/m.py") == FUNCTION.replace("x + 1", "x + 2")
+    with pytest.raises(EditError, match="no block"):
+        apply_edit(FUNCTION, reply, path="pkg/n.py")
+
+
+def test_an_insertion_where_the_model_wrote_fewer_blank_lines_than_the_file_has() -> None:
+    original = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+    search = "    return 1\n\ndef g():\n"
+    replace = "    return 1\n\ndef h():\n    return 3\n\ndef g():\n"
+    result = apply_edit(original, sr(search, replace), path="m.py")
+    assert [line for line in result.split("\n") if line.strip()] == [
+        "def f():",
+        "    return 1",
+        "def h():",
+        "    return 3",
+        "def g():",
+        "    return 2",
+    ]
+
+
+def test_an_insertion_where_code_lines_are_missing_is_still_refused() -> None:
+    original = "def f():\n    a = 1\n    b = 2\n    return a\n"
+    with pytest.raises(EditError, match="missing right where"):
+        apply_edit(
+            original,
+            sr("    a = 1\n    return a\n", "    a = 1\n    c = 3\n    return a\n"),
+            path="m.py",
+        )

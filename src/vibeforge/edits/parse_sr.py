@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from vibeforge.edits.fences import Fence, opening_fence
 from vibeforge.edits.model import FileEdit, Hunk, Op
-from vibeforge.edits.paths import looks_like_path
+from vibeforge.edits.paths import looks_like_path, path_in_info
 
 SEARCH_START = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$", re.IGNORECASE)
 DIVIDER = re.compile(r"^\s*={5,9}\s*$")
@@ -97,8 +97,10 @@ def parse_search_replace(reply: str, known: Collection[str] = ()) -> list[FileEd
                 fence = None
             elif (opened := opening_fence(line)) is not None:
                 fence = opened
+                # ```src/app.py: a fence whose info string is the path.
+                path = path_in_info(opened.info, known) or path
             else:
-                named = looks_like_path(line, known)
+                named = looks_like_path(line, known, headings=True)
                 if named is not None:
                     path = named
         elif state == "search":

@@ -11,6 +11,7 @@ _PATH_CHARS = re.compile(r"^[\w.\-/\\@+~]+$")
 # A path in backticks or quotes, maybe bold, maybe with a colon: it may hold spaces.
 _QUOTED = re.compile(r"^(?:\*\*|__)?(?P<q>[`'\"])(?P<inner>[^`'\"]+)(?P=q)(?:\*\*|__)?:?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEADING = re.compile(r"^#{1,6}\s+")
 _LABEL = re.compile(r"^(?:file(?:name|path)?|path)\s*[:=]\s*", re.IGNORECASE)
 # Prefixes models put before a repository path ("Lib/json/x.py" for "json/x.py").
 _DIFF_SIDES = ("a/", "b/")
@@ -35,12 +36,14 @@ def strip_diff_side(path: str) -> str:
     return path
 
 
-def looks_like_path(line: str, known: Collection[str] = ()) -> str | None:
+def looks_like_path(line: str, known: Collection[str] = (), headings: bool = False) -> str | None:
     """Return the cleaned path when a reply line is only a file path, else None.
 
     `known` are the paths the reply may name (the project's files): a line naming one of
     them is a path line whatever it holds (spaces, brackets, any letters). Other lines need
     the usual shape of a path, or quotes or backticks around one with spaces in it.
+    `headings`: the line is prose around edit blocks, where `### src/app.py` is a Markdown
+    heading naming a file (in a file's own text it would be a comment).
     """
     stripped = line.strip()
     if not stripped or len(stripped) > 300 or is_fence_line(stripped):
@@ -49,6 +52,8 @@ def looks_like_path(line: str, known: Collection[str] = ()) -> str | None:
         named = _known(line, known)
         if named is not None:
             return named
+    if headings and _HEADING.match(stripped):
+        return looks_like_path(_HEADING.sub("", stripped), known)
     if stripped.startswith(("#", "//")):
         return None
     quoted = _QUOTED.match(_LABEL.sub("", stripped))
@@ -67,6 +72,18 @@ def looks_like_path(line: str, known: Collection[str] = ()) -> str | None:
     if "/" not in candidate and not re.search(r"(\w\.[A-Za-z0-9]{1,10}|^\.[\w-]+)$", name):
         return None
     return candidate
+
+
+def path_in_info(info: str, known: Collection[str] = ()) -> str | None:
+    """A path written as (part of) a fence's info string: ```` ```python src/app.py ````."""
+    named = _known(info, known) if known and info.strip() else None
+    if named is not None:
+        return named
+    for word in info.split():
+        named = looks_like_path(word)
+        if named is not None and ("/" in named or "." in named):
+            return named
+    return None
 
 
 def _known(line: str, known: Collection[str]) -> str | None:

@@ -92,10 +92,13 @@ def replacement(
             assert where is not None
             if where > cursor:
                 # File lines the hunk left out are kept, but lines added between two context
-                # lines could belong above or below them: refuse rather than guess.
-                if adds_since_match and op.kind == "ctx" and previous_kind == "ctx":
+                # lines could belong above or below them: refuse rather than guess. Left-out
+                # blank lines only change the spacing, so the added lines go above them.
+                missing = lines[cursor:where]
+                between = adds_since_match and op.kind == "ctx" and previous_kind == "ctx"
+                if between and any(line.strip() for line in missing):
                     raise Refuse("context lines are missing right where lines are added")
-                out.extend(lines[cursor:where])
+                out.extend(missing)
             if op.kind == "ctx":
                 out.append(lines[where])
             cursor = where + 1

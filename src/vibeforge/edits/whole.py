@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from vibeforge.edits.fences import closing_line, opening_fence
 from vibeforge.edits.model import FileEdit
-from vibeforge.edits.paths import looks_like_path
+from vibeforge.edits.paths import looks_like_path, path_in_info
 from vibeforge.edits.text import is_elision
 
 ANCHOR_LINES = 6  # lines used at most to tell two identical anchor lines apart
@@ -71,16 +71,15 @@ def _tag_fence_allowed(previous: str | None) -> bool:
 
 
 def _path_before(lines: list[str], opener: int, info: str, known: Collection[str]) -> str | None:
-    for word in info.split():
-        named = looks_like_path(word)
-        if named is not None and ("/" in named or "." in named):
-            return named
+    named = path_in_info(info, known)
+    if named is not None:
+        return named
     back = opener - 1
     while back >= 0 and not lines[back].strip():
         back -= 1
     if back < 0:
         return None
-    return looks_like_path(lines[back], known)
+    return looks_like_path(lines[back], known, headings=True)
 
 
 def _stripped(lines: list[str], start: int, length: int) -> list[str]:
