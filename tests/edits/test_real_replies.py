@@ -353,3 +353,22 @@ def test_an_insertion_where_code_lines_are_missing_is_still_refused() -> None:
             sr("    a = 1\n    return a\n", "    a = 1\n    c = 3\n    return a\n"),
             path="m.py",
         )
+
+
+def test_a_pure_insertion_whose_context_all_lost_its_space_keeps_the_added_indent() -> None:
+    original = "class A:\n    def f(self):\n        '''Doc.'''\n        return 1\n"
+    diff = (
+        "--- a/m.py\n+++ b/m.py\n@@ -2,2 +2,3 @@\n    def f(self):\n"
+        "+        log()\n        '''Doc.'''\n"
+    )
+    result, reports = apply_edit_reported(original, diff, path="m.py")
+    assert result == original.replace("        '''", "        log()\n        '''")
+    assert reports[0].reason == "matched with indentation ignored"
+
+
+def test_a_deletion_with_a_misindented_search_line_is_not_taken_for_already_applied() -> None:
+    original = "def f():\n    a()\n    if b:\n        c()\n    return d\n"
+    # The model indented `if b:` one column off in SEARCH only.
+    edit = sr("    a()\n     if b:\n        c()\n", "    if b:\n        c()\n")
+    with pytest.raises(EditError):
+        apply_edit(original, edit, path="m.py")

@@ -14,12 +14,12 @@ from vibeforge.edits.checks import (
     line_levels,
     substring_places,
 )
-from vibeforge.edits.locate import FileIndex, Match, contiguous, drifted, tolerant
+from vibeforge.edits.locate import FileIndex, Match, added_shift, contiguous, drifted, tolerant
 from vibeforge.edits.model import Hunk
 from vibeforge.edits.outcome import Located, Refuse
 from vibeforge.edits.replace import replacement
 from vibeforge.edits.stale import (
-    adds_text,
+    proves_presence,
     stale_new_side,
     substring_already_applied,
     unless_stale,
@@ -75,7 +75,7 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
     try:
         check_elisions(index, hunk)
         for level in line_levels(index, old):
-            found = contiguous(index, old, level, edit_style)
+            found = _settled(index, hunk, contiguous(index, old, level, edit_style))
             if found:
                 match = _pick(found, hunk.start_hint, same)
                 check_hint(index, hunk, match, level, edit_style)
@@ -95,7 +95,7 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
             # Last line-based layer: the model re-spaced the code inside its lines.
             found = contiguous(index, old, "spacing", edit_style)
         if found:
-            match = _pick(found, hunk.start_hint, same)
+            match = _pick(_settled(index, hunk, found), hunk.start_hint, same)
             check_hint(index, hunk, match, "tolerant", edit_style)
             check_substring_conflicts(index, hunk, match, text)
             check_cut_line(index, hunk, match, text, edit_style)
@@ -105,16 +105,34 @@ def locate_hunk(index: FileIndex, hunk: Hunk, text: str, edit_style: IndentStyle
             located = _locate_substring(hunk, text, index)
             if located is not None:
                 return located
-        removed = [op.kind == "del" for op in hunk.ops if op.kind != "add"]
-        found = drifted(index, old, removed, edit_style)
+        found = [] if hunk.search_text is not None else _drifted(index, hunk, edit_style)
         if found:
-            match = _pick(found, hunk.start_hint, same)
+            match = _pick(_settled(index, hunk, found), hunk.start_hint, same)
             check_hint(index, hunk, match, "drift", edit_style)
             check_substring_conflicts(index, hunk, match, text)
             return unless_stale(index, hunk, match, edit_style)
     except Refuse as refusal:
         return Located("failed", reason=str(refusal), closest=closest_lines(index.lines, old))
     return _not_found(index, old)
+
+
+def _drifted(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> list[Match]:
+    """Diff hunks only: a SEARCH whose lines drift has no `+`/`-` marks to say which of its
+    lines, and so which REPLACE lines, are indented as meant."""
+    return drifted(index, hunk.old, edit_style.unit)
+
+
+def _settled(index: FileIndex, hunk: Hunk, found: list[Match]) -> list[Match]:
+    """Diff hunks placed with their indentation ignored: their added lines take their own
+    shift (see `added_shift`), before candidates are compared or one is used."""
+    if hunk.search_text is not None:
+        return found
+    removed = [op.kind == "del" for op in hunk.ops if op.kind != "add"]
+    added = [op.text for op in hunk.ops if op.kind == "add"]
+    for match in found:
+        if match.layer in ("strip", "tolerant", "spacing", "drift"):
+            match.delta = added_shift(index, match, hunk.old, removed, added)
+    return found
 
 
 def _not_found(index: FileIndex, old: list[str]) -> Located:
@@ -137,7 +155,7 @@ def _locate_substring(hunk: Hunk, text: str, index: FileIndex) -> Located | None
             return Located("stale", reason="already applied")
         return Located("substring", span=places[0])
     replace = hunk.replace_text or ""
-    if adds_text(hunk) and replace != needle and len(substring_places(text, replace)) == 1:
+    if proves_presence(hunk) and replace != needle and len(substring_places(text, replace)) == 1:
         return Located("stale", reason="already applied")
     return None
 

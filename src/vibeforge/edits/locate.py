@@ -139,37 +139,49 @@ def contiguous(
     return found
 
 
-def drifted(
-    index: FileIndex, entries: list[str], removed: list[bool], edit_style: IndentStyle
-) -> list[Match]:
-    """Places where the entries match consecutive lines with indentation ignored, but not by
-    one shift: the model's indentation drifts from line to line (a diff's context lines that
-    lost their leading space, say). Lines added there take the shift of the removed lines
-    when those agree, else the shift most of the lines share."""
+def drifted(index: FileIndex, entries: list[str], unit: int) -> list[Match]:
+    """Places where a diff hunk's old side matches consecutive lines with indentation ignored,
+    but not by one shift: its indentation drifts from line to line (context lines that lost
+    their leading space, say). The caller settles the added lines' shift (`added_shift`)."""
     found: list[Match] = []
-    unit = edit_style.unit
     for start in _aligned_starts(index, entries, "strip"):
         pairs: list[int | None] = list(range(start, start + len(entries)))
-        if _indent_delta(index, entries, pairs, edit_style) is not None:
+        if _indent_delta(index, entries, pairs, IndentStyle(False, unit)) is not None:
             continue  # one shift fits: the strip layer's business, not drift
-        shifts = [
-            (
-                index.style.columns(indent_of(index.lines[start + k]))
-                - len(indent_of(text).expandtabs(unit)),
-                removed[k],
-            )
-            for k, text in enumerate(entries)
-            if text.strip() and not is_elision(text)
-        ]
-        of_removed = {shift for shift, gone in shifts if gone}
-        if len(of_removed) == 1:
-            delta = of_removed.pop()
-        else:
-            counts = Counter(shift for shift, _ in shifts)
-            delta = max(counts, key=lambda shift: (counts[shift], -abs(shift)))
         end = start + len(entries)
-        found.append(Match(start, end, pairs, delta=delta, layer="drift", tab_width=unit))
+        found.append(Match(start, end, pairs, layer="drift", tab_width=unit))
     return found
+
+
+def added_shift(
+    index: FileIndex, match: Match, entries: list[str], removed: list[bool], added: list[str]
+) -> int:
+    """The shift for a diff hunk's added lines, whose `+` is more reliable than the context.
+
+    Context lines lose or gain their leading space; `-` and `+` lines rarely do. So: the
+    shift of the removed lines, then the one keeping the added lines on the file's
+    indentation grid, then the one most lines share (a shift one column off counting half:
+    a context line that lost its space), then the smallest. The lines' own indentation
+    (no shift) is always a candidate.
+    """
+    style, unit = index.style, match.tab_width
+    by_removed: Counter[int] = Counter()
+    shifts: list[int] = []
+    for k, (text, where) in enumerate(zip(entries, match.pairs, strict=True)):
+        if where is None or not text.strip() or is_elision(text):
+            continue
+        shift = style.columns(indent_of(index.lines[where])) - len(indent_of(text).expandtabs(unit))
+        shifts.append(shift)
+        by_removed[shift] += removed[k]
+    columns = [len(indent_of(line).expandtabs(unit)) for line in added if line.strip()]
+    candidates = {0} | {shift + step for shift in shifts for step in (-1, 0, 1)}
+
+    def rank(candidate: int) -> tuple[int, int, int, int]:
+        on_grid = sum((width + candidate) % style.unit == 0 for width in columns)
+        near = sum(2 if shift == candidate else abs(shift - candidate) == 1 for shift in shifts)
+        return by_removed[candidate], on_grid if style.known else 0, near, -abs(candidate)
+
+    return max(sorted(candidates), key=rank)
 
 
 class _Tolerant:

@@ -13,15 +13,23 @@ def adds_text(hunk: Hunk) -> bool:
     return any(op.kind == "add" and op.text.strip() for op in hunk.ops)
 
 
-def stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Match | None:
-    """The unique strict place of the hunk's new side, when it adds or removes something."""
+def proves_presence(hunk: Hunk) -> bool:
+    """Whether finding the hunk's new side in a file would show the edit is already made."""
     # Only added lines prove an edit is present: a deletion's surviving context is also what a
     # mistyped deletion would leave, so pure deletions are never called "already applied".
     if not adds_text(hunk) or any(is_elision(line) for line in hunk.new):
-        return None
-    # Added lines that only re-spell removed ones (a dedented first SEARCH line) prove nothing.
+        return False
+    # Added lines that only re-spell old ones (a dedented first SEARCH line, a context line
+    # the model indented differently in SEARCH and REPLACE) prove nothing.
     removed = {op.text.strip() for op in hunk.ops if op.kind != "add"}
-    if all(op.text.strip() in removed for op in hunk.ops if op.kind == "add" and op.text.strip()):
+    return not all(
+        op.text.strip() in removed for op in hunk.ops if op.kind == "add" and op.text.strip()
+    )
+
+
+def stale_new_side(index: FileIndex, hunk: Hunk, edit_style: IndentStyle) -> Match | None:
+    """The unique strict place of the hunk's new side, when it adds or removes something."""
+    if not proves_presence(hunk):
         return None
     for level in ("exact", "rstrip", "strip"):
         found = contiguous(index, hunk.new, level, edit_style)
@@ -72,7 +80,7 @@ def _non_blank(lines: list[str], start: int, step: int, count: int) -> list[str]
 def substring_already_applied(text: str, hunk: Hunk, span: tuple[int, int]) -> bool:
     """Whether the REPLACE text already surrounds a SEARCH found as a substring."""
     needle, replace = hunk.search_text or "", hunk.replace_text or ""
-    if not adds_text(hunk) or not needle:
+    if not proves_presence(hunk) or not needle:
         return False
     begin, end = span
     at = replace.find(needle)
