@@ -58,6 +58,14 @@ def test_a_tolerated_match_keeps_unchanged_lines_as_the_file_has_them() -> None:
     assert reports[0].reason == "matched with trailing whitespace ignored"
 
 
+def test_lines_the_search_matched_exactly_take_the_replaces_whitespace() -> None:
+    original = "a = 1   \nb = 2\n\nc = 3\n"
+    # `a = 1` lacks the file's trailing spaces (tolerated); the other lines match exactly,
+    # so where the REPLACE writes them otherwise (trailing spaces, an indented blank) it wins.
+    edit = sr("a = 1\nb = 2\n\nc = 3\n", "a = 1\nb = 2  \n  \nc = 4\n")
+    assert apply_edit(original, edit, path="m.py") == "a = 1   \nb = 2  \n  \nc = 4\n"
+
+
 def test_a_shifted_block_is_reindented_whole_and_the_report_says_by_how_much() -> None:
     original = "class A:\n    def f(self):\n        y = 1\n        return y\n"
     edit = sr("def f(self):\n    y = 1\n", "def f(self):\n    y = 2  \n    \n    z = y\n")

@@ -17,6 +17,8 @@ class Op:
 
     kind: OpKind
     text: str
+    # A search/replace context line that the REPLACE wrote differently up to whitespace.
+    written: str | None = None
 
 
 @dataclass

@@ -36,7 +36,10 @@ def block_to_hunk(search: list[str], replace: list[str], index: int) -> Hunk:
     ops: list[Op] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            ops.extend(Op("ctx", line) for line in search[i1:i2])
+            ops.extend(
+                Op("ctx", line, None if line == new else new)
+                for line, new in zip(search[i1:i2], replace[j1:j2], strict=True)
+            )
         else:
             ops.extend(Op("del", line) for line in search[i1:i2])
             ops.extend(Op("add", line) for line in replace[j1:j2])

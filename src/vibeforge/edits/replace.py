@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vibeforge.edits.locate import Match
-from vibeforge.edits.model import Hunk
+from vibeforge.edits.model import Hunk, Op
 from vibeforge.edits.outcome import Refuse
 from vibeforge.edits.text import IndentStyle, indent_of
 
@@ -40,6 +40,14 @@ def foreign_to_file(line: str, match: Match, file_style: IndentStyle) -> str:
     if not (file_style.known and foreign and line.strip()):
         return line
     return file_style.render(len(lead.expandtabs(match.tab_width))) + line[len(lead) :]
+
+
+def _kept(line: str, op: Op, match: Match, file_style: IndentStyle, noisy: bool) -> str:
+    """A context line's text: the file's, unless the SEARCH line equals it exactly and the
+    REPLACE wrote it otherwise (whitespace, trailing spaces), which is then the model's."""
+    if op.written is None or op.text != line:
+        return line
+    return _reindent(op.written, match, file_style, noisy)
 
 
 def _trailing_noise(lines: list[str], hunk: Hunk, match: Match) -> bool:
@@ -100,7 +108,7 @@ def replacement(
                     raise Refuse("context lines are missing right where lines are added")
                 out.extend(missing)
             if op.kind == "ctx":
-                out.append(lines[where])
+                out.append(_kept(lines[where], op, match, file_style, noisy))
             cursor = where + 1
             adds_since_match = False
             previous_kind = op.kind
