@@ -46,7 +46,8 @@ def parse_edits(
             # dropping the diff silently would break all-or-nothing.
             rest = _SR_BLOCK.sub("", text)
             if has_hunks(rest):
-                edits += parse_udiff(rest, known)
+                # Only sections with hunks: an `@@` line left over may be a path line.
+                edits += [e for e in parse_udiff(rest, known) if e.hunks or e.creates or e.deletes]
     elif chosen == "udiff":
         edits = parse_udiff(text, known)
     else:
