@@ -70,7 +70,7 @@ def test_a_known_path_line_never_lets_a_block_reach_another_file() -> None:
 
 
 # Characters the API accepts in a path component, spaces and punctuation included.
-_NAME_CHARS = st.sampled_from(list("abcXYZ019 _-.()[]#!&',+=@~é中"))
+_NAME_CHARS = st.sampled_from(list("abcXYZ019 _-.()[]#!&',+=@~é中`*\"<>:"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,10 +87,12 @@ def test_any_path_the_api_accepts_is_addressable(parts: list[str], fmt: str) -> 
     assume(path not in OTHERS and not path.startswith(("a/", "b/")))
     assume(not any(part.strip(".") == "" for part in path.split("/")))
     files = {**OTHERS, path: "A = 1\n"}
+    # A name that reads as a fence (`~~~`) is written in backticks on its path line.
+    line = f"`{path}`" if path.lstrip().startswith(("~~~", "```")) else path
     if fmt == "sr":
-        reply = sr_reply(path, "A = 1\n", "A = 2\n")
+        reply = sr_reply(line, "A = 1\n", "A = 2\n")
     elif fmt == "whole":
-        reply = whole_reply(path, "A = 2\n")
+        reply = whole_reply(line, "A = 2\n")
     else:
         reply = diff_reply(path, "A = 1\n", "A = 2\n")
     assert apply_edits(files, reply).files == {path: "A = 2\n"}

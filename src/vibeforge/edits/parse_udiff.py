@@ -19,8 +19,11 @@ DEV_NULL = "/dev/null"
 def has_hunks(reply: str) -> bool:
     """True when the reply looks like a unified diff."""
     lines = reply.split("\n")
-    if any(HUNK_HEADER.match(line) for line in lines):
-        return True
+    # An `@@` line opens a hunk when a hunk's body follows (not a path line named `@@`).
+    for number, line in enumerate(lines):
+        body = lines[number + 1 : number + 4]
+        if HUNK_HEADER.match(line) and any(x[:1] in (" ", "+", "-") for x in body):
+            return True
     return any(a.startswith("--- ") and b.startswith("+++ ") for a, b in pairwise(lines))
 
 
