@@ -235,14 +235,14 @@ def _apply_whole(state: _Text, edits: list[FileEdit], path: str | None) -> str:
             BlockReport(0, "applied", "an empty listing: the file is now empty", path=path)
         ]
         return ""
+    markers = elision_markers(state.lines, new)
     try:
-        merged = merge_elisions(state.lines, new)
+        merged = merge_elisions(state.lines, new, markers)
     except MergeError as error:
         raise EditError(str(error), path=path) from error
-    markers = len(elision_markers(state.lines, new))
-    kept = len(merged) - len(new) + markers
-    notes = [f"{markers} elision(s) filled with {kept} line(s) of the file"] if markers else []
-    if edit.final_newline and not ends_elided(state.lines, new) and not state.final_newline:
+    kept = len(merged) - len(new) + len(markers)
+    notes = [f"{len(markers)} elision(s) filled with {kept} line(s) of the file"] if markers else []
+    if edit.final_newline and not ends_elided(new, markers) and not state.final_newline:
         # The reply's own text ends its last line (a fenced body always does), so the file does.
         state.final_newline = True
         notes.append("the file now ends with a newline")

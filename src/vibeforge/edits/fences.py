@@ -89,8 +89,11 @@ def _underlines(previous: str | None, mark: str) -> bool:
 def closing_line(lines: list[str], start: int, fence: Fence) -> int:
     """Index of the line closing `fence` from `start` on (len(lines) when it is never closed)."""
     depth = 0
+    lead = "<" if fence.is_tag else fence.mark[0]
     for number in range(start, len(lines)):
         line = lines[number]
+        if not line.lstrip(" ").startswith(lead):
+            continue  # cheap test first: a fence line starts with its marker
         if fence.nests(line):
             depth += 1
         elif fence.closes(line):

@@ -24,7 +24,10 @@ def parse_whole(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     previous: str | None = None  # the nearest non-blank line above, outside fences
     while number < len(lines):
         line = lines[number]
-        fence = opening_fence(line, previous, tags=_tag_fence_allowed(previous))
+        lead = line.lstrip(" ")[:1]
+        fence = None
+        if lead in ("`", "~", "<") and lead:
+            fence = opening_fence(line, previous, tags=lead == "<" and _tag_allowed(previous))
         if fence is None:
             if line.strip():
                 previous = line
@@ -61,7 +64,7 @@ def parse_whole(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     return [FileEdit(path=path, fmt="whole", body=body, content=body, final_newline=ends)]
 
 
-def _tag_fence_allowed(previous: str | None) -> bool:
+def _tag_allowed(previous: str | None) -> bool:
     """A `<pre>`-like fence opens at the top, under a path line or after a colon; elsewhere a
     lone `<pre>` line is more likely part of an HTML file written raw."""
     if previous is None:
@@ -129,15 +132,18 @@ def elision_markers(original: list[str], new: list[str]) -> list[int]:
     ]
 
 
-def ends_elided(original: list[str], new: list[str]) -> bool:
-    """Whether the last non-blank line of `new` stands for the original's tail."""
+def ends_elided(new: list[str], markers: list[int]) -> bool:
+    """Whether the last non-blank line of `new` is an elision marker (the original's tail)."""
     last = next((k for k in range(len(new) - 1, -1, -1) if new[k].strip()), None)
-    return last is not None and last in elision_markers(original, new)
+    return last is not None and last in markers
 
 
-def merge_elisions(original: list[str], new: list[str]) -> list[str]:
+def merge_elisions(
+    original: list[str], new: list[str], markers: list[int] | None = None
+) -> list[str]:
     """Fill each elision comment in `new` with the original lines it stands for."""
-    markers = elision_markers(original, new)
+    if markers is None:
+        markers = elision_markers(original, new)
     if not markers:
         return new
     out: list[str] = []
