@@ -12,6 +12,8 @@ from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import StubLLMServer
 
 STUB_KEY = "sk-stub-secret-0123456789"
+# The admin token of the real server the `server` fixture starts.
+TOKEN = "vf_runs-test-token-0123456789"
 
 
 async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -21,6 +23,23 @@ async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
+    """A real `vibeforge serve` process whose admin token is TOKEN."""
+    with vibeforge_server(
+        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real server, authenticated as its admin."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture
@@ -60,22 +79,3 @@ async def project_id(client: httpx.AsyncClient) -> str:
 async def session_id(client: httpx.AsyncClient, project_id: str) -> str:
     response = await client.post(f"/projects/{project_id}/sessions", json={})
     return response.json()["session_id"]
-
-
-SERVED_TOKEN = "vf_served-test-token-0123456789"
-
-
-@pytest.fixture
-def served(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
-    """A real `vibeforge serve` process (logging at DEBUG), for socket and log tests."""
-    env = {"VIBEFORGE_ADMIN_TOKEN": SERVED_TOKEN, "VIBEFORGE_LOG_LEVEL": "DEBUG"}
-    with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
-        yield running
-
-
-@pytest.fixture
-async def served_http(served: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the served process, as its admin."""
-    headers = {"Authorization": f"Bearer {SERVED_TOKEN}"}
-    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as client:
-        yield client

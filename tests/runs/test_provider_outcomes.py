@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runs.conftest import SERVED_TOKEN, create_stub_model, until
+from tests.runs.conftest import TOKEN, create_stub_model, until
 from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, free_port
 from vibeforge.llm.stub import Script, ScriptedToolCall, StubLLMServer
@@ -164,12 +164,12 @@ async def test_an_answer_of_tool_calls_only_is_not_empty(
 
 @pytest.mark.parametrize("provider", list(BASE_PATHS))
 async def test_the_socket_tells_the_same_outcomes_with_its_events_unchanged(
-    served: RunningServer, served_http: httpx.AsyncClient, stub: StubLLMServer, provider: str
+    server: RunningServer, http: httpx.AsyncClient, stub: StubLLMServer, provider: str
 ) -> None:
-    await _model(served_http, stub, provider)
-    project = (await served_http.post("/projects", json={"name": "ws"})).json()
-    session = (await served_http.post(f"/projects/{project['id']}/sessions", json={})).json()
-    ws = await WsClient.open(served.url, SERVED_TOKEN)
+    await _model(http, stub, provider)
+    project = (await http.post("/projects", json={"name": "ws"})).json()
+    session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    ws = await WsClient.open(server.url, TOKEN)
     await ws.send("subscribe", session_id=session["session_id"])
     outcomes = []
     stub.script(

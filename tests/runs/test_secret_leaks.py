@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.leaks import leaks
-from tests.runs.conftest import SERVED_TOKEN
+from tests.runs.conftest import TOKEN
 from tests.runs.wsclient import WsClient
-from tests.servers import RunningServer
+from tests.servers import RunningServer, vibeforge_server
 from vibeforge.db import agent_tables, chat_tables
 from vibeforge.db.tables import Base
 from vibeforge.llm.stub import Script, StubLLMServer
 
 KEY = 'sk-vf-7Hq2+Lm9/Xr4"Tz8=Wc3Nb6Ys1Kd5Pg0'
 BASE_PATHS = {"openai-compatible": "/v1", "ollama": "", "anthropic": ""}
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
+    """The real server of the conftest, logging at DEBUG: every line it writes is swept."""
+    env = {"VIBEFORGE_ADMIN_TOKEN": TOKEN, "VIBEFORGE_LOG_LEVEL": "DEBUG"}
+    with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
+        yield running
 
 
 class Seen:
@@ -86,8 +95,8 @@ async def _database(database_url: str, seen: Seen, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("provider", list(BASE_PATHS))
 async def test_a_key_the_provider_echoes_is_stored_logged_and_sent_nowhere(
-    served: RunningServer,
-    served_http: httpx.AsyncClient,
+    server: RunningServer,
+    http: httpx.AsyncClient,
     stub: StubLLMServer,
     tmp_path: Path,
     database_url: str,
@@ -96,7 +105,7 @@ async def test_a_key_the_provider_echoes_is_stored_logged_and_sent_nowhere(
     seen = Seen()
     config = seen.response(
         "POST /models",
-        await served_http.post(
+        await http.post(
             "/models",
             json={
                 "name": "echo",
@@ -108,29 +117,27 @@ async def test_a_key_the_provider_echoes_is_stored_logged_and_sent_nowhere(
             },
         ),
     ).json()
-    project = (await served_http.post("/projects", json={"name": "leak"})).json()
-    session_id = (await served_http.post(f"/projects/{project['id']}/sessions", json={})).json()[
+    project = (await http.post("/projects", json={"name": "leak"})).json()
+    session_id = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()[
         "session_id"
     ]
-    ws = await WsClient.open(served.url, SERVED_TOKEN)
+    ws = await WsClient.open(server.url, TOKEN)
     await ws.send("subscribe", session_id=session_id)
 
     # Over REST: refused, retried and refused again, failing mid-stream.
     stub.script(Script(status=401, echo_key=True))
-    assert (await _post(served_http, seen, session_id)).status_code == 502
+    assert (await _post(http, seen, session_id)).status_code == 502
     stub.script(*[Script(status=429, retry_after=0.01, echo_key=True)] * 3)
-    assert (await _post(served_http, seen, session_id)).status_code == 503
+    assert (await _post(http, seen, session_id)).status_code == 503
     # (Chunks ending in a space: a piece that might begin a key is held back, and a failure
     # before anything was shown is retried.)
     stub.script(Script(chunks=("a ", "b ", "c"), error_after=2, echo_key=True))
-    failed = await _post(served_http, seen, session_id)
+    failed = await _post(http, seen, session_id)
     assert failed.status_code == 502 and "[redacted]" in failed.json()["detail"]
     # The answer itself quotes the key, split across chunks, while clients and journal watch.
     answer = ("Your key: ", KEY[:5], KEY[5:14], KEY[14:], " end", " of", " the", " answer")
     stub.script(Script(chunks=answer, thinking=("I see ", KEY), chunk_delay=0.1))
-    run_id = await _journal_while_streaming(
-        served_http, seen, session_id, served.data_dir / "journal"
-    )
+    run_id = await _journal_while_streaming(http, seen, session_id, server.data_dir / "journal")
     await ws.until("done", within=15, run_id=run_id)
 
     # Over the socket: the same inputs.
@@ -145,19 +152,19 @@ async def test_a_key_the_provider_echoes_is_stored_logged_and_sent_nowhere(
 
     # The model test route, then every read anyone can make.
     stub.script(Script(status=401, echo_key=True))
-    tested = seen.response("POST test", await served_http.post(f"/models/{config['id']}/test"))
+    tested = seen.response("POST test", await http.post(f"/models/{config['id']}/test"))
     assert tested.json()["ok"] is False and "[redacted]" in tested.json()["detail"]
     messages = seen.response(
-        "GET messages", await served_http.get(f"/sessions/{session_id}/messages")
+        "GET messages", await http.get(f"/sessions/{session_id}/messages")
     ).json()["items"]
     for message in messages:
-        seen.response("GET full", await served_http.get(f"/messages/{message['id']}/full"))
+        seen.response("GET full", await http.get(f"/messages/{message['id']}/full"))
         if message["run_id"]:
-            seen.response("GET run", await served_http.get(f"/runs/{message['run_id']}"))
-    seen.response("GET usage", await served_http.get("/usage"))
-    seen.response("GET models", await served_http.get("/models"))
+            seen.response("GET run", await http.get(f"/runs/{message['run_id']}"))
+    seen.response("GET usage", await http.get("/usage"))
+    seen.response("GET models", await http.get("/models"))
     seen.add("socket events", json.dumps(ws.events))
-    port = served.url.rsplit(":", 1)[1]
+    port = server.url.rsplit(":", 1)[1]
     seen.add("server log", _files(tmp_path, f"server-{port}.log")[0][1])
     await _database(database_url, seen, tmp_path)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from vibeforge.api.schemas import Strict
+from vibeforge.api.schemas import Strict, omittable
 
 ProviderName = Literal[
     "openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"
@@ -50,17 +50,18 @@ class ModelConfigCreate(Strict):
 
 
 class ModelConfigUpdate(Strict):
-    """Fields to change; `api_key: null` removes the stored key."""
+    """Fields to change: a field left out is unchanged; `null` clears the fields that may be
+    empty (`base_url`: the provider's default, `api_key`: no key, `prices`: no price table)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    provider: ProviderName | None = None
-    model: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str = omittable(min_length=1, max_length=200)
+    provider: ProviderName = omittable()
+    model: str = omittable(min_length=1, max_length=200)
     base_url: str | None = None
     api_key: str | None = Field(default=None, min_length=1, max_length=4000)
-    params: dict[str, Any] | None = None
+    params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
-    edit_format: EditFormat | None = None
-    is_default: bool | None = None
+    edit_format: EditFormat = omittable()
+    is_default: bool = omittable()
 
     _url = field_validator("base_url")(_check_url)
 

@@ -88,7 +88,8 @@ class Connection:
             data = {key: value for key, value in message.items() if key != "type"}
         if not isinstance(kind, str) or not isinstance(data, dict):
             raise InvalidInput('a message is {"type": TEXT, "data": OBJECT}')
-        if has_nul(data):
+        # A `path` is left to the path rule, which refuses a NUL as invalid_path.
+        if has_nul({key: value for key, value in data.items() if key != "path"}):
             raise InvalidInput("a field contains a NUL character")
         handler = _HANDLERS.get(kind)
         if handler is None:
@@ -181,7 +182,7 @@ class Connection:
             await self.reply("cancel_result", result)
 
     async def on_upload_file(self, data: dict[str, Any]) -> None:
-        project_id, path = _text(data, "project_id"), _text(data, "path")
+        project_id, path = _text(data, "project_id"), _path(data)
         content = data.get("content")
         if not isinstance(content, str):
             raise InvalidInput("content must be text")
@@ -191,7 +192,7 @@ class Connection:
         await self._changed(project_id, result.version_id, [path], result.changed)
 
     async def on_delete_file(self, data: dict[str, Any]) -> None:
-        project_id, path = _text(data, "project_id"), _text(data, "path")
+        project_id, path = _text(data, "project_id"), _path(data)
         result = await self.services.projects.write_files(self.user, project_id, {path: None}, "")
         await self._changed(project_id, result.version_id, [path], result.changed)
 
@@ -222,6 +223,14 @@ _HANDLERS = {
 }
 
 
+def _path(data: dict[str, Any]) -> str:
+    """The `path` field as sent: the path rule refuses NULs and the rest as invalid_path."""
+    value = data.get("path")
+    if not isinstance(value, str):
+        raise InvalidInput("'path' must be a string")
+    return value
+
+
 def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
     value = data.get(key)
     if value is None:
@@ -250,11 +259,17 @@ async def _authenticate(socket: WebSocket, services: Services) -> User | None:
         return user
     await socket.accept()
     try:
-        first = json.loads(await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT_S))
-        data = first.get("data") or {}
-        if first.get("type") != "auth" or not isinstance(data.get("token"), str):
+        frame = await asyncio.wait_for(socket.receive(), AUTH_TIMEOUT_S)
+        if frame["type"] == "websocket.disconnect":
+            return None
+        # Whatever the first frame is (binary, not JSON, not an object), a client that has not
+        # authenticated is told only that: nothing is parsed further.
+        first = json.loads(frame.get("text") or "null")
+        data = first.get("data") if isinstance(first, dict) else None
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or first.get("type") != "auth":
             raise Unauthorized("the first message must be auth")
-        return await services.users.authenticate(data["token"])
+        return await services.users.authenticate(token)
     except (TimeoutError, ValueError, AttributeError, Unauthorized):
         await socket.send_text(
             envelope("error", {"code": "unauthorized", "detail": "invalid token"})
@@ -279,7 +294,14 @@ async def websocket_endpoint(socket: WebSocket) -> None:
                 break
             raw = frame.get("text")
             if raw is None:
-                raw = (frame.get("bytes") or b"").decode("utf-8", "replace")
+                try:
+                    raw = (frame.get("bytes") or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    # Refused, not repaired: U+FFFD would make two byte strings one name.
+                    await connection.reply(
+                        "error", {"code": "malformed_json", "detail": "a frame is not UTF-8"}
+                    )
+                    continue
             if len(raw) > MAX_MESSAGE_BYTES:
                 await connection.reply(
                     "error", {"code": "payload_too_large", "detail": "message too large"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import uuid
 import weakref
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from vibeforge.db.agent_tables import Span
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, Run
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -402,6 +405,7 @@ class RunRegistry:
                 message.content = _storable(content)
                 message.thinking = _storable(thinking)
                 message.status = status
+            await _ensure_trace(db, row)
             await db.execute(
                 update(ChatSession)
                 .where(ChatSession.id == row.session_id, ChatSession.last_seq < last_seq)
@@ -417,6 +421,33 @@ class RunRegistry:
         tasks = [run.task for run in runs if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+
+
+async def _ensure_trace(db: AsyncSession, row: Run) -> None:
+    """A run cut off before its agent stored the trace (the process died) still has one: its
+    root span, with how the run ended, so its trace id never answers 404."""
+    if not row.trace_id:
+        return
+    stored = await db.scalar(select(Span.id).where(Span.trace_id == row.trace_id).limit(1))
+    session = await db.get(ChatSession, row.session_id)
+    if stored is not None or session is None:
+        return
+    ended = row.finished_at or utcnow()
+    db.add(
+        Span(
+            id=secrets.token_hex(8),
+            trace_id=row.trace_id,
+            parent_id=None,
+            owner_id=session.owner_id,
+            run_id=row.id,
+            name="run",
+            kind="run",
+            started_at=row.started_at,
+            duration_ms=round((ended - row.started_at).total_seconds() * 1000, 3),
+            attributes={"run_id": row.id, "status": row.status, "recovered": True},
+            status=row.status,
+        )
+    )
 
 
 def _storable(text: str | None) -> str:

@@ -19,12 +19,14 @@ from vibeforge.api.chat_schemas import (
     SessionOut,
 )
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
+from vibeforge.api.middleware import internal_error_detail
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.logs import request_id
 from vibeforge.services import Services
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=AuthFirstRoute)
 
 
 def session_out(row: ChatSession, services: Services) -> SessionOut:
@@ -134,10 +136,9 @@ async def post_message(
 
 
 def _detail(outcome: dict[str, Any], status: int) -> str:
-    detail = outcome.get("error") or "the run failed"
     if status >= 500 and outcome.get("error_code") == "internal_error":
-        detail += f" (request id {request_id.get() or '-'})"  # to find it in the logs
-    return str(detail)
+        return internal_error_detail(request_id.get() or "-")  # as every 500: find it in the log
+    return str(outcome.get("error") or "the run failed")
 
 
 @router.get("/messages/{message_id}/full")
