@@ -184,6 +184,7 @@ class Pipeline:
             )
         return AgentResult(
             status="error",
+            error_code="review_rejected",
             error=f"the reviewer rejected the change {self.agent.max_eval_rounds} times; "
             f"last reason: {verdict.reasoning}",
             diff=candidate.diff() or None,
@@ -199,6 +200,7 @@ class Pipeline:
                 listed = report or "\n".join(problem.render() for problem in problems)
                 return AgentResult(
                     status="error",
+                    error_code="edit_failed",
                     error=f"no valid edit after {iteration} fix iterations:\n{listed}"[:4000],
                     diff=candidate.diff() or None,
                 )
@@ -261,7 +263,9 @@ class Pipeline:
         announce(outcome, ctx.emit)
         extra.update(proposal_status=row.status, version_id=row.version_id)
         if row.status == "conflict":
-            return AgentResult(status="error", diff=diff, error=row.detail, extra=extra)
+            return AgentResult(
+                status="error", error_code="conflict", diff=diff, error=row.detail, extra=extra
+            )
         if outcome.merged and outcome.previous_head and row.version_id != outcome.previous_head:
             # What changed is what landed on the newer head, not the diff against the old base.
             _, _, diff = await ctx.services.projects.diff(

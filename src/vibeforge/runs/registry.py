@@ -52,6 +52,7 @@ class ActiveRun:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
     shutting_down: bool = False
+    error_status: int | None = None  # HTTP status of the error the run failed on, if any
 
     @property
     def id(self) -> str:
@@ -222,11 +223,18 @@ class RunRegistry:
             raise
         except VibeforgeError as error:
             ctx.emit("error", {"code": error.code, "detail": error.detail})
-            result = AgentResult(status="error", error=error.detail)
+            result = AgentResult(
+                status="error", error=error.detail, error_code=error.code, error_status=error.status
+            )
         except Exception:
             log.exception("run %s failed", run.id)
             ctx.emit("error", {"code": "internal_error", "detail": "the run failed unexpectedly"})
-            result = AgentResult(status="error", error="internal error")
+            result = AgentResult(
+                status="error",
+                error="the run failed unexpectedly",
+                error_code="internal_error",
+                error_status=500,
+            )
         await self._finish(run, result)
 
     async def _finish(self, run: ActiveRun, result: AgentResult) -> None:
@@ -246,8 +254,10 @@ class RunRegistry:
             "trace_id": ctx.trace_id,
             "token_usage": usage,
             "error": result.error,
+            "error_code": result.error_code,
             **result.extra,
         }
+        run.error_status = result.error_status
         finals = []
         if result.status not in ("cancelled", "interrupted"):
             finals.append(ctx.stream.next_event("done", outcome))
@@ -264,6 +274,7 @@ class RunRegistry:
                     diff=result.diff,
                     token_usage=usage,
                     error=_storable(result.error) if result.error else None,
+                    error_code=result.error_code,
                 )
             )
             await db.execute(
@@ -273,6 +284,7 @@ class RunRegistry:
                     status=_RUN_STATUS.get(result.status, result.status),
                     stages=_jsonable_stages(ctx.stages),
                     error=result.error,
+                    error_code=result.error_code,
                     finished_at=utcnow(),
                 )
             )
@@ -332,6 +344,7 @@ class RunRegistry:
                 "started_at": ctx.started_at.isoformat(),
                 "finished_at": None,
                 "error": None,
+                "error_code": None,
             }
         async with self._db.session() as db:
             row = await db.scalar(
@@ -353,6 +366,7 @@ class RunRegistry:
             "started_at": row.started_at.isoformat(),
             "finished_at": row.finished_at.isoformat() if row.finished_at else None,
             "error": row.error,
+            "error_code": row.error_code,
         }
 
     async def recover(self) -> int:
@@ -385,6 +399,7 @@ class RunRegistry:
             row.status = status
             row.finished_at = utcnow()
             row.error = "the server stopped during this run" if status == "interrupted" else None
+            row.error_code = "interrupted" if status == "interrupted" else None
             message = await db.get(ChatMessage, row.assistant_message_id)
             if message is not None:
                 message.content = _storable(content)
