@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -93,3 +95,23 @@ def vibeforge_server(
                 process.kill()
                 process.wait()
         log_file.close()
+
+
+@asynccontextmanager
+async def serve_in_process(app: Any) -> AsyncIterator[str]:
+    """Serve an already started ASGI app with a real uvicorn on a free local port, in this
+    event loop (for tests that add routes to the app or need a socket to a live app object)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, port=free_port(), lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # it failed to start: raise its error
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     stub.set_defaults(handler=_stub_llm)
 
     edit = commands.add_parser("edit", help="apply an LLM-written edit to a file", add_help=False)
-    edit.add_argument("rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F]")
+    edit.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F] [--in-place]"
+    )
     edit.set_defaults(handler=_edit)
 
     demo = commands.add_parser("demo", help="run the coding pipeline offline, narrated")

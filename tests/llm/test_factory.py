@@ -12,6 +12,7 @@ import pytest
 from vibeforge.llm import ModelSpec
 from vibeforge.llm.anthropic import AnthropicModel
 from vibeforge.llm.factory import build_chat_model, detect_default_model
+from vibeforge.llm.guard import GuardedChatModel
 from vibeforge.llm.offline import OfflineModel
 from vibeforge.llm.ollama import OllamaModel
 from vibeforge.llm.openai_compat import OpenAICompatModel
@@ -29,9 +30,10 @@ from vibeforge.llm.stub import StubLLMServer
         ("anthropic", AnthropicModel),
     ],
 )
-def test_each_provider_gets_its_adapter_behind_retries(provider: str, adapter: type):
+def test_each_provider_gets_its_adapter_guarded_behind_retries(provider: str, adapter: type):
     model = build_chat_model(ModelSpec(provider, "m"))  # type: ignore[arg-type]
-    assert isinstance(model, RetryingChatModel) and isinstance(model.inner, adapter)
+    assert isinstance(model, RetryingChatModel) and isinstance(model.inner, GuardedChatModel)
+    assert isinstance(model.inner.inner, adapter)
     assert model.capabilities.streaming
 
 

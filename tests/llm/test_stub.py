@@ -88,3 +88,50 @@ async def test_cli_runs_a_real_server_process():
     finally:
         process.terminate()
         await process.wait()
+
+
+ECHOED_KEY = "sk-echo-0123456789abcdefghij"
+_ROUTES = {"openai": "/v1/chat/completions", "ollama": "/api/chat", "anthropic": "/v1/messages"}
+
+
+@pytest.mark.parametrize("protocol", ["openai", "ollama", "anthropic"])
+async def test_the_stub_echoes_the_key_it_received_in_error_bodies_and_streams(
+    stub: StubLLMServer, protocol: str
+):
+    headers = (
+        {"x-api-key": ECHOED_KEY}
+        if protocol == "anthropic"
+        else {"Authorization": f"Bearer {ECHOED_KEY}"}
+    )
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True}
+    stub.script(
+        Script(status=401, echo_key=True),
+        Script(chunks=("a", "b", "c"), error_after=1, echo_key=True),
+    )
+    async with httpx.AsyncClient(base_url=stub.url, headers=headers) as client:
+        refused = await client.post(_ROUTES[protocol], json=body)
+        streamed = await client.post(_ROUTES[protocol], json=body)
+    assert refused.status_code == 401
+    for text in (refused.text, streamed.text):
+        assert ECHOED_KEY in text and "sk-echo-0123" in text
+        assert f"{ECHOED_KEY[:8]}{'*' * 20}{ECHOED_KEY[-4:]}" in text  # masked, as OpenAI does
+    assert '"error"' in streamed.text.strip().splitlines()[-1]  # the stream ends on the error
+    assert '"b"' not in streamed.text
+
+
+@pytest.mark.parametrize("protocol", ["openai", "ollama", "anthropic"])
+async def test_bare_and_usage_free_streams(stub: StubLLMServer, protocol: str):
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "q"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    stub.script(Script(bare=True), Script(chunks=("x",), send_usage=False))
+    async with httpx.AsyncClient(base_url=stub.url) as client:
+        bare = await client.post(_ROUTES[protocol], json=body)
+        unmetered = await client.post(_ROUTES[protocol], json=body)
+    assert bare.text.count("\n\n" if protocol != "ollama" else "\n") == 1  # one frame only
+    assert '"x"' in unmetered.text
+    for name in ("prompt_tokens", "input_tokens", "eval_count", "prompt_eval_count"):
+        assert name not in unmetered.text

@@ -1,15 +1,19 @@
 """Fixtures for runs: the stub LLM server and a model config pointing at it."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import StubLLMServer
 
 STUB_KEY = "sk-stub-secret-0123456789"
+# The admin token of the real server the `server` fixture starts.
+TOKEN = "vf_runs-test-token-0123456789"
 
 
 async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -19,6 +23,23 @@ async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
+    """A real `vibeforge serve` process whose admin token is TOKEN."""
+    with vibeforge_server(
+        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real server, authenticated as its admin."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture

@@ -61,6 +61,10 @@ async def test_killed_server_recovers_the_streamed_chunks(
             assert items[-1]["content"].startswith(seen)
             run = (await http.get(f"/runs/{items[-1]['run_id']}")).json()
             assert run["status"] == "interrupted"
+            # The agent never stored its spans, yet the trace id it handed out has a trace.
+            trace = (await http.get(f"/traces/{items[-1]['trace_id']}")).json()
+            assert [(s["name"], s["status"]) for s in trace["spans"]] == [("run", "interrupted")]
+            assert trace["run_id"] == run["id"]
             info = (await http.get(f"/sessions/{session['session_id']}")).json()
             assert info["last_seq"] >= last_seq, "numbering continues after the restart"
     assert not list((data_dir / "journal").glob("*.jsonl"))
@@ -77,5 +81,9 @@ async def test_graceful_stop_keeps_the_partial_answer(
     with vibeforge_server(data_dir, database_url, env=ENV) as restarted:
         async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
             items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
+            trace = (await http.get(f"/traces/{items[-1]['trace_id']}")).json()
     assert items[-1]["status"] == "interrupted"
     assert items[-1]["content"].startswith(_seen(ws))
+    # Stopped gracefully, the agent stored its own spans, cut off where the stop came.
+    spans = {span["name"]: span["status"] for span in trace["spans"]}
+    assert spans["run"] == spans["llm.chat"] == "cancelled"

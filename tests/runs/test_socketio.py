@@ -1,27 +1,15 @@
 """Socket.IO: the same runs, in project rooms, with the named events of the reference clients."""
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import socketio
 
-from tests.runs.conftest import create_stub_model
-from tests.servers import RunningServer, vibeforge_server
+from tests.runs.conftest import TOKEN, create_stub_model
+from tests.servers import RunningServer
 from vibeforge.llm.stub import Script, StubLLMServer
-
-TOKEN = "vf_socketio-test-token-0123456789"
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
-    with vibeforge_server(
-        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    ) as running:
-        yield running
 
 
 async def _setup(server: RunningServer, stub: StubLLMServer) -> tuple[str, str, str]:

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,27 +10,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.runs.conftest import create_stub_model, until
+from tests.runs.conftest import TOKEN, create_stub_model, until
 from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, vibeforge_server
 from vibeforge.llm.stub import Script, StubLLMServer
-
-TOKEN = "vf_websocket-test-token-0123456789"
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
-    with vibeforge_server(
-        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def has_edits(reply: str, edit_format: str) -> bool:
         edits = parse_edits(reply, "whole")
     except ValueError:
         return False
-    return any(edit.path is not None or "```" in reply for edit in edits)
+    return any(edit.path is not None or edit.fenced for edit in edits)
 
 
 def _matches(written: str, path: str) -> bool:
@@ -64,7 +64,9 @@ class Candidate:
         Raises EditError (its report is what the fixer sees) when the reply does not apply.
         """
         try:
-            written = [edit.path for edit in parse_edits(reply) if edit.path]
+            # The project's paths, so a path line such as `sp ace.py` is read as one.
+            parsed = parse_edits(reply, known_paths=self.workspace.paths)
+            written = [edit.path for edit in parsed if edit.path]
         except ValueError as error:
             raise EditError(str(error)) from error
         wanted = [p for p in self.workspace.paths for w in written if _matches(w, p)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vibeforge.agents.run_trace import traced_run
 from vibeforge.db.chat_tables import ChatMessage
 from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.llm import ChatRequest, Message
@@ -41,20 +42,23 @@ async def node_context(ctx: RunContext) -> str | None:
 
 
 class ChatAgent:
-    """Answers the prompt in one streamed call."""
+    """Answers the prompt in one streamed call, traced like every run."""
 
     async def __call__(self, ctx: RunContext) -> AgentResult:
         """Resolve the prompt, stream the answer, report."""
-        async with ctx.stage("resolve_prompt"):
-            system = SYSTEM_PROMPT
-            context = await node_context(ctx)
-            if context:
-                system = f"{system}\n\n{context}"
-            messages = (
-                Message(role="system", content=system),
-                *history_messages(ctx.history),
-                Message(role="user", content=ctx.prompt),
-            )
-        async with ctx.stage("generate"):
-            await ctx.stream_model(ChatRequest(messages=messages, params=ctx.params))
-        return AgentResult(status="success")
+        async with traced_run(ctx, "chat") as trace:
+            async with trace.stage("resolve_prompt"):
+                system = SYSTEM_PROMPT
+                context = await node_context(ctx)
+                if context:
+                    system = f"{system}\n\n{context}"
+                messages = (
+                    Message(role="system", content=system),
+                    *history_messages(ctx.history),
+                    Message(role="user", content=ctx.prompt),
+                )
+            async with trace.stage("generate"):
+                await trace.call(ChatRequest(messages=messages, params=ctx.params), "chat")
+            result = AgentResult(status="success")
+            trace.finish(result)
+        return result

@@ -7,9 +7,7 @@ every step a span of the run's trace, every stage a `stage_update`. A prompt sta
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +30,16 @@ from vibeforge.agents.prompts import (
     without_code,
 )
 from vibeforge.agents.proposals import ApplyOutcome, announce
+from vibeforge.agents.run_trace import RunTrace, traced_run
 from vibeforge.agents.stats import RunCounters
 from vibeforge.agents.tools import TOOLS, Workspace, run_tool
-from vibeforge.agents.traces import SpanRecord, Tracer
+from vibeforge.agents.traces import SpanRecord
 from vibeforge.agents.validators import Problem, validator_for
 from vibeforge.db.types import utcnow
 from vibeforge.edits import EditError
 from vibeforge.llm import ChatRequest, Message
 from vibeforge.runs.context import AgentResult, CallRecord, RunContext
 
-log = logging.getLogger("vibeforge.agents")
 MAX_FIX_ITERATIONS = 3
 MAX_EVAL_ROUNDS = 2
 MAX_TOOL_ROUNDS = 4
@@ -51,23 +49,22 @@ ASK_PREFIX = "/ask"
 class Pipeline:
     """One run of the pipeline: its context, trace, counters and conversation."""
 
-    def __init__(self, agent: CodingAgent, ctx: RunContext, tracer: Tracer) -> None:
+    def __init__(
+        self, agent: CodingAgent, ctx: RunContext, trace: RunTrace, counters: RunCounters
+    ) -> None:
         self.agent = agent
         self.ctx = ctx
-        self.tracer = tracer
-        self.counters = RunCounters()
+        self.trace = trace
+        self.tracer = trace.tracer
+        self.counters = counters
         self.messages: list[Message] = []
         self.replies: list[str] = []  # the edit replies of the current round, for the review
         self.check: ProjectCheck | None = None
         self.workspace: Workspace | None = None
 
-    @asynccontextmanager
-    async def stage(self, name: str, **attributes: Any) -> AsyncIterator[SpanRecord]:
+    def stage(self, name: str, **attributes: Any) -> AbstractAsyncContextManager[SpanRecord]:
         """A timed stage: announced with stage_update, recorded in the run, traced."""
-        with self.tracer.span(name, "stage", **attributes) as span:
-            async with self.ctx.stage(name) as record:
-                record.update(attributes)
-                yield span
+        return self.trace.stage(name, **attributes)
 
     async def call(
         self, messages: list[Message], role: str, iteration: int, *, tools: bool = False
@@ -80,23 +77,7 @@ class Pipeline:
         request = ChatRequest(
             messages=tuple(messages), params=ctx.params, tools=TOOLS if tools else ()
         )
-        with self.tracer.span(
-            f"llm.{role}", "llm", role=role, iteration=iteration, model=ctx.model.label
-        ) as span:
-            record = await ctx.stream_model(
-                request, role=role, iteration=iteration, publish=publish
-            )
-            call = ctx.calls[-1]
-            span.attributes.update(
-                llm_call_id=call.id,
-                prompt_tokens=call.prompt_tokens,
-                completion_tokens=call.completion_tokens,
-                cost_usd=call.cost_usd,
-                latency_ms=call.latency_ms,
-                stop_reason=record.stop_reason,
-                tool_calls=len(record.tool_calls),
-            )
-        return record
+        return await self.trace.call(request, role, iteration, publish=publish)
 
     async def coder(self, workspace: Workspace, iteration: int) -> str:
         """The coder's reply, after any read-only tool calls it makes first."""
@@ -203,6 +184,7 @@ class Pipeline:
             )
         return AgentResult(
             status="error",
+            error_code="review_rejected",
             error=f"the reviewer rejected the change {self.agent.max_eval_rounds} times; "
             f"last reason: {verdict.reasoning}",
             diff=candidate.diff() or None,
@@ -218,6 +200,7 @@ class Pipeline:
                 listed = report or "\n".join(problem.render() for problem in problems)
                 return AgentResult(
                     status="error",
+                    error_code="edit_failed",
                     error=f"no valid edit after {iteration} fix iterations:\n{listed}"[:4000],
                     diff=candidate.diff() or None,
                 )
@@ -280,7 +263,9 @@ class Pipeline:
         announce(outcome, ctx.emit)
         extra.update(proposal_status=row.status, version_id=row.version_id)
         if row.status == "conflict":
-            return AgentResult(status="error", diff=diff, error=row.detail, extra=extra)
+            return AgentResult(
+                status="error", error_code="conflict", diff=diff, error=row.detail, extra=extra
+            )
         if outcome.merged and outcome.previous_head and row.version_id != outcome.previous_head:
             # What changed is what landed on the newer head, not the diff against the old base.
             _, _, diff = await ctx.services.projects.diff(
@@ -326,23 +311,13 @@ class CodingAgent:
         if ctx.prompt.lstrip().startswith(ASK_PREFIX):
             ctx.prompt = ctx.prompt.lstrip()[len(ASK_PREFIX) :].strip() or ctx.prompt
             return await ChatAgent()(ctx)
-        tracer = Tracer(ctx.trace_id, ctx.owner.id, ctx.run_id)
-        pipeline = Pipeline(self, ctx, tracer)
-        status = "cancelled"
-        try:
-            with tracer.span("run", "run", run_id=ctx.run_id, model=ctx.model.label) as root:
-                result = await pipeline.run()
-                root.attributes.update(status=result.status, **pipeline.counters.as_dict())
-            status = result.status
-            result.extra.update(counters=pipeline.counters.as_dict())
-            return result
-        except Exception:
-            status = "error"
-            raise
-        finally:
-            # Stored however the run ends, cancellation included: the trace explains it.
-            try:
-                await tracer.save(ctx.services.db)
-                await pipeline.counters.save(ctx, status, utcnow())
-            except Exception:  # losing the trace must not turn a good run into a failed one
-                log.exception("storing the trace of run %s failed", ctx.run_id)
+        counters = RunCounters()
+
+        async def save_counters(status: str) -> None:
+            await counters.save(ctx, status, utcnow())
+
+        async with traced_run(ctx, "coding", after=save_counters) as trace:
+            result = await Pipeline(self, ctx, trace, counters).run()
+            trace.finish(result, **counters.as_dict())
+        result.extra.update(counters=counters.as_dict())
+        return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from vibeforge.db.agent_tables import RunStats
 from vibeforge.db.chat_tables import LLMCall
@@ -20,6 +20,8 @@ MAX_RUNS_LISTED = 100
 def _empty() -> dict[str, Any]:
     return {
         "calls": 0,
+        "failed_calls": 0,  # attempts that did not succeed (retried ones included)
+        "estimated_calls": 0,  # calls whose tokens vibeforge estimated (none reported)
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "cached_tokens": 0,
@@ -32,6 +34,8 @@ def _empty() -> dict[str, Any]:
 
 def _add(total: dict[str, Any], row: Any) -> None:
     total["calls"] += row.calls
+    total["failed_calls"] += int(row.failed_calls or 0)
+    total["estimated_calls"] += int(row.estimated_calls or 0)
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
         total[name] += int(getattr(row, name) or 0)
     total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
@@ -70,6 +74,10 @@ async def usage_report(
         select(
             key.label("key"),
             func.count().label("calls"),
+            func.sum(case((LLMCall.status != "success", 1), else_=0)).label("failed_calls"),
+            func.sum(case((LLMCall.usage_source == "estimated", 1), else_=0)).label(
+                "estimated_calls"
+            ),
             func.sum(LLMCall.prompt_tokens).label("prompt_tokens"),
             func.sum(LLMCall.completion_tokens).label("completion_tokens"),
             func.sum(LLMCall.cached_tokens).label("cached_tokens"),

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from vibeforge.api.schemas import Strict
+from vibeforge.api.schemas import Strict, omittable
 
 ProviderName = Literal[
     "openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"
@@ -50,17 +50,18 @@ class ModelConfigCreate(Strict):
 
 
 class ModelConfigUpdate(Strict):
-    """Fields to change; `api_key: null` removes the stored key."""
+    """Fields to change: a field left out is unchanged; `null` clears the fields that may be
+    empty (`base_url`: the provider's default, `api_key`: no key, `prices`: no price table)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    provider: ProviderName | None = None
-    model: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str = omittable(min_length=1, max_length=200)
+    provider: ProviderName = omittable()
+    model: str = omittable(min_length=1, max_length=200)
     base_url: str | None = None
     api_key: str | None = Field(default=None, min_length=1, max_length=4000)
-    params: dict[str, Any] | None = None
+    params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
-    edit_format: EditFormat | None = None
-    is_default: bool | None = None
+    edit_format: EditFormat = omittable()
+    is_default: bool = omittable()
 
     _url = field_validator("base_url")(_check_url)
 
@@ -127,6 +128,7 @@ class MessageOut(BaseModel):
     model: str | None
     token_usage: dict[str, Any] | None
     error: str | None
+    error_code: str | None = None
     archived: bool
     created_at: datetime
 
@@ -150,19 +152,34 @@ class RunResult(BaseModel):
     trace_id: str | None = None
     token_usage: dict[str, Any] | None = None
     error: str | None = None
+    error_code: str | None = None
     proposal_id: str | None = None  # the coding pipeline's proposal, if it made one
     proposal_status: str | None = None
     version_id: str | None = None  # the version it was committed as, when applied
     counters: dict[str, int] | None = None
 
 
+class RunFailed(BaseModel):
+    """A waited-for run that failed on an error (a provider's: 502/503/504): the error shape,
+    plus where the stored message and run are."""
+
+    error: str
+    detail: str
+    status: Literal["error"] = "error"
+    message_id: str
+    run_id: str
+    trace_id: str | None = None
+    token_usage: dict[str, Any] | None = None
+
+
 class LLMCallOut(BaseModel):
-    """One provider request of a message, with the provider's whole response."""
+    """One provider request (one attempt) of a message, with the provider's whole response."""
 
     id: str
     model: str
     role: str
     iteration: int
+    attempt: int = 1
     status: str
     prompt_tokens: int
     completion_tokens: int
@@ -170,10 +187,12 @@ class LLMCallOut(BaseModel):
     reasoning_tokens: int
     cost_usd: float | None
     cost_source: str | None
+    usage_source: str | None = None  # provider | estimated; null: no usage (nothing billed)
     latency_ms: float
     first_token_ms: float | None
     raw: dict[str, Any] | None
     error: str | None
+    error_code: str | None = None
     created_at: datetime
 
 

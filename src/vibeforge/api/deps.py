@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vibeforge.db.tables import User
 from vibeforge.errors import Forbidden, Unauthorized
@@ -31,10 +32,31 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def current_user(request: Request, services: ServicesDep) -> User:
-    """The authenticated caller."""
-    token = bearer_token(request.headers.get("authorization"))
-    return await services.users.authenticate(token)
+USER_SCOPE_KEY = "vibeforge.user"
+# Declares the scheme in the OpenAPI schema (the routes that need a token say so); the header
+# itself is checked by `authenticate`, with a precise reason when it is wrong.
+_bearer_scheme = HTTPBearer(
+    auto_error=False, description="an API token: `Authorization: Bearer TOKEN`"
+)
+
+
+async def authenticate(request: Request) -> User:
+    """The caller of a request, looked up once per request from its headers alone."""
+    user = request.scope.get(USER_SCOPE_KEY)
+    if user is None:
+        token = bearer_token(request.headers.get("authorization"))
+        user = await get_services(request).users.authenticate(token)
+        request.scope[USER_SCOPE_KEY] = user
+    return user
+
+
+async def current_user(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)],
+) -> User:
+    """The authenticated caller (routes check it before reading anything else, see
+    `vibeforge.api.routing`)."""
+    return await authenticate(request)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

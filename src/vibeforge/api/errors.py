@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vibeforge.api.middleware import REQUEST_ID_SCOPE_KEY, internal_error_detail
 from vibeforge.errors import VibeforgeError
-from vibeforge.logs import request_id
 
 log = logging.getLogger("vibeforge.api")
 
@@ -61,7 +61,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, detail)
 
     @app.exception_handler(Exception)
-    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        rid = request_id.get() or "-"
-        return error_response(500, "internal_error", f"internal error (request id {rid})")
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort, outside RequestContextMiddleware (which answers the errors of the
+        # routes itself): only an error of a middleware reaches it.
+        rid = str(request.scope.get(REQUEST_ID_SCOPE_KEY) or "-")
+        log.error("unhandled error", exc_info=exc, extra={"request_id": rid})
+        response = error_response(500, "internal_error", internal_error_detail(rid))
+        response.headers["X-Request-ID"] = rid
+        return response

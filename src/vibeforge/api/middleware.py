@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids and access logs, and a cap on request body size."""
+"""ASGI middleware: request ids, access logs, the cap on request body size, and the last word
+on unexpected errors (a 500 carrying the request id, never a stack trace)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,38 @@ import logging
 import secrets
 import time
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vibeforge.logs import request_id
 
 log = logging.getLogger("vibeforge.access")
+errors_log = logging.getLogger("vibeforge.api")
+REQUEST_ID_SCOPE_KEY = "vibeforge.request_id"
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """The request body went over the cap; an HTTPException so FastAPI's body reader lets it
+    through as it is (it turns any other exception into a 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
+def internal_error_detail(rid: str) -> str:
+    """What a client is told about an unexpected error: only the id to quote."""
+    return f"internal error (request id {rid})"
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (echoed as X-Request-ID), logs it, and caps its body size."""
+    """Gives each request an id (echoed as X-Request-ID), logs it, caps its body size, and
+    answers any unexpected exception with a 500 in the error shape carrying that id.
+
+    The cap is enforced when the body is read, not before routing: a route that needs a token
+    checks it first (from the headers alone), so a client without one gets 401 whatever its
+    body, and an oversized body is never read. A declared `Content-Length` over the cap fails
+    the first read at once; a body without one is counted and cut off at the cap.
+    """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -32,34 +52,27 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
         rid = incoming if incoming.isprintable() and incoming else secrets.token_hex(8)
+        scope[REQUEST_ID_SCOPE_KEY] = rid
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
         response_started = False
-
-        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
-            # Nothing addressable has a NUL in it, and PostgreSQL cannot even compare one.
-            await self._reject(send, rid, 422, "invalid_path", "the URL contains a NUL byte")
-            log.info("request", extra=self._fields(scope, 422, started))
-            request_id.reset(token)
-            return
         declared = headers.get(b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            detail = f"the request body is over {self.max_body_bytes} bytes"
-            await self._reject(send, rid, 413, "payload_too_large", detail)
-            log.info("request", extra=self._fields(scope, 413, started))
-            request_id.reset(token)
-            return
-
-        received = 0
+        received = (
+            self.max_body_bytes + 1
+            if declared and declared.isdigit() and int(declared) > self.max_body_bytes
+            else 0
+        )
 
         async def limited_receive() -> Message:
             nonlocal received
+            if received > self.max_body_bytes:
+                raise BodyTooLarge(self.max_body_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -73,11 +86,20 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
+        except BodyTooLarge as too_large:
+            # Raised through an app that is not FastAPI's (the Socket.IO mount).
             if not response_started:
                 status = 413
-                detail = f"the request body is over {self.max_body_bytes} bytes"
-                await self._reject(send, rid, 413, "payload_too_large", detail)
+                await self._reject(send, rid, 413, "payload_too_large", str(too_large.detail))
+        except Exception:
+            # Caught here, inside the request's context, so the log line and the answer both
+            # carry the request id (Starlette's own handler runs after the id is gone).
+            errors_log.exception("unhandled error", extra={"request_id": rid})
+            if not response_started:
+                status = 500
+                await self._reject(send, rid, 500, "internal_error", internal_error_detail(rid))
+            # Once the answer has started it cannot become a 500: the server closes the
+            # connection on the incomplete response.
         finally:
             log.info("request", extra=self._fields(scope, status, started))
             request_id.reset(token)

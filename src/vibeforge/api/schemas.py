@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import types
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -21,16 +23,48 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def admits_null(annotation: Any) -> bool:
+    """Whether a field's type accepts `null` (`X | None`, `Optional[X]`, `Any`)."""
+    if annotation is Any or annotation is None or annotation is type(None):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(admits_null(member) for member in get_args(annotation))
+    return False
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A field of a partial update that may be left out (unchanged) but is never `null`:
+    the value it sets cannot be empty. Its OpenAPI schema is neither nullable nor required."""
+    return Field(default=None, json_schema_extra=_drop_default, **constraints)
+
+
 class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped, and no text may
-    hold a NUL character (PostgreSQL cannot store one; no text file has one)."""
+    """A request body: unknown fields are an error, not silently dropped, `null` is refused
+    where the type does not allow it (with a message naming the field), and no text may hold
+    a NUL character (PostgreSQL cannot store one; no text file has one)."""
 
     model_config = ConfigDict(extra="forbid")
+    # Fields a service rule checks (and names in its error) instead of this one.
+    checked_by_service: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_nullable(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if value is None and field is not None and not admits_null(field.annotation):
+            raise PydanticCustomError(
+                "null_not_allowed", "may not be null (leave the field out to keep its value)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _no_nul(self) -> Strict:
         for name in type(self).model_fields:
-            if has_nul(getattr(self, name)):
+            if name not in self.checked_by_service and has_nul(getattr(self, name)):
                 raise ValueError(f"{name} contains a NUL character")
         return self
 
@@ -93,9 +127,11 @@ class UserCreated(BaseModel):
 class ProjectCreate(Strict):
     """A new project."""
 
+    checked_by_service = frozenset({"main_file"})  # by the path rule, as `invalid_path`
+
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
-    main_file: str = Field(default="main.py", min_length=1, max_length=1024)
+    main_file: str = "main.py"
 
 
 class ProjectOut(BaseModel):
@@ -113,19 +149,20 @@ class ProjectOut(BaseModel):
 
 
 class ProjectUpdate(Strict):
-    """Fields of a project to change; `check_command: null` removes the check."""
+    """Fields of a project to change: a field left out is unchanged; only `check_command`
+    may be `null` (it removes the check)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    main_file: str | None = Field(default=None, min_length=1, max_length=1024)
-    auto_apply: bool | None = None
+    name: str = omittable(min_length=1, max_length=200)
+    description: str = omittable(max_length=10_000)
+    main_file: str = omittable(min_length=1, max_length=1024)
+    auto_apply: bool = omittable()
     check_command: list[str] | None = Field(
         default=None,
         max_length=64,
         description="argv run in the sandbox on every candidate edit, e.g. "
         '["python3", "-m", "unittest", "discover", "-q"]; a non-zero exit goes to the fixer',
     )
-    check_timeout_s: float | None = Field(default=None, gt=0, le=600)
+    check_timeout_s: float = omittable(gt=0, le=600)
 
 
 class ProjectDetail(ProjectOut):
@@ -166,9 +203,12 @@ class FileRename(Strict):
     """A move of a file to a new path."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Unconstrained text: the path rule checks length and characters, so a NUL or a lone
+    # surrogate is refused as `invalid_path` like every other bad path.
+    checked_by_service = frozenset({"source", "target"})
 
-    source: str = Field(alias="from", min_length=1, max_length=4096)
-    target: str = Field(alias="to", min_length=1, max_length=4096)
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
     message: str | None = Field(default=None, max_length=10_000)
 
 

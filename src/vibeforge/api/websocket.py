@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketState
 from vibeforge.api.connection import ClientConnection
 from vibeforge.api.deps import bearer_token
 from vibeforge.db.tables import User
-from vibeforge.errors import InvalidInput, PayloadTooLarge, Unauthorized, VibeforgeError
+from vibeforge.errors import PayloadTooLarge, Unauthorized, VibeforgeError
 from vibeforge.runs.events import Event, envelope
 from vibeforge.runs.protocol import Auth, ServerEvent, event_data, parse_command
 from vibeforge.services import Services
@@ -60,7 +60,8 @@ def _message(frame: dict[str, object]) -> object:
         try:
             raw = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("a binary frame must hold UTF-8 JSON") from None
+            # Refused, not repaired: U+FFFD would make two byte strings one name.
+            raise _MalformedJSON("a frame is not UTF-8") from None
     assert isinstance(raw, str)
     if len(raw) > MAX_MESSAGE_BYTES:
         raise PayloadTooLarge("message too large")
@@ -74,8 +75,8 @@ class _MalformedJSON(VibeforgeError):
     code = "malformed_json"
     status = 400
 
-    def __init__(self) -> None:
-        super().__init__("not valid JSON")
+    def __init__(self, detail: str = "not valid JSON") -> None:
+        super().__init__(detail)
 
 
 async def _authenticate(socket: WebSocket, services: Services) -> User | None:
@@ -93,11 +94,15 @@ async def _authenticate(socket: WebSocket, services: Services) -> User | None:
         return user
     await socket.accept()
     try:
-        first = json.loads(await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT_S))
-        auth = parse_command(first, {Auth.type: Auth})
+        frame = await asyncio.wait_for(socket.receive(), AUTH_TIMEOUT_S)
+        if frame["type"] == "websocket.disconnect":
+            return None
+        # Whatever the first frame is (binary, not JSON, not an object), a client that has not
+        # authenticated is told only that: nothing is parsed further.
+        auth = parse_command(json.loads(frame.get("text") or "null"), {Auth.type: Auth})
         assert isinstance(auth, Auth)
         return await services.users.authenticate(auth.token)
-    except (TimeoutError, ValueError, KeyError, VibeforgeError):
+    except (TimeoutError, ValueError, VibeforgeError):
         await socket.send_text(
             envelope("error", {"code": "unauthorized", "detail": "invalid token"})
         )

@@ -71,6 +71,7 @@ class ChatMessage(Base):
     model: Mapped[str | None] = mapped_column(String(300), nullable=True)
     token_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -89,12 +90,14 @@ class Run(Base):
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     trace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LLMCall(Base):
-    """One provider request: who asked, what it cost, and the provider's whole response."""
+    """One provider request (one attempt: a retried call is a row per attempt): who asked,
+    what it cost, and the provider's whole response."""
 
     __tablename__ = "llm_calls"
     __table_args__ = (Index("ix_llm_calls_owner_created", "owner_id", "created_at"),)
@@ -108,6 +111,7 @@ class LLMCall(Base):
     model: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(32), default="chat")
     iteration: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     status: Mapped[str] = mapped_column(String(16), default="success")
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -115,8 +119,10 @@ class LLMCall(Base):
     reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     cost_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    usage_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     first_token_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import pairwise
 
 from vibeforge.edits.errors import EditError
 from vibeforge.edits.hunks import Located, Refuse, locate_hunk, replacement
 from vibeforge.edits.locate import FileIndex
 from vibeforge.edits.model import BlockReport, EditResult, FileEdit, Hunk
+from vibeforge.edits.outcome import adjustment
 from vibeforge.edits.parse import ParseError, parse_edits
+from vibeforge.edits.parse_sr import without_trailing_divider
 from vibeforge.edits.paths import clean_path, header_names, resolve_path
 from vibeforge.edits.text import IndentStyle, detect_eol, join_lines, split_lines, to_lf
-from vibeforge.edits.whole import MergeError, merge_elisions
+from vibeforge.edits.whole import MergeError, elision_markers, ends_elided, merge_elisions
+
+_RULE = re.compile(r"^\s*={3,}\s*$")  # a heading underline or divider of the file's own
 
 
 class _Text:
@@ -23,6 +29,7 @@ class _Text:
         text = to_lf(original)
         self.final_newline = text.endswith("\n") or not text
         self.lines = split_lines(text)
+        self.reports: list[BlockReport] = []  # what happened to each block, once applied
 
     @property
     def text(self) -> str:
@@ -35,10 +42,13 @@ class _Text:
 def _report(hunk: Hunk, located: Located, path: str | None) -> BlockReport:
     status = {"stale": "already_applied", "failed": "failed"}.get(located.status, "applied")
     block = "\n".join(hunk.old) if hunk.search_text is None else hunk.search_text
+    reason = located.reason
+    if status == "applied":
+        reason = "; ".join(note for note in [*hunk.notes, adjustment(located)] if note)
     return BlockReport(
         index=hunk.index,
         status=status,  # type: ignore[arg-type]
-        reason=located.reason,
+        reason=reason,
         block=block if status == "failed" else "",
         closest=located.closest,
         path=path,
@@ -70,16 +80,17 @@ def _apply_hunks(state: _Text, hunks: list[Hunk], sequential: bool, path: str | 
     index = FileIndex(state.lines, file_style)
     for hunk in hunks:
         located = locate_hunk(index, hunk, state.text, edit_style)
+        note = ""
         if located.status in ("match", "substring"):
             try:
                 if sequential:
-                    _apply_one(state, index, hunk, located, edit_style)
+                    note = _apply_one(state, index, hunk, located, edit_style)
                     index = FileIndex(state.lines, file_style)
                 else:
                     planned.append((hunk, located))
             except Refuse as refusal:
                 located = Located("failed", reason=str(refusal))
-        reports.append(_report(hunk, located, path))
+        reports.append(_noted(_report(hunk, located, path), note))
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         raise EditError(f"{len(failed)} of {len(reports)} block(s) failed", reports, path)
@@ -94,21 +105,38 @@ def _apply_hunks(state: _Text, hunks: list[Hunk], sequential: bool, path: str | 
         )
     if not sequential:
         _apply_parallel(state, index, planned, edit_style, reports, path)
+    state.reports = reports
     return state.render()
 
 
 def _apply_one(
     state: _Text, index: FileIndex, hunk: Hunk, located: Located, edit_style: IndentStyle
-) -> None:
+) -> str:
+    """Apply one located block to the file; returns a note when it changed the file's end."""
+    before = state.final_newline
     if located.status == "substring":
         begin, end = located.span
         text = state.text
+        if end >= len(text) - 1:
+            state.final_newline = True  # the block rewrote the last line, with its newline
         state.lines = split_lines(text[:begin] + (hunk.replace_text or "") + text[end:])
-        return
-    match = located.match
-    assert match is not None
-    new = replacement(state.lines, hunk, match, index.style, edit_style)
-    state.lines[match.start : match.end] = new
+    else:
+        match = located.match
+        assert match is not None
+        new = replacement(state.lines, hunk, match, index.style, edit_style)
+        if match.end >= len(state.lines):
+            # The edit rewrote the file's end: its own text says whether the last line ends.
+            state.final_newline = hunk.final_newline is not False
+        state.lines[match.start : match.end] = new
+    if state.final_newline == before or not state.lines:
+        return ""
+    return "the file now ends with a newline" if state.final_newline else "final newline removed"
+
+
+def _noted(report: BlockReport, note: str) -> BlockReport:
+    if not note:
+        return report
+    return replace(report, reason="; ".join(x for x in (report.reason, note) if x))
 
 
 def _apply_parallel(
@@ -137,20 +165,40 @@ def _apply_parallel(
             )
     for _, _, hunk, located in reversed(spans):
         try:
-            _apply_one(state, index, hunk, located, edit_style)
+            note = _apply_one(state, index, hunk, located, edit_style)
         except Refuse as refusal:
             raise EditError(str(refusal), reports, path) from refusal
+        at = next(k for k, r in enumerate(reports) if r.index == hunk.index)
+        reports[at] = _noted(reports[at], note)
 
 
 def apply_file_edits(original: str, edits: list[FileEdit], path: str | None = None) -> str:
     """Apply every edit meant for one file, or raise EditError and apply none."""
+    return apply_file_edits_reported(original, edits, path)[0]
+
+
+def apply_file_edits_reported(
+    original: str, edits: list[FileEdit], path: str | None = None
+) -> tuple[str, list[BlockReport]]:
+    """Like apply_file_edits, with a report per block of what was adjusted to place it."""
     if not edits:
         raise EditError("the reply contains no edit", path=path)
     state = _Text(original)
+    text = _apply_file(state, edits, path)
+    return text, state.reports
+
+
+def _apply_file(state: _Text, edits: list[FileEdit], path: str | None) -> str:
     fmt = edits[0].fmt
     if fmt == "whole":
         return _apply_whole(state, edits, path)
     hunks = [hunk for edit in edits for hunk in edit.hunks]
+    if any(hunk.trailing_divider for hunk in hunks) and not any(
+        _RULE.match(line) for line in state.lines
+    ):
+        # A file without `=======` lines of its own: the one closing a REPLACE is the model's
+        # habit of repeating the divider, not text to write.
+        hunks = [_without_divider(h) if h.trailing_divider else h for h in hunks]
     if any(edit.creates for edit in edits):
         return _create(state, _new_file_content(hunks), path)
     if not hunks:
@@ -160,8 +208,14 @@ def apply_file_edits(original: str, edits: list[FileEdit], path: str | None = No
             raise EditError(
                 "an empty SEARCH section is only valid alone, to create a file", path=path
             )
-        return _create(state, split_lines(hunks[0].replace_text or ""), path)
+        return _create(state, list(hunks[0].replace_lines or []), path)
     return _apply_hunks(state, hunks, sequential=fmt == "search-replace", path=path)
+
+
+def _without_divider(hunk: Hunk) -> Hunk:
+    shorter = without_trailing_divider(hunk)
+    shorter.notes = [*hunk.notes, "left out the ======= repeated before >>>>>>> REPLACE"]
+    return shorter
 
 
 def _apply_whole(state: _Text, edits: list[FileEdit], path: str | None) -> str:
@@ -172,14 +226,28 @@ def _apply_whole(state: _Text, edits: list[FileEdit], path: str | None) -> str:
         raise EditError(
             "the whole-file reply is truncated: its code fence is never closed", path=path
         )
-    new = split_lines(edit.content or "")
+    new = [line.rstrip("\r") for line in split_lines(edit.content or "")]
     if not any(line.strip() for line in new):
-        raise EditError("the whole-file reply is empty", path=path)
+        if not edit.fenced:
+            raise EditError("the whole-file reply is empty", path=path)
+        state.lines = []  # a closed, empty listing: the file is to be empty
+        state.reports = [
+            BlockReport(0, "applied", "an empty listing: the file is now empty", path=path)
+        ]
+        return ""
+    markers = elision_markers(state.lines, new)
     try:
-        merged = merge_elisions(state.lines, [line.rstrip("\r") for line in new])
+        merged = merge_elisions(state.lines, new, markers)
     except MergeError as error:
         raise EditError(str(error), path=path) from error
+    kept = len(merged) - len(new) + len(markers)
+    notes = [f"{len(markers)} elision(s) filled with {kept} line(s) of the file"] if markers else []
+    if edit.final_newline and not ends_elided(new, markers) and not state.final_newline:
+        # The reply's own text ends its last line (a fenced body always does), so the file does.
+        state.final_newline = True
+        notes.append("the file now ends with a newline")
     state.lines = merged
+    state.reports = [BlockReport(0, "applied", "; ".join(notes), path=path)]
     return state.render()
 
 
@@ -204,22 +272,31 @@ def select_edits(edits: list[FileEdit], path: str | None) -> list[FileEdit]:
 
 def apply_edit(original: str, edit: str, *, fmt: str | None = None, path: str | None = None) -> str:
     """Apply an LLM edit to one file's text and return the new text; raise EditError to refuse."""
+    return apply_edit_reported(original, edit, fmt=fmt, path=path)[0]
+
+
+def apply_edit_reported(
+    original: str, edit: str, *, fmt: str | None = None, path: str | None = None
+) -> tuple[str, list[BlockReport]]:
+    """Like apply_edit, with a report per block saying what was adjusted to place it."""
     try:
-        edits = parse_edits(edit, fmt)
+        edits = parse_edits(edit, fmt, [path] if path else ())
     except ParseError as error:
         raise EditError(str(error), path=path) from error
     chosen = select_edits(edits, path)
     if len(chosen) > 1 and chosen[0].fmt == "whole" and path is None:
         raise EditError("the reply holds several whole files; name the one to apply")
-    return apply_file_edits(original, chosen, path)
+    return apply_file_edits_reported(original, chosen, path)
 
 
 def apply_edits(files: Mapping[str, str], reply: str) -> EditResult:
     """Apply every file's edits from a reply, all or none; new files and deletions included."""
     try:
-        edits = parse_edits(reply)
+        edits = parse_edits(reply, known_paths=files)
     except ParseError as error:
         raise EditError(str(error)) from error
+    if not edits:
+        raise EditError("the reply contains no edit")
     by_path: dict[str, list[FileEdit]] = {}
     for edit in edits:
         if edit.path is None:
@@ -233,7 +310,8 @@ def apply_edits(files: Mapping[str, str], reply: str) -> EditResult:
     for target, group in by_path.items():
         exists = target in files
         original = files.get(target, "")
-        new = apply_file_edits(original, group, target)
+        new, reports = apply_file_edits_reported(original, group, target)
+        result.reports.extend(replace(report, path=target) for report in reports)
         if any(edit.deletes for edit in group):
             if new.strip():
                 raise EditError("a diff to /dev/null leaves lines in the file", path=target)

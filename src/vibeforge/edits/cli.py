@@ -1,12 +1,14 @@
-"""`vibeforge edit apply FILE EDIT`: apply an LLM edit to a file and print the result."""
+"""`vibeforge edit apply FILE EDIT`: apply an LLM edit to a file, print it or write it back."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from vibeforge.edits.apply import apply_edit
+from vibeforge.edits.apply import apply_edit_reported
 from vibeforge.edits.errors import EditError
 from vibeforge.edits.model import FORMATS
 
@@ -16,11 +18,21 @@ EXIT_REFUSED = 3
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vibeforge edit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    apply = commands.add_parser("apply", help="apply an edit reply to a file, print the new file")
+    apply = commands.add_parser(
+        "apply",
+        help="apply an edit reply to a file; print the new file, or write it with --in-place",
+        description="A reply without --format must hold search/replace blocks, a diff, or a "
+        "fenced file (or a raw file under its path line); prose is refused, never written.",
+    )
     apply.add_argument("file", type=Path, help="the file to edit (may not exist yet)")
     apply.add_argument("edit", type=Path, help="a file holding the model's reply ('-' = stdin)")
     apply.add_argument("--format", choices=FORMATS, default=None, help="detected when omitted")
     apply.add_argument("--path", default=None, help="the file's project path (default: FILE)")
+    apply.add_argument(
+        "--in-place",
+        action="store_true",
+        help="write the result to FILE (atomically: a refused or failed edit leaves it as it was)",
+    )
     return parser
 
 
@@ -30,8 +42,37 @@ def _read(path: Path) -> str:
         return handle.read()
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a file's content so that readers see the old file or the new one, never half.
+
+    The new text goes to a temporary file beside it (same file system), is flushed to disk,
+    takes the old file's permissions and is renamed over it.
+    """
+    target = path.resolve() if path.exists() else path.absolute()
+    if target.exists():
+        mode = target.stat().st_mode & 0o7777
+    else:
+        # A new file gets what open() would give it; mkstemp's own 0600 would surprise.
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def main(argv: list[str]) -> int:
-    """Run `edit apply`; print the new file, or the refusal report to stderr with exit code 3."""
+    """Run `edit apply`; print (or write) the new file, or the refusal report to stderr (3)."""
     args = _parser().parse_args(argv)
     original = _read(args.file) if args.file.exists() else ""
     if str(args.edit) == "-":
@@ -43,12 +84,28 @@ def main(argv: list[str]) -> int:
             print(f"cannot read the edit: {error}", file=sys.stderr)
             return 2
     try:
-        result = apply_edit(original, reply, fmt=args.format, path=args.path or str(args.file))
+        result, reports = apply_edit_reported(
+            original, reply, fmt=args.format, path=args.path or str(args.file)
+        )
     except EditError as error:
         print(error.detail, file=sys.stderr)
         return EXIT_REFUSED
-    sys.stdout.write(result)
-    sys.stdout.flush()
+    for report in reports:
+        if report.reason:
+            print(f"block {report.index + 1}: {report.reason}", file=sys.stderr)
+    if not args.in_place:
+        sys.stdout.write(result)
+        sys.stdout.flush()
+        return 0
+    if result == original and args.file.exists():
+        print(f"unchanged: {args.file}", file=sys.stderr)
+        return 0
+    try:
+        write_atomically(args.file, result)
+    except OSError as error:
+        print(f"cannot write {args.file}: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.file}", file=sys.stderr)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from vibeforge.edits.text import IndentStyle, indent_of, is_elision
@@ -98,28 +98,34 @@ def _indent_delta(
     return (unshifted or consistent or [None])[0]
 
 
-def contiguous(
-    index: FileIndex, entries: list[str], level: str, edit_style: IndentStyle
-) -> list[Match]:
-    """All places where the entries match consecutive file lines at one level."""
+def _aligned_starts(index: FileIndex, entries: list[str], level: str) -> list[int]:
+    """Every start where the entries equal consecutive file lines at one level."""
     anchor = next((k for k, text in enumerate(entries) if text.strip()), None)
     if anchor is None:
         return []
     wanted = [normalise(text, level) for text in entries]
     lines = index.lines
-    found: list[Match] = []
+    starts: list[int] = []
     for position in index.table(level).get(wanted[anchor], []):
         start = position - anchor
         if start < 0 or start + len(entries) > len(lines):
             continue
-        ok = all(
+        if all(
             (normalise(lines[start + k], level) == want)
             if level == "exact" or want
             else not lines[start + k].strip()
             for k, want in enumerate(wanted)
-        )
-        if not ok:
-            continue
+        ):
+            starts.append(start)
+    return starts
+
+
+def contiguous(
+    index: FileIndex, entries: list[str], level: str, edit_style: IndentStyle
+) -> list[Match]:
+    """All places where the entries match consecutive file lines at one level."""
+    found: list[Match] = []
+    for start in _aligned_starts(index, entries, level):
         pairs: list[int | None] = list(range(start, start + len(entries)))
         delta, width = 0, edit_style.unit
         if level in ("strip", "spacing"):
@@ -131,6 +137,51 @@ def contiguous(
             Match(start, start + len(entries), pairs, delta=delta, layer=level, tab_width=width)
         )
     return found
+
+
+def drifted(index: FileIndex, entries: list[str], unit: int) -> list[Match]:
+    """Places where a diff hunk's old side matches consecutive lines with indentation ignored,
+    but not by one shift: its indentation drifts from line to line (context lines that lost
+    their leading space, say). The caller settles the added lines' shift (`added_shift`)."""
+    found: list[Match] = []
+    for start in _aligned_starts(index, entries, "strip"):
+        pairs: list[int | None] = list(range(start, start + len(entries)))
+        if _indent_delta(index, entries, pairs, IndentStyle(False, unit)) is not None:
+            continue  # one shift fits: the strip layer's business, not drift
+        end = start + len(entries)
+        found.append(Match(start, end, pairs, layer="drift", tab_width=unit))
+    return found
+
+
+def added_shift(
+    index: FileIndex, match: Match, entries: list[str], removed: list[bool], added: list[str]
+) -> int:
+    """The shift for a diff hunk's added lines, whose `+` is more reliable than the context.
+
+    Context lines lose or gain their leading space; `-` and `+` lines rarely do. So: the
+    shift of the removed lines, then the one keeping the added lines on the file's
+    indentation grid, then the one most lines share (a shift one column off counting half:
+    a context line that lost its space), then the smallest. The lines' own indentation
+    (no shift) is always a candidate.
+    """
+    style, unit = index.style, match.tab_width
+    by_removed: Counter[int] = Counter()
+    shifts: list[int] = []
+    for k, (text, where) in enumerate(zip(entries, match.pairs, strict=True)):
+        if where is None or not text.strip() or is_elision(text):
+            continue
+        shift = style.columns(indent_of(index.lines[where])) - len(indent_of(text).expandtabs(unit))
+        shifts.append(shift)
+        by_removed[shift] += removed[k]
+    columns = [len(indent_of(line).expandtabs(unit)) for line in added if line.strip()]
+    candidates = {0} | {shift + step for shift in shifts for step in (-1, 0, 1)}
+
+    def rank(candidate: int) -> tuple[int, int, int, int]:
+        on_grid = sum((width + candidate) % style.unit == 0 for width in columns)
+        near = sum(2 if shift == candidate else abs(shift - candidate) == 1 for shift in shifts)
+        return by_removed[candidate], on_grid if style.known else 0, near, -abs(candidate)
+
+    return max(sorted(candidates), key=rank)
 
 
 class _Tolerant:

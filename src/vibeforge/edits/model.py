@@ -17,6 +17,8 @@ class Op:
 
     kind: OpKind
     text: str
+    # A search/replace context line that the REPLACE wrote differently up to whitespace.
+    written: str | None = None
 
 
 @dataclass
@@ -28,6 +30,12 @@ class Hunk:
     start_hint: int | None = None  # 0-based old-side line number from a diff header
     search_text: str | None = None  # raw SEARCH text (search-replace), for substring location
     replace_text: str | None = None
+    replace_lines: list[str] | None = None  # the REPLACE lines exactly as written
+    trailing_divider: bool = False  # REPLACE ends with a `=======` line (see parse_sr.py)
+    notes: list[str] = field(default_factory=list)  # what the parser adjusted, for the report
+    # A diff's "\ No newline at end of file" after its last new-side line: False. None: the
+    # hunk says nothing, so a hunk that reaches the end of the file ends it with a newline.
+    final_newline: bool | None = None
 
     @property
     def old(self) -> list[str]:
@@ -52,6 +60,8 @@ class FileEdit:
     creates: bool = False  # a diff from /dev/null
     deletes: bool = False  # a diff to /dev/null
     complete: bool = True  # False when a whole-file fence was never closed
+    fenced: bool = False  # a whole file given inside a code fence (not the raw reply)
+    final_newline: bool | None = None  # whole files: what the reply's text says (None: keep)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from vibeforge.edits.model import FORMATS, FileEdit, Format
 from vibeforge.edits.parse_sr import ParseError, has_blocks, parse_search_replace
@@ -25,24 +26,36 @@ def detect_format(reply: str) -> Format:
     return "whole"
 
 
-def parse_edits(reply: str, fmt: str | None = None) -> list[FileEdit]:
-    """Split an LLM reply into per-file edits (path, format, body), in reply order."""
+def parse_edits(
+    reply: str, fmt: str | None = None, known_paths: Collection[str] = ()
+) -> list[FileEdit]:
+    """Split an LLM reply into per-file edits (path, format, body), in reply order.
+
+    `known_paths` are the files the reply may name: a line naming one is a path line even
+    when it holds spaces or other characters a bare path line could not.
+    """
     text = to_lf(reply)
+    known = frozenset(known_paths)
     chosen = fmt or detect_format(text)
     if chosen not in FORMATS:
         raise ParseError(f"unknown edit format {chosen!r}; expected one of {', '.join(FORMATS)}")
     if chosen == "search-replace":
-        edits = parse_search_replace(text)
+        edits = parse_search_replace(text, known)
         if fmt is None:
             # A reply may mix formats, e.g. blocks for one file and a deletion diff for another;
             # dropping the diff silently would break all-or-nothing.
             rest = _SR_BLOCK.sub("", text)
             if has_hunks(rest):
-                edits += parse_udiff(rest)
+                # Only sections with hunks: an `@@` line left over may be a path line.
+                edits += [e for e in parse_udiff(rest, known) if e.hunks or e.creates or e.deletes]
     elif chosen == "udiff":
-        edits = parse_udiff(text)
+        edits = parse_udiff(text, known)
     else:
-        edits = parse_whole(text)
+        edits = parse_whole(text, known)
+        if fmt is None:
+            # Detected, not asked for: prose ("Sorry, I can't do that") is no file. A whole
+            # file comes fenced, or raw under its path line.
+            edits = [edit for edit in edits if edit.fenced or edit.path is not None]
     for edit in edits:
         if not edit.body:
             edit.body = _render_body(edit)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+
+from vibeforge.edits.fences import is_fence_line
 
 _PATH_CHARS = re.compile(r"^[\w.\-/\\@+~]+$")
+# A path in backticks or quotes, maybe bold, maybe with a colon: it may hold spaces.
+_QUOTED = re.compile(r"^(?:\*\*|__)?(?P<q>[`'\"])(?P<inner>[^`'\"]+)(?P=q)(?:\*\*|__)?:?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEADING = re.compile(r"^#{1,6}\s+")
 _LABEL = re.compile(r"^(?:file(?:name|path)?|path)\s*[:=]\s*", re.IGNORECASE)
 # Prefixes models put before a repository path ("Lib/json/x.py" for "json/x.py").
 _DIFF_SIDES = ("a/", "b/")
@@ -30,23 +36,69 @@ def strip_diff_side(path: str) -> str:
     return path
 
 
-def looks_like_path(line: str) -> str | None:
-    """Return the cleaned path when a reply line is only a file path, else None."""
+def looks_like_path(line: str, known: Collection[str] = (), headings: bool = False) -> str | None:
+    """Return the cleaned path when a reply line is only a file path, else None.
+
+    `known` are the paths the reply may name (the project's files): a line naming one of
+    them is a path line whatever it holds (spaces, brackets, any letters). Other lines need
+    the usual shape of a path, or quotes or backticks around one with spaces in it.
+    `headings`: the line is prose around edit blocks, where `### src/app.py` is a Markdown
+    heading naming a file (in a file's own text it would be a comment).
+    """
     stripped = line.strip()
-    if not stripped or len(stripped) > 300 or stripped.startswith(("```", "~~~", "#", "//")):
+    if not stripped or len(stripped) > 300 or is_fence_line(stripped):
         return None
-    candidate = clean_path(stripped)
-    if not candidate or not _PATH_CHARS.match(candidate):
+    if known:
+        named = _known(line, known)
+        if named is not None:
+            return named
+    if headings and _HEADING.match(stripped):
+        return looks_like_path(_HEADING.sub("", stripped), known)
+    if stripped.startswith(("#", "//")):
         return None
-    if not re.search(r"[A-Za-z]", candidate) or candidate.endswith("/"):
+    quoted = _QUOTED.match(_LABEL.sub("", stripped))
+    if quoted:
+        candidate = clean_path(quoted.group("inner"))
+        if not candidate or _CONTROL.search(candidate) or candidate != candidate.strip():
+            return None
+    else:
+        candidate = clean_path(stripped)
+        if not candidate or not _PATH_CHARS.match(candidate):
+            return None
+    if not re.search(r"[^\W\d_]", candidate) or candidate.endswith("/"):
         return None
     name = candidate.rsplit("/", 1)[-1]
-    # A file name needs an extension, or the line needs a directory part.
-    if "/" not in candidate and not re.search(r"\w\.[A-Za-z0-9]{1,10}$", name):
+    # A file name needs an extension, or the line needs a directory part (or it is a dotfile).
+    if "/" not in candidate and not re.search(r"(\w\.[A-Za-z0-9]{1,10}|^\.[\w-]+)$", name):
         return None
-    if candidate.startswith(".") and "/" not in candidate and candidate.count(".") == 1:
-        return candidate  # dotfiles such as .gitignore
     return candidate
+
+
+def path_in_info(info: str, known: Collection[str] = ()) -> str | None:
+    """A path written as (part of) a fence's info string: ```` ```python src/app.py ````."""
+    named = _known(info, known) if known and info.strip() else None
+    if named is not None:
+        return named
+    for word in info.split():
+        named = looks_like_path(word)
+        if named is not None and ("/" in named or "." in named):
+            return named
+    return None
+
+
+def _known(line: str, known: Collection[str]) -> str | None:
+    """The known path a line names: exactly as written (a name may start or end with a
+    space), or cleaned of quotes, labels and `./`, or as a unique path suffix."""
+    raw = line.rstrip("\r\n")
+    if raw in known:
+        return raw
+    candidate = clean_path(line)
+    if not candidate:
+        return None
+    if candidate in known:
+        return candidate
+    hits = [path for path in known if path_matches(candidate, path)]
+    return candidate if len(hits) == 1 else None
 
 
 def _parts(path: str) -> list[str]:

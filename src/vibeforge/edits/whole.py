@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection
 
+from vibeforge.edits.fences import closing_line, opening_fence
 from vibeforge.edits.model import FileEdit
-from vibeforge.edits.paths import looks_like_path
+from vibeforge.edits.paths import looks_like_path, path_in_info
 from vibeforge.edits.text import is_elision
 
-# Fences as models write them: at most 3 spaces in, 3-5 backticks or exactly 3 tildes. Longer
-# runs and deeper lines are code (an RST `~~~~~~` underline, a fence inside a docstring).
-_OPENER = re.compile(r"^ {0,3}(?P<fence>`{3,5}|~{3})(?!~)\s*(?P<info>[^`~]*)$")
 ANCHOR_LINES = 6  # lines used at most to tell two identical anchor lines apart
 
 
@@ -18,70 +16,73 @@ class MergeError(ValueError):
     """An elided whole file whose gaps cannot be placed in the original with certainty."""
 
 
-def parse_whole(reply: str) -> list[FileEdit]:
+def parse_whole(reply: str, known: Collection[str] = ()) -> list[FileEdit]:
     """The fenced files of a reply, each with the path line before it; else the raw reply."""
     lines = reply.split("\n")
     edits: list[FileEdit] = []
     number = 0
+    previous: str | None = None  # the nearest non-blank line above, outside fences
     while number < len(lines):
-        opener = _OPENER.match(lines[number])
-        if not opener:
+        line = lines[number]
+        lead = line.lstrip(" ")[:1]
+        fence = None
+        if lead in ("`", "~", "<") and lead:
+            fence = opening_fence(line, previous, tags=lead == "<" and _tag_allowed(previous))
+        if fence is None:
+            if line.strip():
+                previous = line
             number += 1
             continue
-        fence = opener.group("fence")
-        path = _path_before(lines, number, opener.group("info"))
-        close = _closer(lines, number + 1, fence)
+        path = _path_before(lines, number, fence.info, known)
+        close = closing_line(lines, number + 1, fence)
         body = lines[number + 1 : close]
         content = "\n".join(body) + "\n" if body else ""
         edits.append(
             FileEdit(
-                path=path, fmt="whole", body=content, content=content, complete=close < len(lines)
+                path=path,
+                fmt="whole",
+                body=content,
+                content=content,
+                complete=close < len(lines),
+                fenced=True,
+                final_newline=True,  # the body's last line ends before the closing fence
             )
         )
         number = close + 1
+        previous = None
     if edits:
         return edits
     body = reply
     first, _, rest = reply.partition("\n")
     # A quoted first line is a module docstring ("pkg.mod"), not a path line.
     quoted = first.lstrip().startswith(('"', "'"))
-    path = looks_like_path(first) if rest.strip() and not quoted else None
+    path = looks_like_path(first, known) if rest.strip() and not quoted else None
     if path is not None:
         body = rest
-    return [FileEdit(path=path, fmt="whole", body=body, content=body)]
+    # Raw text ends wherever the reply stops: only a final newline it has says anything.
+    ends = True if body.endswith("\n") else None
+    return [FileEdit(path=path, fmt="whole", body=body, content=body, final_newline=ends)]
 
 
-def _closer(lines: list[str], start: int, fence: str) -> int:
-    """Index of the fence closing a file body (len(lines) when it is never closed).
-
-    A fence with a language inside the body (a Markdown example in a docstring) opens a
-    nested block whose bare fence closes it, not the file.
-    """
-    depth = 0
-    for number in range(start, len(lines)):
-        found = _OPENER.match(lines[number])
-        if not found or found.group("fence") != fence:
-            continue
-        if found.group("info").strip():
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            return number
-    return len(lines)
+def _tag_allowed(previous: str | None) -> bool:
+    """A `<pre>`-like fence opens at the top, under a path line or after a colon; elsewhere a
+    lone `<pre>` line is more likely part of an HTML file written raw."""
+    if previous is None:
+        return True
+    stripped = previous.strip()
+    return stripped.endswith(":") or looks_like_path(previous) is not None
 
 
-def _path_before(lines: list[str], opener: int, info: str) -> str | None:
-    for word in info.split():
-        named = looks_like_path(word)
-        if named is not None and ("/" in named or "." in named):
-            return named
+def _path_before(lines: list[str], opener: int, info: str, known: Collection[str]) -> str | None:
+    named = path_in_info(info, known)
+    if named is not None:
+        return named
     back = opener - 1
     while back >= 0 and not lines[back].strip():
         back -= 1
     if back < 0:
         return None
-    return looks_like_path(lines[back])
+    return looks_like_path(lines[back], known, headings=True)
 
 
 def _stripped(lines: list[str], start: int, length: int) -> list[str]:
@@ -121,14 +122,28 @@ def _find(
         used += 1
 
 
-def merge_elisions(original: list[str], new: list[str]) -> list[str]:
-    """Fill each elision comment in `new` with the original lines it stands for."""
+def elision_markers(original: list[str], new: list[str]) -> list[int]:
+    """Indexes of the lines of `new` that stand for code of `original` left out."""
     known = {line.strip() for line in original}
-    markers = [
+    return [
         k
         for k, line in enumerate(new)
         if is_elision(line, bare_dots=False) and line.strip() not in known
     ]
+
+
+def ends_elided(new: list[str], markers: list[int]) -> bool:
+    """Whether the last non-blank line of `new` is an elision marker (the original's tail)."""
+    last = next((k for k in range(len(new) - 1, -1, -1) if new[k].strip()), None)
+    return last is not None and last in markers
+
+
+def merge_elisions(
+    original: list[str], new: list[str], markers: list[int] | None = None
+) -> list[str]:
+    """Fill each elision comment in `new` with the original lines it stands for."""
+    if markers is None:
+        markers = elision_markers(original, new)
     if not markers:
         return new
     out: list[str] = []

@@ -10,6 +10,7 @@ from vibeforge.llm.errors import (
     ProviderAuthenticationError,
     ProviderBadRequest,
     ProviderConnectionError,
+    ProviderEmptyResponse,
     ProviderError,
     ProviderHTTPError,
     ProviderProtocolError,
@@ -21,6 +22,7 @@ from vibeforge.llm.params import PARAMETER_NAMES, Params, merge_params, validate
 from vibeforge.llm.retry import RetryPolicy
 from vibeforge.llm.spec import PROVIDERS, ModelSpec, Provider
 from vibeforge.llm.types import (
+    AttemptFailed,
     Capabilities,
     ChatModel,
     ChatRequest,
@@ -42,6 +44,7 @@ from vibeforge.llm.usage import Prices, cost_usd
 __all__ = [
     "PARAMETER_NAMES",
     "PROVIDERS",
+    "AttemptFailed",
     "Capabilities",
     "ChatModel",
     "ChatRequest",
@@ -57,6 +60,7 @@ __all__ = [
     "ProviderAuthenticationError",
     "ProviderBadRequest",
     "ProviderConnectionError",
+    "ProviderEmptyResponse",
     "ProviderError",
     "ProviderHTTPError",
     "ProviderProtocolError",

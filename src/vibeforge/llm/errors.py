@@ -12,15 +12,24 @@
         │   └── ProviderServerError            5xx, 408, 409              retried
         ├── ProviderConnectionError       503  could not connect, or the connection dropped
         ├── ProviderTimeout               504  no answer in time                 retried
-        └── ProviderProtocolError         502  an answer we cannot parse or that ends early
+        ├── ProviderProtocolError         502  an answer we cannot parse or that ends early
+        └── ProviderEmptyResponse         502  a finished answer with no text, thinking or
+                                               tool call in it                    retried
 
 `status` is the HTTP status *vibeforge* answers with; the provider's own status is
 `provider_status`, so a provider's 401 never reads as "your vibeforge token is wrong".
+`usage` and `raw` hold what the provider reported for a call that failed after it was
+accepted (an empty answer is billed too), so the failed attempt can be recorded truthfully.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from vibeforge.errors import InvalidInput, VibeforgeError
+
+if TYPE_CHECKING:  # types imports params, which imports this module
+    from vibeforge.llm.types import Usage
 
 
 class InvalidParameter(InvalidInput):
@@ -39,6 +48,8 @@ class ProviderError(VibeforgeError):
     code = "provider_error"
     status = 502
     retryable: bool = False
+    usage: Usage | None = None  # tokens the provider counted (or we estimated) for the call
+    raw: dict[str, Any] | None = None  # the provider's response so far, if any
 
     def __init__(self, provider: str, detail: str) -> None:
         super().__init__(f"{provider}: {detail}")
@@ -113,6 +124,17 @@ class ProviderProtocolError(ProviderError):
 
     code = "provider_protocol_error"
     retryable = True
+
+
+class ProviderEmptyResponse(ProviderError):
+    """The provider finished an answer that holds nothing: no text, thinking or tool call."""
+
+    code = "empty_response"
+    retryable = True
+
+    def __init__(self, provider: str, stop_reason: str) -> None:
+        super().__init__(provider, f"the answer was empty (stop reason {stop_reason!r})")
+        self.stop_reason = stop_reason
 
 
 def http_error(

@@ -7,6 +7,7 @@ import logging
 import httpx
 
 from vibeforge.llm.errors import InvalidParameter
+from vibeforge.llm.guard import GuardedChatModel
 from vibeforge.llm.retry import RetryingChatModel, RetryPolicy
 from vibeforge.llm.spec import PROVIDERS, ModelSpec
 from vibeforge.llm.types import Capabilities, ChatModel
@@ -48,7 +49,8 @@ async def warm_sdks(providers: set[str]) -> None:
 
 
 def build_chat_model(spec: ModelSpec, retry: RetryPolicy | None = None) -> ChatModel:
-    """The ChatModel for a spec, with retries before the first token (none for offline).
+    """The ChatModel for a spec: the adapter, guarded (secrets redacted, empty answers refused,
+    usage completed), with retries before the first token around that (none for offline).
 
     Cheap and synchronous: the provider SDK is imported later, in a thread, on first use.
     """
@@ -71,6 +73,7 @@ def build_chat_model(spec: ModelSpec, retry: RetryPolicy | None = None) -> ChatM
         model = OpenAICompatModel(spec)
     else:
         raise InvalidParameter("provider", f"unknown provider {spec.provider!r}")
+    model = GuardedChatModel(model, spec)
     policy = retry or RetryPolicy(max_retries=spec.max_retries)
     return RetryingChatModel(model, policy) if policy.max_retries > 0 else model
 

@@ -7,7 +7,6 @@ marked with REVIEW_MARKER; anything else gets a polite note on what it can do.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from collections.abc import AsyncIterator
 from vibeforge.llm.offline_rules import REVIEW_MARKER, answer, find_files, review
 from vibeforge.llm.params import PARAMETER_NAMES, merge_params, validate_params
 from vibeforge.llm.spec import ModelSpec
+from vibeforge.llm.tokens import estimate_tokens
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -68,26 +68,22 @@ class OfflineModel:
         for stop in params.stop or ():
             if stop and stop in text:
                 text = text[: text.index(stop)]
-        if params.max_tokens is not None and _tokens(text) > params.max_tokens:
+        if params.max_tokens is not None and estimate_tokens(text) > params.max_tokens:
             text, stop_reason = text[: params.max_tokens * 4], "length"
         for number, piece in enumerate(_PIECES.findall(text)):
             if number and self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
             yield TextDelta(piece)
-        prompt_tokens = sum(_tokens(message.text) for message in request.messages)
+        prompt_tokens = sum(estimate_tokens(message.text) for message in request.messages)
         usage = Usage(
             prompt_tokens=prompt_tokens,
-            completion_tokens=_tokens(text),
+            completion_tokens=estimate_tokens(text),
             cost_usd=0.0,
             cost_source="provider",
+            source="estimated",  # counted by the estimator: there is no tokenizer behind it
         )
         yield UsageReport(usage)
         yield Finished(stop_reason, _raw(text, stop_reason, usage))
-
-
-def _tokens(text: str) -> int:
-    """A token estimate: about four characters a token, as for English with GPT tokenizers."""
-    return math.ceil(len(text) / 4)
 
 
 def _raw(text: str, stop_reason: str, usage: Usage) -> dict[str, object]:

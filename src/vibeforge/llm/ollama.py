@@ -74,11 +74,14 @@ class OllamaModel(ProviderAdapter[httpx.AsyncClient]):
     default_capabilities = CAPABILITIES
 
     def _build(self, sdk: object) -> httpx.AsyncClient:
+        # A key is for an Ollama behind an authenticating proxy, or ollama.com's own API.
+        headers = {"Authorization": f"Bearer {self.spec.api_key}"} if self.spec.api_key else {}
+        headers.update(self.spec.extra_headers)
         # The timeout bounds each wait for bytes, not the whole answer.
         return httpx.AsyncClient(
             base_url=(self.spec.resolved_base_url() or "").rstrip("/"),
             timeout=httpx.Timeout(self.spec.timeout),
-            headers=dict(self.spec.extra_headers),
+            headers=headers,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             verify=shared_ssl_context(),
         )

@@ -1,15 +1,21 @@
-"""Retries with exponential backoff and jitter, only before anything reached the caller."""
+"""Retries with exponential backoff and jitter, only before anything reached the caller.
+
+Every failed attempt that is tried again is reported in the stream as an `AttemptFailed`
+event, so the caller can record it (the provider was asked, and may have billed it) without
+this layer knowing how calls are recorded.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from vibeforge.llm.errors import ProviderError, ProviderRateLimited
-from vibeforge.llm.types import Capabilities, ChatModel, ChatRequest, StreamEvent
+from vibeforge.llm.types import AttemptFailed, Capabilities, ChatModel, ChatRequest, StreamEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +48,12 @@ class RetryingChatModel:
         return getattr(self.inner, name)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """The inner model's events; once one was yielded, errors pass through untouched."""
+        """The inner model's events, with an AttemptFailed before each retry; once a delta was
+        yielded, errors pass through untouched."""
         attempt = 0
         while True:
             started = False
+            began = time.perf_counter()
             try:
                 async with aclosing(self.inner.stream(request)) as events:
                     async for event in events:
@@ -55,5 +63,8 @@ class RetryingChatModel:
             except ProviderError as error:
                 if started or not error.retryable or attempt >= self.policy.max_retries:
                     raise
-                attempt += 1
-                await asyncio.sleep(self.policy.delay(attempt, error))
+                failure = error
+            attempt += 1
+            delay = self.policy.delay(attempt, failure)
+            yield AttemptFailed(attempt, failure, time.perf_counter() - began, delay)
+            await asyncio.sleep(delay)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from vibeforge.llm.params import Params
+
+if TYPE_CHECKING:
+    from vibeforge.llm.errors import ProviderError
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -90,7 +93,8 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts as the provider reported them, and the cost in US dollars."""
+    """Token counts and the cost in US dollars; `source` says whether the provider reported
+    the counts or vibeforge estimated them (it did not report them, or reported zeros)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -98,6 +102,7 @@ class Usage:
     reasoning_tokens: int = 0  # part of completion_tokens spent thinking
     cost_usd: float | None = None
     cost_source: Literal["provider", "prices"] | None = None
+    source: Literal["provider", "estimated"] = "provider"
 
     @property
     def total_tokens(self) -> int:
@@ -147,7 +152,21 @@ class Finished:
     raw: dict[str, Any]
 
 
-StreamEvent = TextDelta | ThinkingDelta | ToolCallDelta | UsageReport | Finished
+@dataclass(frozen=True, slots=True)
+class AttemptFailed:
+    """An attempt failed before anything reached the caller, and will be tried again.
+
+    Only the retry layer yields it: the caller can record the failed attempt (its error holds
+    what the provider reported) and start counting the next one, `retry_in` seconds later.
+    """
+
+    attempt: int  # 1-based number of the attempt that failed
+    error: ProviderError
+    elapsed: float  # seconds the failed attempt took
+    retry_in: float  # seconds until the next attempt starts
+
+
+StreamEvent = TextDelta | ThinkingDelta | ToolCallDelta | UsageReport | Finished | AttemptFailed
 
 
 @dataclass(frozen=True, slots=True)

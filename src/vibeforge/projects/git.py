@@ -23,18 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from vibeforge.errors import Conflict, InvalidInput, InvalidPath, NotFound, Unavailable
+from vibeforge.errors import Conflict, InvalidInput, InvalidPath, NotFound
+from vibeforge.projects.names import GITATTRIBUTES, check_special_content
+from vibeforge.projects.treecheck import GitError, check_layout, ignored_paths, verify_tree
 
 BRANCH = "refs/heads/main"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _ZERO = "0" * 40
 _HEX = frozenset("0123456789abcdef")
-
-
-class GitError(Unavailable):
-    """git failed in a way the caller did not cause."""
-
-    code = "git_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +197,12 @@ class GitRepository:
         cacheable = self._cache is not None and is_commit_id(rev)
         if cacheable and (found := self._cache.tree(key)) is not None:  # type: ignore[union-attr]
             return found
+        listing = self._tree_listing(rev)
+        if cacheable:
+            self._cache.put_tree(key, listing)  # type: ignore[union-attr]
+        return listing
+
+    def _tree_listing(self, rev: str) -> _Listing:
         output = self._git("ls-tree", "-r", "-l", "-z", "--full-tree", rev).stdout
         entries = [_parse_tree_line(line) for line in output.split(b"\0") if line]
         directories = {
@@ -208,10 +210,7 @@ class GitRepository:
             for entry in entries
             for depth in range(1, entry.path.count("/") + 1)
         }
-        listing = _Listing({entry.path: entry for entry in entries}, frozenset(directories))
-        if cacheable:
-            self._cache.put_tree(key, listing)  # type: ignore[union-attr]
-        return listing
+        return _Listing({entry.path: entry for entry in entries}, frozenset(directories))
 
     def entry(self, rev: str, path: str) -> TreeEntry | None:
         """The tree entry at `path` in a version, or None when nothing is there."""
@@ -295,47 +294,68 @@ class GitRepository:
         expected_head: str | None,
     ) -> str:
         """Write `changes` (None deletes) as a new version on top of `expected_head`."""
-        existing = (
-            {entry.path: entry for entry in self.tree(expected_head)} if expected_head else {}
-        )
-        _check_layout(existing, changes)
-        lines = []
+        existing = self._listing(expected_head).entries if expected_head else {}
+        check_layout(existing, changes)
+        wanted: dict[str, str | None] = {}
         for path, content in changes.items():
             if content is None:
-                lines.append(f"0 {_ZERO}\t{path}")
-            else:
-                blob = self._git("hash-object", "-w", "--stdin", input=content).stdout
-                lines.append(f"100644 {blob.decode().strip()}\t{path}")
-        return self._commit_index_lines(lines, message, author, expected_head)
+                wanted[path] = None
+                continue
+            check_special_content(path, content)
+            blob = self._git("hash-object", "-w", "--stdin", input=content).stdout
+            wanted[path] = blob.decode().strip()
+        return self._commit_changes(existing, wanted, message, author, expected_head)
 
     def rename(
         self, source: str, target: str, *, message: str, author: str, expected_head: str
     ) -> str:
         """Move a file to a new path in one new version, keeping its content."""
-        existing = {entry.path: entry for entry in self.tree(expected_head)}
+        existing = self._listing(expected_head).entries
         if source not in existing:
             raise NotFound(f"no file {source!r}")
-        _check_layout(existing, {source: None, target: b""})
-        blob = existing[source].blob
-        lines = [f"0 {_ZERO}\t{source}", f"100644 {blob}\t{target}"]
-        return self._commit_index_lines(lines, message, author, expected_head)
+        check_layout(existing, {source: None, target: b""})
+        if target.rsplit("/", 1)[-1] == GITATTRIBUTES:
+            check_special_content(target, self.read(expected_head, source))
+        wanted = {source: None, target: existing[source].blob}
+        return self._commit_changes(existing, wanted, message, author, expected_head)
 
     def restore(self, version_id: str, *, message: str, author: str, expected_head: str) -> str:
         """A new version whose tree equals that of `version_id`; history stays as it was."""
         tree = self._git("rev-parse", f"{version_id}^{{tree}}").stdout.decode().strip()
         return self._commit_tree(tree, message, author, expected_head)
 
-    def _commit_index_lines(
-        self, lines: list[str], message: str, author: str, expected_head: str | None
+    def _commit_changes(
+        self,
+        existing: Mapping[str, TreeEntry],
+        wanted: Mapping[str, str | None],
+        message: str,
+        author: str,
+        expected_head: str | None,
     ) -> str:
+        """Build the tree of `existing` with `wanted` (path -> blob id, None deletes), check it
+        holds exactly that, and commit it."""
+        lines = [
+            f"0 {_ZERO}\t{path}" if blob is None else f"100644 {blob}\t{path}"
+            for path, blob in wanted.items()
+        ]
         with tempfile.TemporaryDirectory(prefix="vf-index-") as scratch:
             index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
             if expected_head:
                 self._git("read-tree", expected_head, extra_env=index)
             payload = "".join(line + "\0" for line in lines).encode("utf-8")
-            self._git("update-index", "-z", "--index-info", input=payload, extra_env=index)
+            staged = self._git("update-index", "-z", "--index-info", input=payload, extra_env=index)
+            # git drops a path its own rules refuse with this warning and exit status 0.
+            ignored = ignored_paths(staged.stderr)
+            if ignored:
+                raise InvalidPath(f"git refused the path {ignored[0]!r}; nothing was saved")
             tree = self._git("write-tree", extra_env=index).stdout.decode().strip()
-        return self._commit_tree(tree, message, author, expected_head)
+        listing = self._tree_listing(tree)
+        verify_tree(existing, wanted, listing.entries)
+        new_head = self._commit_tree(tree, message, author, expected_head)
+        if self._cache is not None:
+            # The next write starts from this listing: it costs no second ls-tree.
+            self._cache.put_tree((str(self.path), new_head), listing)
+        return new_head
 
     def _commit_tree(self, tree: str, message: str, author: str, expected_head: str | None) -> str:
         parents = ["-p", expected_head] if expected_head else []
@@ -361,28 +381,6 @@ def _parse_tree_line(line: bytes) -> TreeEntry:
         mode=mode,
         blob=blob,
     )
-
-
-def _check_layout(existing: Mapping[str, TreeEntry], changes: Mapping[str, bytes | None]) -> None:
-    """Refuse writes that would turn a file into a directory or the other way round."""
-    directories = {
-        path.rsplit("/", i)[0] for path in existing for i in range(1, path.count("/") + 1)
-    }
-    for path, content in changes.items():
-        if content is None:
-            if path not in existing:
-                raise NotFound(f"no file {path!r}")
-            continue
-        if path in directories:
-            raise Conflict(f"{path!r} is a directory")
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            prefix = "/".join(parts[:depth])
-            if prefix in existing and prefix not in changes:
-                raise Conflict(f"{prefix!r} is a file, so {path!r} cannot be created")
-        entry = existing.get(path)
-        if entry is not None and entry.mode == "120000":
-            raise InvalidPath(f"{path!r} is a symbolic link; links are not followed")
 
 
 def ensure_text(content: bytes, path: str) -> str:

@@ -386,4 +386,10 @@ def _message(message: str | None, default: str) -> str:
     text = (message or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(f"message is longer than {MAX_MESSAGE_CHARS} characters")
+    if "\x00" in text:
+        raise InvalidInput("message contains a NUL byte, which a git commit cannot hold")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("message is not valid UTF-8 text") from None
     return text or default

@@ -12,10 +12,13 @@ from typing import Any, Protocol
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import VibeforgeError
 from vibeforge.llm import (
+    AttemptFailed,
     ChatRequest,
     Finished,
     Params,
+    ProviderError,
     TextDelta,
     ThinkingDelta,
     ToolCall,
@@ -24,6 +27,8 @@ from vibeforge.llm import (
     UsageReport,
 )
 from vibeforge.llm.completion import ToolCallAssembler
+from vibeforge.llm.tokens import completed_usage
+from vibeforge.llm.usage import with_cost
 from vibeforge.modelconfigs.service import ResolvedModel
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.streams import SessionStream, Streams
@@ -37,6 +42,8 @@ class AgentResult:
     content: str | None = None  # None: the streamed text
     diff: str | None = None
     error: str | None = None
+    error_code: str | None = None  # what kind of error: a VibeforgeError's code
+    error_status: int | None = None  # HTTP status of the error the run failed on, if it did
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +54,7 @@ class CallRecord:
     role: str
     iteration: int
     model: str
+    attempt: int = 1
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     text: list[str] = field(default_factory=list)
@@ -174,26 +182,70 @@ class RunContext:
         total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
         return total
 
-    @asynccontextmanager
-    async def llm_call(self, role: str, iteration: int = 0) -> AsyncIterator[CallRecord]:
-        """Record one provider call, however it ends (a cancelled call is kept as such)."""
-        record = CallRecord(role=role, iteration=iteration, model=self.model.label)
-        status, error = "cancelled", None
-        try:
-            yield record
-            status = "success"
-        except Exception as failure:
-            status, error = "error", str(failure)
-            raise
-        finally:
-            self._store_call(record, status, error)
+    async def stream_model(
+        self, request: ChatRequest, *, role: str = "chat", iteration: int = 0, publish: bool = True
+    ) -> CallRecord:
+        """Stream one call, relaying its text as chunks when `publish`; return its record.
 
-    def _store_call(self, record: CallRecord, status: str, error: str | None) -> None:
-        usage = record.usage or Usage()
-        now = time.perf_counter()
+        Every attempt becomes an LLMCall, however it ends: a retried one as `error` (with
+        what the provider reported for it), the last as `success`, `error` or `cancelled`.
+        """
+        record = CallRecord(role=role, iteration=iteration, model=self.model.label)
+        try:
+            async with aclosing(self.model.chat.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, AttemptFailed):
+                        self._store_call(record, request, "error", event.error, event.elapsed)
+                        record = CallRecord(
+                            role=role,
+                            iteration=iteration,
+                            model=self.model.label,
+                            attempt=event.attempt + 1,
+                            started=time.perf_counter() + event.retry_in,
+                        )
+                        continue
+                    record.feed(event)
+                    if not publish:
+                        continue
+                    if isinstance(event, TextDelta):
+                        self.chunk(content=event.text)
+                    elif isinstance(event, ThinkingDelta):
+                        self.chunk(thinking=event.text)
+        except Exception as failure:
+            self._store_call(record, request, "error", failure)
+            raise
+        except BaseException:
+            # Cancelled while waiting to retry: that attempt never reached the provider.
+            if time.perf_counter() >= record.started:
+                self._store_call(record, request, "cancelled")
+            raise
+        self._store_call(record, request, "success")
+        return record
+
+    def _store_call(
+        self,
+        record: CallRecord,
+        request: ChatRequest,
+        status: str,
+        failure: BaseException | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        """Append the attempt's LLMCall and announce its usage."""
+        usage = record.usage
+        if usage is None and isinstance(failure, ProviderError):
+            usage = failure.usage
+        if usage is None and (record.text or record.thinking or record.tools.calls()):
+            # Cancelled mid-answer: the provider bills what it sent, so it is estimated.
+            output = record.content + "".join(call.arguments for call in record.tool_calls)
+            estimate = completed_usage(None, request, output, "".join(record.thinking))
+            usage = with_cost(estimate, self.model.spec.prices)
         raw = record.raw
+        if raw is None and isinstance(failure, ProviderError):
+            raw = failure.raw
         if raw is None and (record.text or record.thinking):
             raw = {"partial": True, "content": record.content, "thinking": "".join(record.thinking)}
+        latency = elapsed if elapsed is not None else time.perf_counter() - record.started
+        counted = usage or Usage()
         self.calls.append(
             LLMCall(
                 id=new_id(),
@@ -205,31 +257,36 @@ class RunContext:
                 model=record.model,
                 role=record.role,
                 iteration=record.iteration,
+                attempt=record.attempt,
                 status=status,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cost_usd=usage.cost_usd,
-                cost_source=usage.cost_source,
-                latency_ms=round((now - record.started) * 1000, 2),
+                prompt_tokens=counted.prompt_tokens,
+                completion_tokens=counted.completion_tokens,
+                cached_tokens=counted.cached_tokens,
+                reasoning_tokens=counted.reasoning_tokens,
+                cost_usd=counted.cost_usd,
+                cost_source=counted.cost_source,
+                usage_source=usage.source if usage is not None else None,
+                latency_ms=round(latency * 1000, 2),
                 first_token_ms=(
                     round((record.first_token_at - record.started) * 1000, 2)
                     if record.first_token_at
                     else None
                 ),
                 raw=raw,
-                error=error,
+                error=str(failure) if isinstance(failure, Exception) else None,
+                error_code=error_code(failure) if isinstance(failure, Exception) else None,
                 created_at=utcnow(),
             )
         )
-        if record.usage is not None:
+        if usage is not None:
             self.emit(
                 "token_usage",
                 {
                     "message_id": self.assistant_message_id,
                     "role": record.role,
                     "iteration": record.iteration,
+                    "attempt": record.attempt,
+                    "status": status,
                     "model": record.model,
                     "usage": _usage_dict(usage),
                     "total": self.usage_total(),
@@ -237,23 +294,10 @@ class RunContext:
                 },
             )
 
-    async def stream_model(
-        self, request: ChatRequest, *, role: str = "chat", iteration: int = 0, publish: bool = True
-    ) -> CallRecord:
-        """Stream one call, relaying its text as chunks when `publish`; return its record."""
-        async with (
-            self.llm_call(role, iteration) as record,
-            aclosing(self.model.chat.stream(request)) as events,
-        ):
-            async for event in events:
-                record.feed(event)
-                if not publish:
-                    continue
-                if isinstance(event, TextDelta):
-                    self.chunk(content=event.text)
-                elif isinstance(event, ThinkingDelta):
-                    self.chunk(thinking=event.text)
-        return record
+
+def error_code(failure: Exception) -> str:
+    """The code a failure is told by: a domain error's own, else `internal_error`."""
+    return failure.code if isinstance(failure, VibeforgeError) else "internal_error"
 
 
 def _usage_dict(usage: Usage) -> dict[str, Any]:
@@ -265,4 +309,5 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
         "total_tokens": usage.total_tokens,
         "cost_usd": usage.cost_usd,
         "cost_source": usage.cost_source,
+        "source": usage.source,
     }

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
-from vibeforge.errors import InvalidInput
+from vibeforge.errors import InvalidInput, InvalidPath
 from vibeforge.strict import Strict, describe_errors, has_nul
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -142,6 +142,8 @@ def command_of(kind: str, data: Any, commands: dict[str, type[Command]] = COMMAN
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput(f"{kind}: the data must be an object")
+    if has_nul(data.get("path")):
+        raise InvalidPath("the path contains a NUL character")
     if has_nul(data):
         raise InvalidInput("a field contains a NUL character")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import uuid
 import weakref
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from vibeforge.db.agent_tables import Span
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, Run
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -49,6 +52,7 @@ class ActiveRun:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
     shutting_down: bool = False
+    error_status: int | None = None  # HTTP status of the error the run failed on, if any
 
     @property
     def id(self) -> str:
@@ -219,11 +223,18 @@ class RunRegistry:
             raise
         except VibeforgeError as error:
             ctx.emit("error", {"code": error.code, "detail": error.detail})
-            result = AgentResult(status="error", error=error.detail)
+            result = AgentResult(
+                status="error", error=error.detail, error_code=error.code, error_status=error.status
+            )
         except Exception:
             log.exception("run %s failed", run.id)
             ctx.emit("error", {"code": "internal_error", "detail": "the run failed unexpectedly"})
-            result = AgentResult(status="error", error="internal error")
+            result = AgentResult(
+                status="error",
+                error="the run failed unexpectedly",
+                error_code="internal_error",
+                error_status=500,
+            )
         await self._finish(run, result)
 
     async def _finish(self, run: ActiveRun, result: AgentResult) -> None:
@@ -243,8 +254,10 @@ class RunRegistry:
             "trace_id": ctx.trace_id,
             "token_usage": usage,
             "error": result.error,
+            "error_code": result.error_code,
             **result.extra,
         }
+        run.error_status = result.error_status
         finals = []
         if result.status not in ("cancelled", "interrupted"):
             finals.append(ctx.stream.next_event("done", outcome))
@@ -261,6 +274,7 @@ class RunRegistry:
                     diff=result.diff,
                     token_usage=usage,
                     error=_storable(result.error) if result.error else None,
+                    error_code=result.error_code,
                 )
             )
             await db.execute(
@@ -270,6 +284,7 @@ class RunRegistry:
                     status=_RUN_STATUS.get(result.status, result.status),
                     stages=_jsonable_stages(ctx.stages),
                     error=result.error,
+                    error_code=result.error_code,
                     finished_at=utcnow(),
                 )
             )
@@ -329,6 +344,7 @@ class RunRegistry:
                 "started_at": ctx.started_at.isoformat(),
                 "finished_at": None,
                 "error": None,
+                "error_code": None,
             }
         async with self._db.session() as db:
             row = await db.scalar(
@@ -350,6 +366,7 @@ class RunRegistry:
             "started_at": row.started_at.isoformat(),
             "finished_at": row.finished_at.isoformat() if row.finished_at else None,
             "error": row.error,
+            "error_code": row.error_code,
         }
 
     async def recover(self) -> int:
@@ -382,11 +399,13 @@ class RunRegistry:
             row.status = status
             row.finished_at = utcnow()
             row.error = "the server stopped during this run" if status == "interrupted" else None
+            row.error_code = "interrupted" if status == "interrupted" else None
             message = await db.get(ChatMessage, row.assistant_message_id)
             if message is not None:
                 message.content = _storable(content)
                 message.thinking = _storable(thinking)
                 message.status = status
+            await _ensure_trace(db, row)
             await db.execute(
                 update(ChatSession)
                 .where(ChatSession.id == row.session_id, ChatSession.last_seq < last_seq)
@@ -402,6 +421,33 @@ class RunRegistry:
         tasks = [run.task for run in runs if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+
+
+async def _ensure_trace(db: AsyncSession, row: Run) -> None:
+    """A run cut off before its agent stored the trace (the process died) still has one: its
+    root span, with how the run ended, so its trace id never answers 404."""
+    if not row.trace_id:
+        return
+    stored = await db.scalar(select(Span.id).where(Span.trace_id == row.trace_id).limit(1))
+    session = await db.get(ChatSession, row.session_id)
+    if stored is not None or session is None:
+        return
+    ended = row.finished_at or utcnow()
+    db.add(
+        Span(
+            id=secrets.token_hex(8),
+            trace_id=row.trace_id,
+            parent_id=None,
+            owner_id=session.owner_id,
+            run_id=row.id,
+            name="run",
+            kind="run",
+            started_at=row.started_at,
+            duration_ms=round((ended - row.started_at).total_seconds() * 1000, 3),
+            attributes={"run_id": row.id, "status": row.status, "recovered": True},
+            status=row.status,
+        )
+    )
 
 
 def _storable(text: str | None) -> str:

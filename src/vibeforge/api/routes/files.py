@@ -1,15 +1,17 @@
 """Files of a project: the tree, reading, writing, deleting, renaming, and a file's history.
 
 The history route is declared before the catch-all file route, so a path ending in
-`/versions` reads as that file's history.
+`/versions` reads as that file's history. A `{path}` in the URL is checked as sent (its
+percent-decoded bytes must be UTF-8) before the server's decoded text is used.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from vibeforge.api.changes import announce
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     FileEntryOut,
     FileOut,
@@ -20,8 +22,21 @@ from vibeforge.api.schemas import (
     VersionOut,
     VersionWritten,
 )
+from vibeforge.projects.paths import check_url_bytes
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=AuthFirstRoute)
+
+
+def _url_path(request: Request, path: str) -> str:
+    """The route's `{path}`, refused when the URL's bytes were not UTF-8.
+
+    Called in the handlers, after authentication, so a request without a valid token is 401
+    whatever its URL.
+    """
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        check_url_bytes(raw)
+    return path
 
 
 @router.get("/projects/{project_id}/files")
@@ -47,6 +62,7 @@ async def rename_file(
 
 @router.get("/projects/{project_id}/files/{path:path}/versions")
 async def file_versions(
+    request: Request,
     project_id: str,
     path: str,
     user: CurrentUser,
@@ -55,13 +71,14 @@ async def file_versions(
     cursor: Cursor = None,
 ) -> PageOut[VersionOut]:
     """The versions that changed this file, newest first."""
-    page = await projects.versions(user, project_id, limit, cursor, path=path)
+    page = await projects.versions(user, project_id, limit, cursor, path=_url_path(request, path))
     items = [VersionOut.model_validate(commit, from_attributes=True) for commit in page.items]
     return PageOut(items=items, next=page.next)
 
 
 @router.get("/projects/{project_id}/files/{path:path}")
 async def read_file(
+    request: Request,
     project_id: str,
     path: str,
     user: CurrentUser,
@@ -69,12 +86,13 @@ async def read_file(
     version_id: str | None = Query(default=None, max_length=64),
 ) -> FileOut:
     """A file's content at the newest version, or at `version_id`."""
-    found = await projects.read_file(user, project_id, path, version_id)
+    found = await projects.read_file(user, project_id, _url_path(request, path), version_id)
     return FileOut(path=found.path, content=found.content, version_id=found.version_id)
 
 
 @router.put("/projects/{project_id}/files/{path:path}")
 async def write_file(
+    request: Request,
     project_id: str,
     path: str,
     body: FileWrite,
@@ -83,14 +101,21 @@ async def write_file(
     services: ServicesDep,
 ) -> VersionWritten:
     """Create or replace a file; the change is a new version."""
+    path = _url_path(request, path)
     result = await projects.write_files(user, project_id, {path: body.content}, body.message or "")
     return announce(services, project_id, result, [path])
 
 
 @router.delete("/projects/{project_id}/files/{path:path}")
 async def delete_file(
-    project_id: str, path: str, user: CurrentUser, projects: ProjectsDep, services: ServicesDep
+    request: Request,
+    project_id: str,
+    path: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
 ) -> VersionWritten:
     """Delete a file; the deletion is a new version."""
+    path = _url_path(request, path)
     result = await projects.write_files(user, project_id, {path: None}, "")
     return announce(services, project_id, result, [path])

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 
 from vibeforge import __version__
 from vibeforge.api.deps import ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=AuthFirstRoute)
 
 FEATURES = [
     "projects: git-backed workspaces with versions, diffs and revert",

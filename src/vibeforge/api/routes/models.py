@@ -8,10 +8,11 @@ from fastapi import APIRouter, Response, status
 
 from vibeforge.api.chat_schemas import ModelConfigCreate, ModelConfigOut, ModelConfigUpdate
 from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ModelConfig
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=AuthFirstRoute)
 
 
 def model_config_out(row: ModelConfig) -> ModelConfigOut:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from vibeforge.api.changes import announce
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     DiffOut,
     PageOut,
@@ -18,7 +19,7 @@ from vibeforge.api.schemas import (
     VersionWritten,
 )
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED)
@@ -53,9 +54,6 @@ async def update_project(
 ) -> ProjectDetail:
     """Change a project's name, description, main file, auto_apply or check command."""
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "main_file", "auto_apply", "check_timeout_s"):
-        if field in changes and changes[field] is None:
-            del changes[field]  # null means "leave as it is" for fields that cannot be empty
     view = await projects.update(user, project_id, changes)
     return ProjectDetail.model_validate(view, from_attributes=True)
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Response, status
 
 from vibeforge.agents.proposals import proposal_out
 from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import Strict
 
-router = APIRouter(tags=["proposals"])
+router = APIRouter(tags=["proposals"], route_class=AuthFirstRoute)
 
 
 class ProjectAutoApply(Strict):

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=AuthFirstRoute)
 
 
 @router.get("/runs/{run_id}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
@@ -11,16 +13,20 @@ from vibeforge.api.chat_schemas import (
     MessageFull,
     MessageOut,
     RunAccepted,
+    RunFailed,
     RunResult,
     SessionCreate,
     SessionOut,
 )
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
+from vibeforge.api.middleware import internal_error_detail
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ChatSession
+from vibeforge.logs import request_id
 from vibeforge.services import Services
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=AuthFirstRoute)
 
 
 def session_out(row: ChatSession, services: Services) -> SessionOut:
@@ -90,7 +96,10 @@ async def list_messages(
 
 @router.post(
     "/sessions/{session_id}/messages",
-    responses={202: {"model": RunAccepted}},
+    responses={
+        202: {"model": RunAccepted},
+        **{code: {"model": RunFailed} for code in (500, 502, 503, 504)},
+    },
     response_model=RunResult,
 )
 async def post_message(
@@ -100,7 +109,10 @@ async def post_message(
     services: ServicesDep,
     wait: bool = Query(default=True, description="false: answer 202 at once"),
 ) -> RunResult | JSONResponse:
-    """Start a run; by default wait for its outcome (it streams over the sockets either way)."""
+    """Start a run; by default wait for its outcome (it streams over the sockets either way).
+
+    A run that failed on an error answers that error's status (502-504 for a provider's)
+    in the error shape, with the ids of the stored message and run."""
     run = await services.runs.start(
         user, session_id, body.prompt, body.model, body.params, body.mode
     )
@@ -109,7 +121,24 @@ async def post_message(
             message_id=run.ctx.assistant_message_id, run_id=run.id, trace_id=run.ctx.trace_id
         )
         return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
-    return RunResult.model_validate(await services.runs.wait(run))
+    outcome = await services.runs.wait(run)
+    if run.error_status is not None and run.error_status >= 400:
+        failed = RunFailed(
+            error=outcome.get("error_code") or "error",
+            detail=_detail(outcome, run.error_status),
+            message_id=outcome["message_id"],
+            run_id=outcome["run_id"],
+            trace_id=outcome.get("trace_id"),
+            token_usage=outcome.get("token_usage"),
+        )
+        return JSONResponse(failed.model_dump(), status_code=run.error_status)
+    return RunResult.model_validate(outcome)
+
+
+def _detail(outcome: dict[str, Any], status: int) -> str:
+    if status >= 500 and outcome.get("error_code") == "internal_error":
+        return internal_error_detail(request_id.get() or "-")  # as every 500: find it in the log
+    return str(outcome.get("error") or "the run failed")
 
 
 @router.get("/messages/{message_id}/full")

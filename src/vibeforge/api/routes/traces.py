@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from vibeforge.agents.traces import load_trace
 from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 
-router = APIRouter(tags=["traces"])
+router = APIRouter(tags=["traces"], route_class=AuthFirstRoute)
 
 
 @router.get("/traces/{trace_id}")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 
 from vibeforge.agents.usage import usage_report
 from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(tags=["usage"], route_class=AuthFirstRoute)
 From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive")]
 To = Annotated[datetime | None, Query(alias="to", description="ISO 8601, exclusive")]
 

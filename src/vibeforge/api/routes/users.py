@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from vibeforge.api.deps import AdminUser, CurrentUser, ServicesDep
+from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     IssuedTokenOut,
     PageOut,
@@ -15,7 +16,7 @@ from vibeforge.api.schemas import (
     UserOut,
 )
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=AuthFirstRoute)
 
 
 @router.get("/me")

@@ -35,6 +35,10 @@ class Script:
     status: int | None = None  # answer this HTTP error status instead
     error_message: str = "scripted error"
     retry_after: float | None = None  # Retry-After header on an error
+    echo_key: bool = False  # error texts repeat the API key received, in many forms
+    error_after: int | None = None  # send an in-stream error object after this many chunks
+    bare: bool = False  # stream only the protocol's end marker (no role, content or usage)
+    send_usage: bool = True  # False: report no usage at all
     disconnect_after: int | None = None  # drop the connection after this many chunks
     malformed_after: int | None = None  # send an unparseable line after this many chunks
     split_utf8: bool = False  # cut each chunk's bytes inside a multi-byte character

@@ -256,25 +256,34 @@ class _Connection(asyncio.Protocol):
         if script.first_byte_delay:
             await asyncio.sleep(script.first_byte_delay)
         record.first_byte_at = time.monotonic()
+        key = wire.credential(headers) if script.echo_key else None
         if script.status is not None:
             extra = {"retry_after": f"{script.retry_after:g}"} if script.retry_after else {}
-            error = wire.error_body(protocol, script.status, script.error_message)
+            error = wire.error_body(protocol, script.status, script.error_message, key)
             await self._respond(script.status, error, **extra)
         elif not body.get("stream", protocol == "ollama"):
             answer = {"openai": wire.openai_complete, "ollama": wire.ollama_complete}
             render = answer.get(protocol, wire.anthropic_complete)
             await self._respond(200, render(script, body))
         else:
-            await self._stream(protocol, script, body, record)
+            await self._stream(protocol, script, body, record, key)
         record.completed_at = time.monotonic()
         self.current = None
         await server._notify()
 
     async def _stream(
-        self, protocol: str, script: Script, body: dict[str, Any], record: RecordedRequest
+        self,
+        protocol: str,
+        script: Script,
+        body: dict[str, Any],
+        record: RecordedRequest,
+        key: str | None,
     ) -> None:
         render = {"openai": wire.openai_stream, "ollama": wire.ollama_stream}
-        frames = render.get(protocol, wire.anthropic_stream)(script, body)
+        if script.bare:
+            frames = wire.bare_stream(protocol, body)
+        else:
+            frames = render.get(protocol, wire.anthropic_stream)(script, body)
         content_type = _CONTENT_TYPES.get(protocol, b"application/x-ndjson")
         await self._write(
             b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\n"
@@ -282,6 +291,11 @@ class _Connection(asyncio.Protocol):
         )
         for frame in frames:
             if frame.chunk:
+                if record.chunks_sent == script.error_after:
+                    await self._write(
+                        _http_chunk(wire.stream_error(protocol, script.error_message, key))
+                    )
+                    break
                 if record.chunks_sent == script.disconnect_after:
                     self.abort()
                     raise ConnectionResetError

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from vibeforge.llm.stub.script import Script
 
@@ -84,16 +86,66 @@ def _call_id(script: Script, index: int) -> str:
     return call.id or f"call_stub_{index}"
 
 
-def error_body(protocol: str, status: int, message: str) -> bytes:
-    """An error body shaped as each provider shapes it."""
+def credential(headers: dict[str, str]) -> str:
+    """The API key a request carried: a bearer token, Anthropic's x-api-key, or basic auth."""
+    if headers.get("x-api-key"):
+        return headers["x-api-key"]
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        with_user = base64.b64decode(value + "==").decode("utf-8", "replace")
+        return with_user.partition(":")[2]
+    return value
+
+
+def key_echo(key: str) -> str:
+    """The key the way careless providers and proxies repeat it: whole, quoted, URL-encoded,
+    masked (first 8 and last 4, as OpenAI does), cut to a prefix, in a basic-auth header."""
+    basic = base64.b64encode(f"user:{key}".encode()).decode()
+    return (
+        f"Incorrect API key provided: {key}. Sent '{key}' (\"{key}\"), "
+        f"as {quote(key, safe='')} in the URL, masked {key[:8]}{'*' * 20}{key[-4:]}, "
+        f"prefix {key[:12]}..., header Authorization: Basic {basic}"
+    )
+
+
+def error_body(protocol: str, status: int, message: str, key: str | None = None) -> bytes:
+    """An error body shaped as each provider shapes it; `key` is echoed into it if given."""
+    if key is not None:
+        message = f"{message}: {key_echo(key)}"
     if protocol == "anthropic":
         kind = {401: "authentication_error", 429: "rate_limit_error", 400: "invalid_request_error"}
-        return dumps(
-            {"type": "error", "error": {"type": kind.get(status, "api_error"), "message": message}}
-        )
+        error = {"type": kind.get(status, "api_error"), "message": message}
+        if key is not None:
+            error["key"] = key
+        return dumps({"type": "error", "error": error})
     if protocol == "ollama":
-        return dumps({"error": message})
-    return dumps({"error": {"message": message, "type": "stub_error", "code": status}})
+        return dumps({"error": message, **({"key": key} if key is not None else {})})
+    error = {"message": message, "type": "stub_error", "code": status}
+    if key is not None:
+        error["param"] = key
+    return dumps({"error": error})
+
+
+def stream_error(protocol: str, message: str, key: str | None = None) -> bytes:
+    """An error sent inside a stream that had started (as OpenRouter and Anthropic do)."""
+    if key is not None:
+        message = f"{message}: {key_echo(key)}"
+    if protocol == "anthropic":
+        return _sse("error", {"error": {"type": "overloaded_error", "message": message}})
+    if protocol == "ollama":
+        return dumps({"error": message}) + b"\n"
+    error = {"message": message, "type": "server_error", "code": 502}
+    return b"data: " + dumps({"error": error}) + b"\n\n"
+
+
+def bare_stream(protocol: str, body: dict[str, Any]) -> list[Frame]:
+    """Nothing but the protocol's end marker: an empty answer at its barest."""
+    if protocol == "anthropic":
+        return [Frame(_sse("message_stop", {}))]
+    if protocol == "ollama":
+        final = {"model": body.get("model", "stub"), "created_at": "2025-01-01T00:00:00Z"}
+        return [Frame(dumps({**final, "done": True}) + b"\n")]
+    return [Frame(b"data: [DONE]\n\n")]
 
 
 # --- OpenAI chat completions ---------------------------------------------------------------
@@ -125,7 +177,7 @@ def openai_stream(script: Script, body: dict[str, Any]) -> list[Frame]:
             piece = {"index": index, "function": {"arguments": half}}
             frames.append(Frame(event({"tool_calls": [piece]}), True))
     frames.append(Frame(event({}, stop_reason(script))))
-    if (body.get("stream_options") or {}).get("include_usage"):
+    if (body.get("stream_options") or {}).get("include_usage") and script.send_usage:
         usage_chunk = {**base, "choices": [], "usage": openai_usage(script, body)}
         frames.append(Frame(b"data: " + dumps(usage_chunk) + b"\n\n"))
     frames.append(Frame(b"data: [DONE]\n\n"))
@@ -186,9 +238,11 @@ def openai_complete(script: Script, body: dict[str, Any]) -> bytes:
 def _ollama_final(script: Script, body: dict[str, Any]) -> dict[str, Any]:
     numbers = usage_numbers(script, body)
     reason = stop_reason(script)
+    final = {"done": True, "done_reason": "stop" if reason == "tool_calls" else reason}
+    if not script.send_usage:
+        return final
     return {
-        "done": True,
-        "done_reason": "stop" if reason == "tool_calls" else reason,
+        **final,
         "total_duration": 1_000_000,
         "load_duration": 1_000,
         "prompt_eval_count": numbers["prompt_tokens"],
@@ -242,6 +296,8 @@ _ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "to
 
 
 def _anthropic_usage(script: Script, body: dict[str, Any]) -> dict[str, Any]:
+    if not script.send_usage:
+        return {}
     numbers = usage_numbers(script, body)
     # Anthropic's input_tokens leaves out the tokens read from its cache.
     return {
@@ -267,7 +323,7 @@ def anthropic_stream(script: Script, body: dict[str, Any]) -> list[Frame]:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {**usage, "output_tokens": 1},
+        "usage": {**usage, "output_tokens": 1} if usage else {},
         **script.extra_fields,
     }
     frames = [Frame(_sse("message_start", {"message": message})), Frame(_sse("ping", {}))]
