@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from vibeforge.sandbox import capabilities, run
+from vibeforge.sandbox import isolation_support, run
 
 PROGRAM = ["python3", "-c", "print('hello')"]
 GOAL_P50_MS = 50.0
@@ -50,7 +50,7 @@ async def _measure(action: Callable[[], Awaitable[None]], iterations: int) -> di
 
 async def main(iterations: int) -> dict[str, object]:
     """Run the benchmark and return the figures."""
-    caps = await capabilities()
+    caps = await isolation_support()
     assert caps.strongest is not None, caps.missing
     modes = {mode.value: await _measure(_sandboxed(mode), iterations) for mode in caps.available}
     bare = await _measure(_bare, iterations)

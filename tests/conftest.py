@@ -13,6 +13,8 @@ import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from vibeforge.llm.stub import StubLLMServer
+
 # CI replays the same examples every run, so a submission is judged on its own code; local
 # runs keep exploring new ones.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -153,3 +155,10 @@ async def other_client(app, client: httpx.AsyncClient) -> AsyncIterator[httpx.As
         headers={"Authorization": f"Bearer {created.json()['token']}"},
     ) as http:
         yield http
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[StubLLMServer]:
+    """The project's stub LLM server, speaking the real wire protocols, on a free port."""
+    async with StubLLMServer() as server:
+        yield server

@@ -110,7 +110,6 @@ def create_app(settings: Settings) -> FastAPI:
             "vibeforge ready",
             extra={"version": __version__, "database": services.db.dialect},
         )
-        bridge_task = asyncio.create_task(bridge(), name="socketio-bridge")
         # Probe the sandbox now, so the first /health or test run does not wait for it.
         sandbox_probe = asyncio.create_task(_sandbox_health(), name="sandbox-probe")
         warming = asyncio.create_task(
@@ -120,7 +119,6 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await stop_task(bridge_task)
             await stop_task(warming)
             # Let the probe finish (it is bounded): cancelling it would orphan its subprocess.
             with contextlib.suppress(Exception):
@@ -138,7 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         "model": lambda: _model_health(services),
         "sandbox": _sandbox_health,
     }
-    sio, bridge = build_socketio(services)
+    sio = build_socketio(services)
     app.state.sio = sio
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))

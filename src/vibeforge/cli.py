@@ -95,7 +95,7 @@ def _edit(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _demo(_: argparse.Namespace, __: Settings) -> int:
-    from vibeforge.agents.demo import run_demo
+    from vibeforge.demo import run_demo
 
     return run_demo()
 

@@ -6,17 +6,19 @@ from dataclasses import dataclass
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
-from vibeforge.agents.proposals import ProposalService
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.db.engine import Database
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
+from vibeforge.proposals import ProposalService
 from vibeforge.runs.bus import InProcessBus
 from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.registry import RunRegistry
+from vibeforge.runs.store import RunStore
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
+from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
 
 
@@ -35,10 +37,12 @@ class Services:
     sessions: SessionService
     runs: RunRegistry
     proposals: ProposalService
+    traces: TraceStore
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
-        """Wire the services for `settings`; no I/O happens here."""
+        """Wire the services for `settings`; no I/O happens here. Each agent gets exactly
+        the services it uses."""
         db = Database(settings.resolved_database_url)
         box = SecretBox(secret_key)
         bus = InProcessBus()
@@ -46,9 +50,12 @@ class Services:
         models = ModelConfigService(db, box)
         sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
-        coding = CodingAgent()
-
-        chat = ChatAgent()
+        proposals = ProposalService(db, projects, streams.emit_project)
+        traces = TraceStore(db)
+        chat = ChatAgent(projects=projects, traces=traces)
+        coding = CodingAgent(
+            projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
+        )
 
         def agent_for(ctx: RunContext) -> Agent:
             # Messages run the coding pipeline unless they ask for plain chat (mode "chat",
@@ -56,9 +63,14 @@ class Services:
             return chat if ctx.mode == "chat" else coding
 
         runs = RunRegistry(
-            db, streams, models, sessions, settings.resolved_data_dir / "journal", agent_for
+            RunStore(db, sessions),
+            streams,
+            models,
+            sessions,
+            settings.resolved_data_dir / "journal",
+            agent_for,
         )
-        services = cls(
+        return cls(
             settings=settings,
             db=db,
             users=UserService(db),
@@ -69,10 +81,9 @@ class Services:
             models=models,
             sessions=sessions,
             runs=runs,
-            proposals=ProposalService(db, projects, streams.emit_project),
+            proposals=proposals,
+            traces=traces,
         )
-        runs.services = services
-        return services
 
     async def close(self) -> None:
         """Stop runs and release connections."""

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 
 from vibeforge.llm.stub import Script, StubLLMServer
+from vibeforge.runs.bus import Subscription, project_topic
 
 APP_PY = 'def greet(name):\n    return "Hello, " + name\n\n\ndef add(a, b):\n    return a + b\n'
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[StubLLMServer]:
-    """A stub LLM server on a free local port."""
-    async with StubLLMServer() as server:
-        yield server
 
 
 @dataclass
@@ -128,3 +120,11 @@ async def calls_of(client: httpx.AsyncClient, message_id: str) -> list[dict[str,
     full = await client.get(f"/messages/{message_id}/full")
     assert full.status_code == 200, full.text
     return full.json()["llm_calls"]
+
+
+def follow_project(app: Any, project_id: str) -> Subscription:
+    """A subscription to every event of a project, as a socket client has."""
+    bus = app.state.services.bus
+    subscription = bus.subscribe()
+    bus.follow(subscription, project_topic(project_id))
+    return subscription

@@ -86,7 +86,7 @@ def test_the_offline_model_repairs_a_reported_syntax_error() -> None:
 def test_the_demo_runs_offline_and_the_fixer_repairs_the_deliberate_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from vibeforge.agents.demo import run_demo
+    from vibeforge.demo import run_demo
 
     assert run_demo() == 0
     printed = capsys.readouterr().out

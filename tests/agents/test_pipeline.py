@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import httpx
 
-from tests.agents.conftest import APP_PY, calls_of, drain, make_project, roles, sr, verdict
+from tests.agents.conftest import (
+    APP_PY,
+    calls_of,
+    drain,
+    follow_project,
+    make_project,
+    roles,
+    sr,
+    verdict,
+)
 from vibeforge.llm.stub import Script, StubLLMServer
 
 
@@ -50,7 +59,7 @@ async def test_syntax_error_goes_to_the_fixer_whose_edit_applies_to_the_candidat
     app, client: httpx.AsyncClient, stub: StubLLMServer
 ) -> None:
     project = await make_project(client, stub)
-    events = app.state.services.bus.subscribe_all()
+    events = follow_project(app, project.id)
     stub.script(
         sr("app.py", "def greet(name):\n", BROKEN),
         sr("app.py", BROKEN, "def welcome(name):\n", intro="Closing the parenthesis."),

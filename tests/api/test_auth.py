@@ -67,7 +67,7 @@ async def test_tokens_are_stored_hashed(app: object, client: httpx.AsyncClient) 
     from vibeforge.db.tables import ApiToken
 
     issued = (await client.post("/auth/tokens", json={"name": "x"})).json()
-    async with app.state.services.db.session() as session:  # type: ignore[attr-defined]
+    async with app.state.services.db.transaction() as session:  # type: ignore[attr-defined]
         digests = list(await session.scalars(select(ApiToken.digest)))
     assert issued["token"] not in digests
     assert all(len(digest) == 64 for digest in digests)

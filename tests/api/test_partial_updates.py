@@ -95,7 +95,7 @@ async def make_session_auto_apply(client: httpx.AsyncClient, app: FastAPI) -> Ta
 
     async def read() -> dict[str, Any]:
         # No route shows a session's own flag (it only decides what a run does): read the row.
-        async with app.state.services.db.session() as db:
+        async with app.state.services.db.transaction() as db:
             value = await db.scalar(select(ChatSession.auto_apply).where(ChatSession.id == session))
         return {"auto_apply": value}
 

@@ -81,12 +81,12 @@ async def test_interrupted_delete_is_finished_at_start_up(
     services = app.state.services  # type: ignore[attr-defined]
     project = (await client.post("/projects", json={"name": "half"})).json()
     # A crash after the row was marked, before the repository went.
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         (await session.get(Project, project["id"])).state = "deleting"
     assert (await client.get(f"/projects/{project['id']}")).status_code == 404
     await services.projects.reconcile()
     assert not (services.settings.projects_dir / project["id"]).exists()
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         assert await session.get(Project, project["id"]) is None
 
 

@@ -15,7 +15,7 @@ from vibeforge.edits import (
     render_unified_diff,
 )
 from vibeforge.edits.cli import main
-from vibeforge.edits.paths import header_names, looks_like_path, resolve_path
+from vibeforge.edits.path_lines import header_names, looks_like_path, resolve_path
 from vibeforge.errors import InvalidInput
 
 FILES = {"pkg/a.py": "import os\n\nA = 1\n", "pkg/b.py": "import sys\n\nB = 2\n"}

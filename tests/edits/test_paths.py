@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.agents.conftest import make_project, sr, verdict
 from vibeforge.edits import EditError, apply_edit, apply_edits, parse_edits
-from vibeforge.edits.paths import looks_like_path
+from vibeforge.edits.path_lines import looks_like_path
 from vibeforge.errors import InvalidPath
 from vibeforge.llm.stub import StubLLMServer
 from vibeforge.projects.paths import normalize_path
@@ -99,13 +98,6 @@ def test_any_path_the_api_accepts_is_addressable(parts: list[str], fmt: str) -> 
 
 
 # -- through the pipeline: the agent edits such a file -----------------------------------------
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[StubLLMServer]:
-    """A stub LLM server on a free local port."""
-    async with StubLLMServer() as server:
-        yield server
 
 
 async def test_the_agent_edits_a_file_whose_path_has_a_space(

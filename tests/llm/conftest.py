@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from vibeforge.llm import ModelSpec, RetryPolicy
 from vibeforge.llm.factory import build_chat_model
 from vibeforge.llm.stub import StubLLMServer
 from vibeforge.llm.types import ChatModel
 
 FAST_RETRIES = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.01)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[StubLLMServer]:
-    async with StubLLMServer() as server:
-        yield server
 
 
 def spec_for(provider: str, stub: StubLLMServer, **changes: object) -> ModelSpec:

@@ -42,12 +42,6 @@ async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def stub() -> AsyncIterator[StubLLMServer]:
-    async with StubLLMServer() as server:
-        yield server
-
-
 async def create_stub_model(
     client: httpx.AsyncClient, stub: StubLLMServer, name: str = "stub", **extra: Any
 ) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from vibeforge.runs.bus import InProcessBus, project_topic, session_topic
 from vibeforge.runs.journal import RunJournal, leftover_journals, read_journal
+from vibeforge.runs.protocol import Chunk
 from vibeforge.runs.streams import REPLAY_EVENTS, SessionStream, Streams
 
 
@@ -15,7 +16,7 @@ def test_a_consumer_that_falls_behind_is_cut_off() -> None:
     slow = bus.subscribe(maxsize=3)
     bus.follow(slow, session_topic("s"))
     for index in range(10):
-        streams.emit(stream, "chunk", {"content": str(index)})
+        streams.emit(stream, Chunk(str(index)))
     assert slow.closed and slow.overflowed
     received = []
     while (event := slow.get_nowait()) is not None:
@@ -31,19 +32,19 @@ async def test_each_follower_gets_an_event_once() -> None:
     bus.follow(both, project_topic("p"))
     other = bus.subscribe()
     bus.follow(other, session_topic("elsewhere"))
-    streams.emit(streams.get("p", "s", 0), "chunk", {"content": "x"})
+    streams.emit(streams.get("p", "s", 0), Chunk("x"))
     assert (await asyncio.wait_for(both.get(), 1)).data["content"] == "x"
     assert both.get_nowait() is None
     assert other.get_nowait() is None
     bus.unsubscribe(both)
-    streams.emit(streams.get("p", "s", 0), "chunk", {"content": "y"})
+    streams.emit(streams.get("p", "s", 0), Chunk("y"))
     assert both.get_nowait() is None
 
 
 def test_numbering_continues_from_the_stored_sequence() -> None:
     streams = Streams(InProcessBus())
     stream = streams.get("p", "s", 41)
-    assert streams.emit(stream, "a", {}).seq == 42
+    assert streams.emit(stream, Chunk("a")).seq == 42
     assert streams.get("p", "s", 10) is stream, "a stale stored value never rewinds"
     assert streams.get("p", "s", 100).last_seq == 100
 
@@ -51,7 +52,7 @@ def test_numbering_continues_from_the_stored_sequence() -> None:
 def test_replay_returns_what_is_held_and_none_for_a_gap() -> None:
     stream = SessionStream("p", "s", last_seq=5)
     for _ in range(REPLAY_EVENTS + 10):
-        stream.next_event("chunk", {})
+        stream.next_event(Chunk())
     assert stream.replay(stream.last_seq) == []
     recent = stream.replay(stream.last_seq - 3)
     assert [event.seq for event in recent or []] == [
@@ -67,7 +68,7 @@ def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
     stream = streams.get("p", "s", 0)
     journal = RunJournal(tmp_path, "run-1")
     for piece in ["Hel", "lo ", "wörld"]:
-        streams.emit(stream, "chunk", {"content": piece, "thinking": ""}, journal)
+        streams.emit(stream, Chunk(piece), journal=journal)
     journal.close()
     with journal.path.open("ab") as handle:
         handle.write(b'{"type": "chunk", "seq": 4, "data": {"content": "LOST')  # died mid-write

@@ -22,7 +22,7 @@ async def test_create_hides_the_key_and_encrypts_it_at_rest(
 
     from vibeforge.db.chat_tables import ModelConfig
 
-    async with app.state.services.db.session() as session:
+    async with app.state.services.db.transaction() as session:
         stored = await session.scalar(select(ModelConfig.api_key_encrypted))
     assert stored and STUB_KEY not in stored
     assert app.state.services.secrets.decrypt(stored) == STUB_KEY

@@ -130,5 +130,5 @@ def test_unknown_events_decode_to_none_and_unknown_fields_are_ignored() -> None:
 
 
 def test_done_carries_the_error_code() -> None:
-    done = Done("m", "error", "", None, "t", {}, error="boom", error_code="provider_timeout")
+    done = Done("r", "m", "error", "", None, "t", {}, error="boom", error_code="provider_timeout")
     assert event_data(done)["error_code"] == "provider_timeout"

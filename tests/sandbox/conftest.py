@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from vibeforge.sandbox import IsolationMode, SandboxResult, run
-from vibeforge.sandbox.capabilities import PROTECTIONS, Capabilities, probe
+from vibeforge.sandbox.isolation import PROTECTIONS, IsolationSupport, probe
 
 
 @pytest.fixture(scope="session")
-def caps() -> Capabilities:
-    """The machine's capabilities, probed once per session, outside any test's event loop."""
+def caps() -> IsolationSupport:
+    """The machine's isolation support, probed once per session, outside any test's event loop."""
     return asyncio.run(probe())
 
 
@@ -29,7 +29,7 @@ def claims(mode: IsolationMode, protection: str) -> bool:
 
 
 @pytest.fixture(params=[m.value for m in IsolationMode])
-def mode(request: pytest.FixtureRequest, caps: Capabilities) -> IsolationMode:
+def mode(request: pytest.FixtureRequest, caps: IsolationSupport) -> IsolationMode:
     """Each isolation mode this machine offers; a missing one is skipped with the reason."""
     mode = IsolationMode(request.param)
     if mode not in caps.available:

@@ -16,7 +16,7 @@ import pytest
 
 from vibeforge.errors import InvalidInput, InvalidPath
 from vibeforge.sandbox import IsolationMode, run
-from vibeforge.sandbox.capabilities import Capabilities
+from vibeforge.sandbox.isolation import IsolationSupport
 
 from .conftest import survivors
 
@@ -58,7 +58,7 @@ async def test_python_runs_with_the_given_files_and_stdin(
     assert scratch_dirs() == []  # the scratch directory is gone
 
 
-async def test_default_is_the_strongest_mode(caps: Capabilities) -> None:
+async def test_default_is_the_strongest_mode(caps: IsolationSupport) -> None:
     result = await run(["python3", "-c", "print('hi')"])
     assert result.ok
     assert result.stdout == b"hi\n"
@@ -93,7 +93,9 @@ async def test_cancelling_the_caller_kills_the_program(
     assert scratch_dirs() == []
 
 
-async def test_concurrent_runs_get_their_own_uids(mode: IsolationMode, caps: Capabilities) -> None:
+async def test_concurrent_runs_get_their_own_uids(
+    mode: IsolationMode, caps: IsolationSupport
+) -> None:
     code = "import os, time\ntime.sleep(0.5)\nprint(os.getuid())"
     started = time.monotonic()
     results = await asyncio.gather(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vibeforge.agents.run_trace import traced_run
 from vibeforge.db.chat_tables import ChatMessage
 from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.llm import ChatRequest, Message
+from vibeforge.projects.service import ProjectService
 from vibeforge.runs.context import AgentResult, RunContext
+from vibeforge.statuses import MessageStatus
+from vibeforge.traces import TraceStore
 
 SYSTEM_PROMPT = (
     "You are vibeforge, a careful coding assistant working inside the user's project. "
@@ -21,35 +26,39 @@ def history_messages(history: list[ChatMessage]) -> list[Message]:
     for stored in history:
         if stored.role not in ("user", "assistant") or not stored.content:
             continue
-        if stored.status in ("error", "streaming"):
+        if stored.status in (MessageStatus.ERROR, MessageStatus.STREAMING):
             continue
         messages.append(Message(role=stored.role, content=stored.content))  # type: ignore[arg-type]
     return messages
 
 
-async def node_context(ctx: RunContext) -> str | None:
+async def node_context(projects: ProjectService, ctx: RunContext) -> str | None:
     """The file a node session is about, fenced with its path, if it exists."""
     node = ctx.session.node_id
-    if not node or ctx.services is None:
+    if not node:
         return None
     path = node.split("::", 1)[0]
     try:
-        found = await ctx.services.projects.read_file(ctx.owner, ctx.project_id, path)
+        found = await projects.read_file(ctx.owner, ctx.project_id, path)
     except (NotFound, InvalidInput):
         return None
     text = found.content[:MAX_CONTEXT_FILE_CHARS]
     return f"The user is working on this file:\n\n{found.path}\n```\n{text}\n```"
 
 
+@dataclass
 class ChatAgent:
     """Answers the prompt in one streamed call, traced like every run."""
 
+    projects: ProjectService
+    traces: TraceStore
+
     async def __call__(self, ctx: RunContext) -> AgentResult:
         """Resolve the prompt, stream the answer, report."""
-        async with traced_run(ctx, "chat") as trace:
+        async with traced_run(ctx, "chat", self.traces) as trace:
             async with trace.stage("resolve_prompt"):
                 system = SYSTEM_PROMPT
-                context = await node_context(ctx)
+                context = await node_context(self.projects, ctx)
                 if context:
                     system = f"{system}\n\n{context}"
                 messages = (
@@ -58,7 +67,8 @@ class ChatAgent:
                     Message(role="user", content=ctx.prompt),
                 )
             async with trace.stage("generate"):
-                await trace.call(ChatRequest(messages=messages, params=ctx.params), "chat")
-            result = AgentResult(status="success")
+                request = ChatRequest(messages=messages, params=ctx.params, purpose="chat")
+                await trace.call(request, "chat")
+            result = AgentResult(status=MessageStatus.SUCCESS)
             trace.finish(result)
         return result

@@ -29,16 +29,18 @@ from vibeforge.agents.prompts import (
     repo_map,
     without_code,
 )
-from vibeforge.agents.proposals import ApplyOutcome, announce
 from vibeforge.agents.run_trace import RunTrace, traced_run
-from vibeforge.agents.stats import RunCounters
 from vibeforge.agents.tools import TOOLS, Workspace, run_tool
-from vibeforge.agents.traces import SpanRecord
 from vibeforge.agents.validators import Problem, validator_for
-from vibeforge.db.types import utcnow
+from vibeforge.db.engine import Database
 from vibeforge.edits import EditError
 from vibeforge.llm import ChatRequest, Message
+from vibeforge.projects.service import ProjectService
+from vibeforge.proposals import ApplyOutcome, ProposalService, outcome_events
 from vibeforge.runs.context import AgentResult, CallRecord, RunContext
+from vibeforge.statuses import MessageStatus, ProposalStatus
+from vibeforge.traces import SpanRecord, TraceStore
+from vibeforge.usage import RunCounters
 
 MAX_FIX_ITERATIONS = 3
 MAX_EVAL_ROUNDS = 2
@@ -75,7 +77,10 @@ class Pipeline:
         if publish and ctx.content:
             ctx.chunk(content="\n\n")  # keep successive replies apart in the message
         request = ChatRequest(
-            messages=tuple(messages), params=ctx.params, tools=TOOLS if tools else ()
+            messages=tuple(messages),
+            params=ctx.params,
+            tools=TOOLS if tools else (),
+            purpose=role,
         )
         return await self.trace.call(request, role, iteration, publish=publish)
 
@@ -139,9 +144,10 @@ class Pipeline:
         """The whole pipeline."""
         ctx = self.ctx
         async with self.stage("resolve_prompt"):
-            workspace = await Workspace.open(ctx.services.projects, ctx.owner, ctx.project_id)
+            projects = self.agent.projects
+            workspace = await Workspace.open(projects, ctx.owner, ctx.project_id)
             self.workspace = workspace
-            project = await ctx.services.projects.owned(ctx.owner, ctx.project_id)
+            project = await projects.owned(ctx.owner, ctx.project_id)
             if project.check_command:
                 self.check = ProjectCheck(project.check_command, project.check_timeout_s or 60.0)
             candidate = Candidate(workspace)
@@ -159,8 +165,10 @@ class Pipeline:
                 reply = await self.coder(workspace, round_number)
             if not has_edits(reply, ctx.model.edit_format):
                 # No edit: a question waits for the user; anything else is an answer.
-                status = "needs_input" if asks_question(reply) else "success"
-                return AgentResult(status=status, extra={"proposal_id": None})
+                asked = asks_question(reply)
+                return AgentResult(
+                    status=MessageStatus.NEEDS_INPUT if asked else MessageStatus.SUCCESS
+                )
             candidate.reset()
             self.replies = [reply]
             async with self.stage("validate", iteration=0):
@@ -170,7 +178,7 @@ class Pipeline:
             if fixed is not None:
                 return fixed
             if not candidate.changes():
-                return AgentResult(status="success", extra={"proposal_id": None})
+                return AgentResult(status=MessageStatus.SUCCESS)
             async with self.stage("evaluate", iteration=round_number) as span:
                 verdict = await self.evaluate(candidate, round_number)
                 span.attributes.update(approved=verdict.approved, reasoning=verdict.reasoning)
@@ -183,7 +191,7 @@ class Pipeline:
                 Message(role="user", content=redo_turn(ctx.prompt, verdict.reasoning, originals))
             )
         return AgentResult(
-            status="error",
+            status=MessageStatus.ERROR,
             error_code="review_rejected",
             error=f"the reviewer rejected the change {self.agent.max_eval_rounds} times; "
             f"last reason: {verdict.reasoning}",
@@ -199,7 +207,7 @@ class Pipeline:
             if iteration >= self.agent.max_fix_iterations:
                 listed = report or "\n".join(problem.render() for problem in problems)
                 return AgentResult(
-                    status="error",
+                    status=MessageStatus.ERROR,
                     error_code="edit_failed",
                     error=f"no valid edit after {iteration} fix iterations:\n{listed}"[:4000],
                     diff=candidate.diff() or None,
@@ -240,7 +248,7 @@ class Pipeline:
     ) -> AgentResult:
         """Store the approved edit as a proposal; commit it at once when auto_apply is on."""
         ctx = self.ctx
-        proposals = ctx.services.proposals
+        proposals = self.agent.proposals
         diff = candidate.diff()
         row = await proposals.create(
             ctx.owner,
@@ -253,25 +261,39 @@ class Pipeline:
             diff=diff,
             commit_message=commit_message,
         )
-        extra: dict[str, Any] = {"proposal_id": row.id, "proposal_status": "pending"}
         if not await proposals.auto_apply(ctx.project_id, ctx.session):
-            announce(ApplyOutcome(row), ctx.emit)
-            return AgentResult(status="success", diff=diff, extra=extra)
+            for event in outcome_events(ApplyOutcome(row)):
+                ctx.emit(event)
+            return AgentResult(
+                status=MessageStatus.SUCCESS,
+                diff=diff,
+                proposal_id=row.id,
+                proposal_status=ProposalStatus.PENDING,
+            )
         with self.tracer.span("proposal.apply", "edit", proposal_id=row.id) as span:
             outcome = await proposals.apply(ctx.owner, row)
             span.attributes.update(status=row.status, merged=outcome.merged)
-        announce(outcome, ctx.emit)
-        extra.update(proposal_status=row.status, version_id=row.version_id)
-        if row.status == "conflict":
+        for event in outcome_events(outcome):
+            ctx.emit(event)
+        applied = {
+            "proposal_id": row.id,
+            "proposal_status": row.status,
+            "version_id": row.version_id,
+        }
+        if row.status == ProposalStatus.CONFLICT:
             return AgentResult(
-                status="error", error_code="conflict", diff=diff, error=row.detail, extra=extra
+                status=MessageStatus.ERROR,
+                error_code="conflict",
+                diff=diff,
+                error=row.detail,
+                **applied,
             )
         if outcome.merged and outcome.previous_head and row.version_id != outcome.previous_head:
             # What changed is what landed on the newer head, not the diff against the old base.
-            _, _, diff = await ctx.services.projects.diff(
+            _, _, diff = await self.agent.projects.diff(
                 ctx.owner, ctx.project_id, row.version_id, outcome.previous_head
             )
-        return AgentResult(status="success", diff=diff, extra=extra)
+        return AgentResult(status=MessageStatus.SUCCESS, diff=diff, **applied)
 
     async def context(self, workspace: Workspace) -> tuple[dict[str, str], str | None, str | None]:
         """The files to show, the repo map (global sessions) and the node in focus."""
@@ -303,6 +325,11 @@ def past_turns(ctx: RunContext) -> list[Message]:
 class CodingAgent:
     """The default agent of sessions: ask for a change in words, get a validated commit."""
 
+    projects: ProjectService
+    proposals: ProposalService
+    traces: TraceStore
+    db: Database  # for the run's counters
+    chat: ChatAgent  # answers `/ask` questions
     max_fix_iterations: int = MAX_FIX_ITERATIONS
     max_eval_rounds: int = MAX_EVAL_ROUNDS
 
@@ -310,14 +337,21 @@ class CodingAgent:
         """Run the pipeline (or the chat agent for `/ask`), storing trace and counters."""
         if ctx.prompt.lstrip().startswith(ASK_PREFIX):
             ctx.prompt = ctx.prompt.lstrip()[len(ASK_PREFIX) :].strip() or ctx.prompt
-            return await ChatAgent()(ctx)
+            return await self.chat(ctx)
         counters = RunCounters()
 
         async def save_counters(status: str) -> None:
-            await counters.save(ctx, status, utcnow())
+            await counters.save(
+                self.db,
+                run_id=ctx.run_id,
+                owner_id=ctx.owner.id,
+                project_id=ctx.project_id,
+                session_id=ctx.session.id,
+                status=status,
+            )
 
-        async with traced_run(ctx, "coding", after=save_counters) as trace:
+        async with traced_run(ctx, "coding", self.traces, after=save_counters) as trace:
             result = await Pipeline(self, ctx, trace, counters).run()
             trace.finish(result, **counters.as_dict())
-        result.extra.update(counters=counters.as_dict())
+        result.counters = counters.as_dict()
         return result

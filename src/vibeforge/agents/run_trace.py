@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from vibeforge.agents.traces import SpanRecord, Tracer
 from vibeforge.llm import ChatRequest
 from vibeforge.runs.context import AgentResult, CallRecord, RunContext
+from vibeforge.traces import SpanRecord, Tracer, TraceStore
 
 log = logging.getLogger("vibeforge.agents")
 AfterRun = Callable[[str], Awaitable[None]]
@@ -72,7 +72,7 @@ class RunTrace:
 
 @asynccontextmanager
 async def traced_run(
-    ctx: RunContext, agent: str, after: AfterRun | None = None
+    ctx: RunContext, agent: str, traces: TraceStore, after: AfterRun | None = None
 ) -> AsyncIterator[RunTrace]:
     """Run an agent inside the root span `run`; at the end, however it comes, store the trace
     and call `after` with the run's status (`cancelled` unless the agent finished or failed)."""
@@ -89,7 +89,7 @@ async def traced_run(
     finally:
         # Stored however the run ends, cancellation included: the trace explains it.
         try:
-            await trace.tracer.save(ctx.services.db)
+            await traces.save(trace.tracer)
             if after is not None:
                 await after(trace.status)
         except Exception:  # losing the trace must not turn a good run into a failed one

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from vibeforge.api.schemas import Strict, omittable
+from vibeforge.runs.protocol import MessageFields
 
 ProviderName = Literal[
     "openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"
@@ -102,15 +103,8 @@ class SessionOut(BaseModel):
     active_run_id: str | None = None
 
 
-class MessageCreate(Strict):
-    """A user message that starts a run."""
-
-    prompt: str = Field(min_length=1, max_length=200_000)
-    model: str | None = Field(default=None, max_length=200, description="model config id or name")
-    params: dict[str, Any] | None = None
-    mode: Literal["code", "chat"] = Field(
-        default="code", description="code: the coding pipeline; chat: one plain answer"
-    )
+class MessageCreate(MessageFields):
+    """A user message that starts a run (the socket's `chat` command, without its session)."""
 
 
 class MessageOut(BaseModel):

@@ -100,10 +100,15 @@ class ClientConnection:
             case Chat():
                 return await self.chat(command)
             case Cancel(run_id=run_id):
-                result = await self.services.runs.cancel(self.user, run_id)
-                if not result["cancelled"]:
-                    await self.reply(CancelResult(**result))
-                return {"ok": True, **result}
+                found = await self.services.runs.cancel(self.user, run_id)
+                if not found.cancelled:
+                    await self.reply(CancelResult(found.run_id, found.status, found.cancelled))
+                return {
+                    "ok": True,
+                    "run_id": found.run_id,
+                    "status": found.status,
+                    "cancelled": found.cancelled,
+                }
             case UploadFile() | DeleteFile() | RevertVersion():
                 return await self.change_files(command)
         raise AssertionError(f"no handler for {type(command).__name__}")  # pragma: no cover
@@ -210,6 +215,11 @@ class ClientConnection:
         written = WriteResult(result.version_id, result.changed)
         publish_write(self.services, command.project_id, written, paths)
         if command.project_id not in self.projects:
-            changed = CodeChanged(result.version_id, paths, result.changed)
+            changed = CodeChanged(
+                version_id=result.version_id,
+                files=paths,
+                changed=result.changed,
+                project_id=command.project_id,
+            )
             await self.reply(changed)
         return {"ok": True, "version_id": result.version_id, "changed": result.changed}

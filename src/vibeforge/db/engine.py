@@ -50,12 +50,13 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self.sessions() as session, session.begin():
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A database session in one transaction: committed on success, rolled back on error.
+        (Not to be confused with a conversation session, `ChatSession`.)"""
+        async with self._sessionmaker() as session, session.begin():
             yield session
 
     async def ping(self) -> bool:

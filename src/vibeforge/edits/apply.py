@@ -14,7 +14,7 @@ from vibeforge.edits.model import BlockReport, EditResult, FileEdit, Hunk
 from vibeforge.edits.outcome import adjustment
 from vibeforge.edits.parse import ParseError, parse_edits
 from vibeforge.edits.parse_sr import without_trailing_divider
-from vibeforge.edits.paths import clean_path, header_names, resolve_path
+from vibeforge.edits.path_lines import clean_path, header_names, resolve_path
 from vibeforge.edits.text import IndentStyle, detect_eol, join_lines, split_lines, to_lf
 from vibeforge.edits.whole import MergeError, elision_markers, ends_elided, merge_elisions
 

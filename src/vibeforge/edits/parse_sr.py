@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from vibeforge.edits.fences import Fence, opening_fence
 from vibeforge.edits.model import FileEdit, Hunk, Op
-from vibeforge.edits.paths import looks_like_path, path_in_info
+from vibeforge.edits.path_lines import looks_like_path, path_in_info
 
 SEARCH_START = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$", re.IGNORECASE)
 DIVIDER = re.compile(r"^\s*={5,9}\s*$")

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from vibeforge.edits.fences import Fence, opening_fence
 from vibeforge.edits.model import FileEdit, Hunk, Op
-from vibeforge.edits.paths import clean_path, strip_diff_side
+from vibeforge.edits.path_lines import clean_path, strip_diff_side
 
 HUNK_HEADER = re.compile(r"^@@(?P<rest>.*)$")
 _OLD_RANGE = re.compile(r"-(\d+)(?:,(\d+))?")

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from vibeforge.edits.fences import closing_line, opening_fence
 from vibeforge.edits.model import FileEdit
-from vibeforge.edits.paths import looks_like_path, path_in_info
+from vibeforge.edits.path_lines import looks_like_path, path_in_info
 from vibeforge.edits.text import is_elision
 
 ANCHOR_LINES = 6  # lines used at most to tell two identical anchor lines apart

@@ -108,7 +108,7 @@ class ModelConfigService:
             created_at=now,
             updated_at=now,
         )
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             await self._ensure_unique_name(session, owner, row.name, None)
             if row.is_default:
                 await self._clear_default(session, owner)
@@ -133,7 +133,7 @@ class ModelConfigService:
 
     async def list(self, owner: User) -> list[ModelConfig]:
         """The owner's configs, by name."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             rows = await session.scalars(
                 select(ModelConfig)
                 .where(ModelConfig.owner_id == owner.id)
@@ -143,7 +143,7 @@ class ModelConfigService:
 
     async def get(self, owner: User, ref: str) -> ModelConfig:
         """A config of the owner by id or by name."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig)
                 .where(ModelConfig.owner_id == owner.id)
@@ -157,7 +157,7 @@ class ModelConfigService:
 
     async def update(self, owner: User, config_id: str, changes: dict[str, Any]) -> ModelConfig:
         """Change some fields; `api_key: None` removes the stored key."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig).where(
                     ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
@@ -187,7 +187,7 @@ class ModelConfigService:
 
     async def delete(self, owner: User, config_id: str) -> None:
         """Remove a config."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig).where(
                     ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
@@ -200,7 +200,7 @@ class ModelConfigService:
 
     async def providers_in_use(self) -> set[str]:
         """Every provider of a stored config, and the default model's."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             stored = set(await session.scalars(select(ModelConfig.provider).distinct()))
         return stored | {self.default_spec.provider}
 
@@ -236,7 +236,7 @@ class ModelConfigService:
         if cached is not None and cached[0] > now:
             return cached[1]
         changes = self._changes
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig).where(
                     ModelConfig.owner_id == owner.id, ModelConfig.is_default.is_(True)

@@ -96,7 +96,7 @@ class ProjectService:
             updated_at=now,
         )
         try:
-            async with self._db.session() as session:
+            async with self._db.transaction() as session:
                 session.add(project)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
@@ -114,7 +114,7 @@ class ProjectService:
         if changes.get("check_command") is not None:
             check_argv(changes["check_command"])
         await self._owned(owner, project_id)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is None:
                 raise NotFound(f"no project {project_id!r}")
@@ -129,7 +129,7 @@ class ProjectService:
         return await self._owned(owner, project_id)
 
     async def _owned(self, owner: User, project_id: str) -> Project:
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.scalar(
                 select(Project).where(
                     Project.id == project_id,
@@ -164,7 +164,7 @@ class ProjectService:
                 raise InvalidInput("cursor is not valid") from None
             query = query.where(tuple_(Project.created_at, Project.id) < (after, last_id))
         query = query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit + 1)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             rows = list(await session.scalars(query))
         next_cursor = None
         if len(rows) > limit:
@@ -175,7 +175,7 @@ class ProjectService:
     async def delete(self, owner: User, project_id: str) -> None:
         """Remove a project and its repository."""
         await self._owned(owner, project_id)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is None:
                 raise NotFound(f"no project {project_id!r}")
@@ -191,7 +191,7 @@ class ProjectService:
         if repo_dir.exists():
             self._trash.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(repo_dir.rename, trash_dir)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is not None:
                 await session.delete(project)
@@ -199,7 +199,7 @@ class ProjectService:
 
     async def reconcile(self) -> None:
         """Finish interrupted deletes and remove repositories that never got their row."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             deleting = list(
                 await session.scalars(select(Project.id).where(Project.state == "deleting"))
             )
@@ -216,7 +216,7 @@ class ProjectService:
                 await asyncio.to_thread(shutil.rmtree, child, True)
 
     async def _touch(self, project_id: str) -> None:
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is not None:
                 project.updated_at = utcnow()

@@ -93,26 +93,23 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._followers: defaultdict[str, set[Subscription]] = defaultdict(set)
-        self._firehose: set[Subscription] = set()
 
     def publish(self, event: Event) -> None:
         """Deliver to followers of the event's session or project, each once."""
-        targets = set(self._firehose)
-        if event.session_id is not None:
-            targets |= self._followers.get(session_topic(event.session_id), set())
-        targets |= self._followers.get(project_topic(event.project_id), set())
+        project = self._followers.get(project_topic(event.project_id))
+        session = (
+            self._followers.get(session_topic(event.session_id))
+            if event.session_id is not None
+            else None
+        )
+        # A subscriber of both the project and the session gets the event once.
+        targets = project | session if project and session else project or session or ()
         for subscription in targets:
             subscription.offer(event)
 
     def subscribe(self, maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
         """A new subscription following no topic yet."""
         return Subscription(maxsize)
-
-    def subscribe_all(self, maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
-        """A subscription to every event (the Socket.IO bridge uses it)."""
-        subscription = Subscription(maxsize)
-        self._firehose.add(subscription)
-        return subscription
 
     def follow(self, subscription: Subscription, topic: str) -> None:
         """Add a topic to a subscription."""
@@ -121,7 +118,6 @@ class InProcessBus:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop delivering to a subscription."""
-        self._firehose.discard(subscription)
         for topic in subscription.topics:
             followers = self._followers.get(topic)
             if followers is not None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,20 +32,25 @@ from vibeforge.llm.tokens import completed_usage
 from vibeforge.llm.usage import with_cost
 from vibeforge.modelconfigs.service import ResolvedModel
 from vibeforge.runs.journal import RunJournal
+from vibeforge.runs.protocol import Chunk, ServerEvent, StageUpdate, TokenUsage
 from vibeforge.runs.streams import SessionStream, Streams
+from vibeforge.statuses import CallStatus, MessageStatus, StageStatus
 
 
 @dataclass
 class AgentResult:
     """How a run ended, as the agent reports it."""
 
-    status: str = "success"  # success | needs_input | error
+    status: MessageStatus = MessageStatus.SUCCESS  # success | needs_input | error
     content: str | None = None  # None: the streamed text
     diff: str | None = None
     error: str | None = None
     error_code: str | None = None  # what kind of error: a VibeforgeError's code
     error_status: int | None = None  # HTTP status of the error the run failed on, if it did
-    extra: dict[str, Any] = field(default_factory=dict)
+    proposal_id: str | None = None  # the coding pipeline's proposal, if it made one
+    proposal_status: str | None = None
+    version_id: str | None = None  # the version the proposal was committed as
+    counters: dict[str, int] | None = None  # how hard the pipeline had to work
 
 
 @dataclass
@@ -122,7 +128,6 @@ class RunContext:
     calls: list[LLMCall] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
-    services: Any = None  # the app's Services, for agents that need projects or sandbox
     mode: str = "code"  # "code": the coding pipeline; "chat": one plain answer
 
     @property
@@ -130,9 +135,9 @@ class RunContext:
         """The project the session belongs to."""
         return self.session.project_id
 
-    def emit(self, type: str, data: dict[str, Any]) -> None:
+    def emit(self, event: ServerEvent) -> None:
         """Journal and publish a session event tagged with this run."""
-        self.streams.emit(self.stream, type, {"run_id": self.run_id, **data}, self.journal)
+        self.streams.emit(self.stream, event, run_id=self.run_id, journal=self.journal)
 
     def chunk(self, content: str = "", thinking: str = "") -> None:
         """Stream a piece of the answer (kept if the run is cancelled or the server dies)."""
@@ -140,26 +145,30 @@ class RunContext:
             self.content.append(content)
         if thinking:
             self.thinking.append(thinking)
-        self.emit("chunk", {"content": content, "thinking": thinking})
+        self.emit(Chunk(content, thinking))
 
     @asynccontextmanager
     async def stage(self, name: str) -> AsyncIterator[dict[str, Any]]:
         """Announce and time a stage; its record lands in the run's `stages`."""
-        record: dict[str, Any] = {"name": name, "status": "running", "started_at": utcnow()}
+        record: dict[str, Any] = {
+            "name": name,
+            "status": StageStatus.RUNNING,
+            "started_at": utcnow(),
+        }
         self.stages.append(record)
         started = time.perf_counter()
-        self.emit("stage_update", {"stage": name, "status": "running"})
-        status = "failed"
+        self.emit(StageUpdate(name, StageStatus.RUNNING))
+        status = StageStatus.FAILED
         try:
             yield record
-            status = "finished"
+            status = StageStatus.FINISHED
+        except asyncio.CancelledError:
+            status = StageStatus.CANCELLED
+            raise
         finally:
             record["status"] = status
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            self.emit(
-                "stage_update",
-                {"stage": name, "status": status, "duration_ms": record["duration_ms"]},
-            )
+            self.emit(StageUpdate(name, status, record["duration_ms"]))
 
     def usage_total(self) -> dict[str, Any]:
         """The sum of every LLM call of the run so far."""
@@ -190,12 +199,16 @@ class RunContext:
         Every attempt becomes an LLMCall, however it ends: a retried one as `error` (with
         what the provider reported for it), the last as `success`, `error` or `cancelled`.
         """
+        if request.purpose is None:
+            request = replace(request, purpose=role)
         record = CallRecord(role=role, iteration=iteration, model=self.model.label)
         try:
             async with aclosing(self.model.chat.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, AttemptFailed):
-                        self._store_call(record, request, "error", event.error, event.elapsed)
+                        self._store_call(
+                            record, request, CallStatus.ERROR, event.error, event.elapsed
+                        )
                         record = CallRecord(
                             role=role,
                             iteration=iteration,
@@ -212,14 +225,14 @@ class RunContext:
                     elif isinstance(event, ThinkingDelta):
                         self.chunk(thinking=event.text)
         except Exception as failure:
-            self._store_call(record, request, "error", failure)
+            self._store_call(record, request, CallStatus.ERROR, failure)
             raise
         except BaseException:
             # Cancelled while waiting to retry: that attempt never reached the provider.
             if time.perf_counter() >= record.started:
-                self._store_call(record, request, "cancelled")
+                self._store_call(record, request, CallStatus.CANCELLED)
             raise
-        self._store_call(record, request, "success")
+        self._store_call(record, request, CallStatus.SUCCESS)
         return record
 
     def _store_call(
@@ -280,18 +293,17 @@ class RunContext:
         )
         if usage is not None:
             self.emit(
-                "token_usage",
-                {
-                    "message_id": self.assistant_message_id,
-                    "role": record.role,
-                    "iteration": record.iteration,
-                    "attempt": record.attempt,
-                    "status": status,
-                    "model": record.model,
-                    "usage": _usage_dict(usage),
-                    "total": self.usage_total(),
-                    "timestamp": utcnow().isoformat(),
-                },
+                TokenUsage(
+                    message_id=self.assistant_message_id,
+                    role=record.role,
+                    iteration=record.iteration,
+                    model=record.model,
+                    usage=_usage_dict(usage),
+                    total=self.usage_total(),
+                    timestamp=utcnow().isoformat(),
+                    attempt=record.attempt,
+                    status=status,
+                )
             )
 
 

@@ -30,6 +30,8 @@ class Command(Strict):
     """A client message; `type` names it on the wire."""
 
     type: ClassVar[str]
+    # Fields holding a project path: a bad value there is `invalid_path`, as over REST.
+    path_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class Ping(Command):
@@ -61,23 +63,30 @@ class Subscribe(Command):
         return self
 
 
-class Chat(Command):
+class MessageFields(Strict):
+    """What a user message says, however it arrives (a socket's `chat`, a REST body)."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    model: str | None = Field(default=None, max_length=200, description="config id or name")
+    params: dict[str, JsonValue] | None = Field(
+        default=None, description="per-request parameters, checked against the model's"
+    )
+    mode: RunMode | None = Field(
+        default=None, description="code (default): the coding pipeline; chat: one plain answer"
+    )
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> MessageFields:
+        if not self.prompt.strip():
+            raise ValueError("prompt must not be blank")
+        return self
+
+
+class Chat(Command, MessageFields):
     """A user message: starts a run in the session (a run already active there is cancelled)."""
 
     type: ClassVar[str] = "chat"
     session_id: Id
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    model: str | None = Field(default=None, max_length=200, description="config id or name")
-    params: dict[str, JsonValue] | None = None
-    mode: RunMode | None = Field(
-        default=None, description="code: the coding pipeline; chat: one plain answer"
-    )
-
-    @model_validator(mode="after")
-    def _not_blank(self) -> Chat:
-        if not self.prompt.strip():
-            raise ValueError("prompt must not be blank")
-        return self
 
 
 class Cancel(Command):
@@ -91,6 +100,7 @@ class UploadFile(Command):
     """Write a file of a project (a new version)."""
 
     type: ClassVar[str] = "upload_file"
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
     project_id: Id
     path: FilePath
     content: str
@@ -101,6 +111,7 @@ class DeleteFile(Command):
     """Delete a file of a project (a new version)."""
 
     type: ClassVar[str] = "delete_file"
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
     project_id: Id
     path: FilePath
 
@@ -142,14 +153,20 @@ def command_of(kind: str, data: Any, commands: dict[str, type[Command]] = COMMAN
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput(f"{kind}: the data must be an object")
-    if has_nul(data.get("path")):
+    if any(has_nul(data.get(name)) for name in model.path_fields):
         raise InvalidPath("the path contains a NUL character")
     if has_nul(data):
         raise InvalidInput("a field contains a NUL character")
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(f"{kind}: {describe_errors(error.errors())}") from None
+        problems = error.errors()
+        detail = f"{kind}: {describe_errors(problems)}"
+        if all(
+            problem["loc"][:1] in {(name,) for name in model.path_fields} for problem in problems
+        ):
+            raise InvalidPath(detail) from None
+        raise InvalidInput(detail) from None
 
 
 # -- server events ---------------------------------------------------------------------------
@@ -244,6 +261,8 @@ class TokenUsage:
     usage: dict[str, Any]
     total: dict[str, Any]
     timestamp: str
+    attempt: int = 1  # retried calls: one event per attempt
+    status: str = "success"  # how the attempt ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +300,7 @@ class Done:
     """A run ended with an answer (success, needs_input or error)."""
 
     type: ClassVar[str] = "done"
+    run_id: str
     message_id: str
     status: str
     content: str
@@ -300,6 +320,7 @@ class PostResponseComplete:
     """Everything after the answer is done too; the last event of a run that answered."""
 
     type: ClassVar[str] = "post_response_complete"
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)

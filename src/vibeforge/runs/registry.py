@@ -1,45 +1,44 @@
-"""The run registry: starts runs as tasks, cancels them, persists their outcome, recovers."""
+"""The run registry: every run of this process as a task; starting, cancelling, waiting.
+
+What a run writes is `runs.store`'s business; what it does is its agent's. The registry owns
+the tasks: one active run per session (a new message cancels the old run first), cancellation
+that returns once the partial answer is stored, and a shutdown that interrupts every run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from vibeforge.db.agent_tables import Span
-from vibeforge.db.chat_tables import ChatMessage, ChatSession, Run
-from vibeforge.db.engine import Database
+from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import User
-from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import InvalidInput, NotFound, VibeforgeError
+from vibeforge.errors import VibeforgeError
 from vibeforge.llm import merge_params, validate_params
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.runs.context import Agent, AgentResult, RunContext
-from vibeforge.runs.journal import RunJournal, leftover_journals
+from vibeforge.runs.journal import RunJournal
+from vibeforge.runs.protocol import (
+    Cancelled,
+    Chat,
+    ChatSessionStart,
+    Done,
+    Interrupted,
+    PostResponseComplete,
+    RunFailed,
+)
+from vibeforge.runs.store import FinishedRun, RunStatusOut, RunStore, storable
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
+from vibeforge.statuses import MessageStatus, RunStatus
 
 log = logging.getLogger("vibeforge.runs")
 
-MAX_PROMPT_CHARS = 200_000
-RUN_MODES = ("code", "chat")
 CANCEL_WAIT_S = 5.0
-_RUN_STATUS = {
-    "success": "succeeded",
-    "needs_input": "needs_input",
-    "error": "failed",
-    "cancelled": "cancelled",
-    "interrupted": "interrupted",
-}
+UNEXPECTED = "the run failed unexpectedly"
 
 
 @dataclass
@@ -47,7 +46,7 @@ class ActiveRun:
     """A run this process is executing."""
 
     ctx: RunContext
-    outcome: asyncio.Future[dict[str, Any]]
+    outcome: asyncio.Future[Done]
     task: asyncio.Task[None] | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
@@ -60,25 +59,33 @@ class ActiveRun:
         return self.ctx.run_id
 
 
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """What a cancel request found: the run's status, and whether it stopped it."""
+
+    run_id: str
+    status: str
+    cancelled: bool
+
+
 class RunRegistry:
     """Every run of this process; one active run per session."""
 
     def __init__(
         self,
-        db: Database,
+        store: RunStore,
         streams: Streams,
         models: ModelConfigService,
         sessions: SessionService,
         journal_dir: Path,
         agent_for: Callable[[RunContext], Agent],
     ) -> None:
-        self._db = db
+        self.store = store
         self._streams = streams
         self._models = models
         self._sessions = sessions
         self._journal_dir = journal_dir
         self._agent_for = agent_for
-        self.services: Any = None
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -98,98 +105,41 @@ class RunRegistry:
         return self._by_session.get(session_id)
 
     async def start(
-        self,
-        owner: User,
-        session_id: str,
-        prompt: str,
-        model_ref: str | None = None,
-        params: dict[str, Any] | None = None,
-        mode: str | None = None,
-        *,
-        session: ChatSession | None = None,
+        self, owner: User, command: Chat, *, session: ChatSession | None = None
     ) -> ActiveRun:
         """Start a run for a user message; a run already active in the session is cancelled.
         `session`: the session as the caller just fetched it for `owner`, saving a lookup."""
-        if mode not in (None, *RUN_MODES):
-            raise InvalidInput(f"mode must be one of {', '.join(RUN_MODES)}")
-        if not prompt.strip():
-            raise InvalidInput("prompt must not be blank")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise InvalidInput(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
-        if session is None or session.id != session_id or session.owner_id != owner.id:
-            session = await self._sessions.get(owner, session_id)
-        model = await self._models.resolve(owner, model_ref, session.model_config_id)
-        checked = validate_params(model.chat.capabilities, params)
+        if session is None or session.id != command.session_id or session.owner_id != owner.id:
+            session = await self._sessions.get(owner, command.session_id)
+        model = await self._models.resolve(owner, command.model, session.model_config_id)
+        checked = validate_params(model.chat.capabilities, command.params)
         merged = merge_params(model.spec.default_params, checked)
         async with self._lock(session.id):
             previous = self._by_session.get(session.id)
             if previous is not None:
                 await self._cancel(previous)
-            run_id, user_id, assistant_id = new_id(), new_id(), new_id()
-            trace_id = uuid.uuid4().hex
-            now = utcnow()
-            # One transaction for the history and the new rows: each session costs a pool
-            # checkout, a commit and a reset, every one a round trip to the database thread.
-            async with self._db.session() as db:
-                history = await self._sessions.history(session.id, db_session=db)
-                position = await self._sessions.next_position(db, session.id)
-                db.add_all(
-                    [
-                        ChatMessage(
-                            id=user_id,
-                            session_id=session.id,
-                            run_id=run_id,
-                            position=position,
-                            role="user",
-                            content=prompt,
-                            status="success",
-                            created_at=now,
-                        ),
-                        ChatMessage(
-                            id=assistant_id,
-                            session_id=session.id,
-                            run_id=run_id,
-                            position=position + 1,
-                            role="assistant",
-                            status="streaming",
-                            model=model.label,
-                            trace_id=trace_id,
-                            created_at=now,
-                        ),
-                        Run(
-                            id=run_id,
-                            session_id=session.id,
-                            user_message_id=user_id,
-                            assistant_message_id=assistant_id,
-                            status="running",
-                            model=model.label,
-                            stages=[],
-                            trace_id=trace_id,
-                            started_at=now,
-                        ),
-                    ]
-                )
+            opened = await self.store.open(session, command.prompt, model.label)
             ctx = RunContext(
-                run_id=run_id,
-                trace_id=trace_id,
+                run_id=opened.run_id,
+                trace_id=opened.trace_id,
                 owner=owner,
                 session=session,
-                prompt=prompt,
+                prompt=command.prompt,
                 params=merged,
                 model=model,
-                user_message_id=user_id,
-                assistant_message_id=assistant_id,
-                history=history,
+                user_message_id=opened.user_message_id,
+                assistant_message_id=opened.assistant_message_id,
+                history=opened.history,
                 streams=self._streams,
                 stream=self._streams.get(session.project_id, session.id, session.last_seq),
-                journal=RunJournal(self._journal_dir, run_id),
-                services=self.services,
-                mode=mode or "code",
+                journal=RunJournal(self._journal_dir, opened.run_id),
+                started_at=opened.started_at,
+                mode=command.mode or "code",
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
-            self._by_id[run_id] = run
+            self._by_id[run.id] = run
             self._by_session[session.id] = run
-            run.task = asyncio.create_task(self._execute(run), name=f"run-{run_id}")
+            run.task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
             run.task.add_done_callback(lambda _: self._settle(run))
         return run
 
@@ -198,119 +148,95 @@ class RunRegistry:
         self._by_id.pop(run.id, None)
         if self._by_session.get(run.ctx.session.id) is run:
             del self._by_session[run.ctx.session.id]
-        if not run.outcome.done():
-            run.outcome.set_result({"run_id": run.id, "status": "interrupted"})
+        if not run.outcome.done():  # cut off before its outcome was stored
+            interrupted = AgentResult(status=MessageStatus.INTERRUPTED)
+            run.outcome.set_result(_done(run, interrupted, "".join(run.ctx.content)))
         run.cancelled.set()
 
     async def _execute(self, run: ActiveRun) -> None:
         ctx = run.ctx
         ctx.emit(
-            "chat_session_start",
-            {
-                "message_id": ctx.assistant_message_id,
-                "user_message_id": ctx.user_message_id,
-                "model": ctx.model.label,
-                "trace_id": ctx.trace_id,
-            },
+            ChatSessionStart(
+                ctx.assistant_message_id, ctx.user_message_id, ctx.model.label, ctx.trace_id
+            )
         )
         try:
             result = await self._agent_for(ctx)(ctx)
         except asyncio.CancelledError:
-            status = "interrupted" if run.shutting_down else "cancelled"
-            ctx.emit(status, {"message_id": ctx.assistant_message_id})
+            if run.shutting_down:
+                status, event = MessageStatus.INTERRUPTED, Interrupted(ctx.assistant_message_id)
+            else:
+                status, event = MessageStatus.CANCELLED, Cancelled(ctx.assistant_message_id)
+            ctx.emit(event)
             run.cancelled.set()
             await self._finish(run, AgentResult(status=status))
             raise
         except VibeforgeError as error:
-            ctx.emit("error", {"code": error.code, "detail": error.detail})
+            ctx.emit(RunFailed(error.code, error.detail))
             result = AgentResult(
-                status="error", error=error.detail, error_code=error.code, error_status=error.status
+                status=MessageStatus.ERROR,
+                error=error.detail,
+                error_code=error.code,
+                error_status=error.status,
             )
         except Exception:
             log.exception("run %s failed", run.id)
-            ctx.emit("error", {"code": "internal_error", "detail": "the run failed unexpectedly"})
+            ctx.emit(RunFailed("internal_error", UNEXPECTED))
             result = AgentResult(
-                status="error",
-                error="the run failed unexpectedly",
+                status=MessageStatus.ERROR,
+                error=UNEXPECTED,
                 error_code="internal_error",
                 error_status=500,
             )
         await self._finish(run, result)
 
     async def _finish(self, run: ActiveRun, result: AgentResult) -> None:
-        """Commit the final message, run and LLM calls in one transaction, then drop the
-        journal; `done` is numbered before the commit so the stored sequence covers it."""
+        """Commit the run's outcome, then drop its journal; `done` is numbered before the
+        commit so the stored sequence covers it, and published after it."""
         ctx = run.ctx
         content = result.content if result.content is not None else "".join(ctx.content)
         # A model may emit NUL; PostgreSQL cannot store it in text, and nothing may be lost.
-        content = _storable(content)
-        usage = ctx.usage_total()
-        outcome = {
-            "run_id": run.id,
-            "message_id": ctx.assistant_message_id,
-            "status": result.status,
-            "content": content,
-            "diff": result.diff,
-            "trace_id": ctx.trace_id,
-            "token_usage": usage,
-            "error": result.error,
-            "error_code": result.error_code,
-            **result.extra,
-        }
+        content = storable(content)
+        done = _done(run, result, content)
         run.error_status = result.error_status
         finals = []
-        if result.status not in ("cancelled", "interrupted"):
-            finals.append(ctx.stream.next_event("done", outcome))
-            finals.append(ctx.stream.next_event("post_response_complete", {"run_id": run.id}))
-        # Plain UPDATEs rather than load-then-modify: the rows' old values are not needed.
-        async with self._db.session() as db:
-            await db.execute(
-                update(ChatMessage)
-                .where(ChatMessage.id == ctx.assistant_message_id)
-                .values(
-                    content=content,
-                    thinking=_storable("".join(ctx.thinking)),
-                    status=result.status,
-                    diff=result.diff,
-                    token_usage=usage,
-                    error=_storable(result.error) if result.error else None,
-                    error_code=result.error_code,
-                )
+        if result.status not in (MessageStatus.CANCELLED, MessageStatus.INTERRUPTED):
+            finals.append(ctx.stream.next_event(done, run.id))
+            finals.append(ctx.stream.next_event(PostResponseComplete(run.id), run.id))
+        await self.store.finish(
+            FinishedRun(
+                run_id=run.id,
+                session_id=ctx.session.id,
+                assistant_message_id=ctx.assistant_message_id,
+                status=result.status,
+                content=content,
+                thinking="".join(ctx.thinking),
+                diff=result.diff,
+                token_usage=done.token_usage,
+                error=result.error,
+                error_code=result.error_code,
+                stages=ctx.stages,
+                calls=ctx.calls,
+                last_seq=ctx.stream.last_seq,
             )
-            await db.execute(
-                update(Run)
-                .where(Run.id == run.id)
-                .values(
-                    status=_RUN_STATUS.get(result.status, result.status),
-                    stages=_jsonable_stages(ctx.stages),
-                    error=result.error,
-                    error_code=result.error_code,
-                    finished_at=utcnow(),
-                )
-            )
-            db.add_all(ctx.calls)
-            await db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == ctx.session.id, ChatSession.last_seq < ctx.stream.last_seq)
-                .values(last_seq=ctx.stream.last_seq)
-            )
+        )
         ctx.journal.discard()
         if not run.outcome.done():
-            run.outcome.set_result(outcome)
+            run.outcome.set_result(done)
         for event in finals:
             self._streams.bus.publish(event)
 
-    async def cancel(self, owner: User, run_id: str) -> dict[str, Any]:
+    async def cancel(self, owner: User, run_id: str) -> CancelOutcome:
         """Cancel a run; returns once its upstream stream is closed, `cancelled` is out (sockets
         see it at once) and its partial answer is stored, so a read right after sees it."""
         run = self._by_id.get(run_id)
         if run is None or run.ctx.owner.id != owner.id:
-            stored = await self.status(owner, run_id)
-            return {"run_id": run_id, "status": stored["status"], "cancelled": False}
+            stored = await self.store.status(owner, run_id)
+            return CancelOutcome(run_id, stored.status, False)
         await self._cancel(run)
         if run.task is not None:
             await asyncio.wait([run.task], timeout=CANCEL_WAIT_S)
-        return {"run_id": run_id, "status": "cancelled", "cancelled": True}
+        return CancelOutcome(run_id, RunStatus.CANCELLED, True)
 
     async def _cancel(self, run: ActiveRun) -> None:
         if run.task is None or run.task.done():
@@ -323,94 +249,34 @@ class RunRegistry:
         except TimeoutError:
             log.warning("run %s did not acknowledge its cancellation in time", run.id)
 
-    async def wait(self, run: ActiveRun) -> dict[str, Any]:
+    async def wait(self, run: ActiveRun) -> Done:
         """The run's outcome; the caller going away does not stop the run."""
         return await asyncio.shield(run.outcome)
 
-    async def status(self, owner: User, run_id: str) -> dict[str, Any]:
+    async def status(self, owner: User, run_id: str) -> RunStatusOut:
         """A run's status, stages and timings."""
         run = self._by_id.get(run_id)
-        if run is not None and run.ctx.owner.id == owner.id:
-            ctx = run.ctx
-            return {
-                "id": run.id,
-                "session_id": ctx.session.id,
-                "status": "running",
-                "model": ctx.model.label,
-                "stages": _jsonable_stages(ctx.stages),
-                "trace_id": ctx.trace_id,
-                "message_id": ctx.assistant_message_id,
-                "user_message_id": ctx.user_message_id,
-                "started_at": ctx.started_at.isoformat(),
-                "finished_at": None,
-                "error": None,
-                "error_code": None,
-            }
-        async with self._db.session() as db:
-            row = await db.scalar(
-                select(Run)
-                .join(ChatSession, ChatSession.id == Run.session_id)
-                .where(Run.id == run_id, ChatSession.owner_id == owner.id)
-            )
-        if row is None:
-            raise NotFound(f"no run {run_id!r}")
-        return {
-            "id": row.id,
-            "session_id": row.session_id,
-            "status": row.status,
-            "model": row.model,
-            "stages": row.stages,
-            "trace_id": row.trace_id,
-            "message_id": row.assistant_message_id,
-            "user_message_id": row.user_message_id,
-            "started_at": row.started_at.isoformat(),
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            "error": row.error,
-            "error_code": row.error_code,
-        }
+        if run is None or run.ctx.owner.id != owner.id:
+            return await self.store.status(owner, run_id)
+        ctx = run.ctx
+        return RunStatusOut(
+            id=run.id,
+            session_id=ctx.session.id,
+            status=RunStatus.RUNNING,
+            model=ctx.model.label,
+            stages=[dict(stage) for stage in ctx.stages],
+            trace_id=ctx.trace_id,
+            message_id=ctx.assistant_message_id,
+            user_message_id=ctx.user_message_id,
+            started_at=ctx.started_at,
+            finished_at=None,
+            error=None,
+            error_code=None,
+        )
 
     async def recover(self) -> int:
-        """At start-up: runs that never finished become interrupted (or cancelled) messages
-        holding every chunk their journal recorded. Returns how many were recovered."""
-        recovered = 0
-        for journal in leftover_journals(self._journal_dir):
-            status = (
-                "cancelled" if any(e.type == "cancelled" for e in journal.events) else "interrupted"
-            )
-            await self._close_run(
-                journal.run_id, status, journal.content, journal.thinking, journal.last_seq
-            )
-            journal.path.unlink(missing_ok=True)
-            recovered += 1
-        async with self._db.session() as db:
-            orphans = list(await db.scalars(select(Run.id).where(Run.status == "running")))
-        for run_id in orphans:
-            await self._close_run(run_id, "interrupted", "", "", 0)
-            recovered += 1
-        return recovered
-
-    async def _close_run(
-        self, run_id: str, status: str, content: str, thinking: str, last_seq: int
-    ) -> None:
-        async with self._db.session() as db:
-            row = await db.get(Run, run_id)
-            if row is None:
-                return
-            row.status = status
-            row.finished_at = utcnow()
-            row.error = "the server stopped during this run" if status == "interrupted" else None
-            row.error_code = "interrupted" if status == "interrupted" else None
-            message = await db.get(ChatMessage, row.assistant_message_id)
-            if message is not None:
-                message.content = _storable(content)
-                message.thinking = _storable(thinking)
-                message.status = status
-            await _ensure_trace(db, row)
-            await db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == row.session_id, ChatSession.last_seq < last_seq)
-                .values(last_seq=last_seq)
-            )
+        """At start-up, end the runs that a stop cut off; returns how many there were."""
+        return await self.store.recover(self._journal_dir)
 
     async def shutdown(self) -> None:
         """Stop every run; their partial answers are kept as interrupted messages."""
@@ -423,43 +289,21 @@ class RunRegistry:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
 
 
-async def _ensure_trace(db: AsyncSession, row: Run) -> None:
-    """A run cut off before its agent stored the trace (the process died) still has one: its
-    root span, with how the run ended, so its trace id never answers 404."""
-    if not row.trace_id:
-        return
-    stored = await db.scalar(select(Span.id).where(Span.trace_id == row.trace_id).limit(1))
-    session = await db.get(ChatSession, row.session_id)
-    if stored is not None or session is None:
-        return
-    ended = row.finished_at or utcnow()
-    db.add(
-        Span(
-            id=secrets.token_hex(8),
-            trace_id=row.trace_id,
-            parent_id=None,
-            owner_id=session.owner_id,
-            run_id=row.id,
-            name="run",
-            kind="run",
-            started_at=row.started_at,
-            duration_ms=round((ended - row.started_at).total_seconds() * 1000, 3),
-            attributes={"run_id": row.id, "status": row.status, "recovered": True},
-            status=row.status,
-        )
+def _done(run: ActiveRun, result: AgentResult, content: str) -> Done:
+    """The outcome of a run as clients see it in `done` and the REST answer."""
+    ctx = run.ctx
+    return Done(
+        run_id=run.id,
+        message_id=ctx.assistant_message_id,
+        status=result.status,
+        content=content,
+        diff=result.diff,
+        trace_id=ctx.trace_id,
+        token_usage=ctx.usage_total(),
+        error=result.error,
+        error_code=result.error_code,
+        proposal_id=result.proposal_id,
+        proposal_status=result.proposal_status,
+        version_id=result.version_id,
+        counters=result.counters,
     )
-
-
-def _storable(text: str | None) -> str:
-    """Text as every database can store it: NUL (which PostgreSQL refuses) becomes U+FFFD."""
-    return (text or "").replace("\x00", "\ufffd")
-
-
-def _jsonable_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            key: value.isoformat() if hasattr(value, "isoformat") else value
-            for key, value in s.items()
-        }
-        for s in stages
-    ]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from vibeforge.runs.bus import EventBus
 from vibeforge.runs.events import Event
 from vibeforge.runs.journal import RunJournal
+from vibeforge.runs.protocol import ServerEvent, event_data
 
 REPLAY_EVENTS = 4096
 
@@ -23,16 +23,23 @@ class SessionStream:
         self.first_replayable = last_seq + 1
         self._recent: deque[Event] = deque(maxlen=REPLAY_EVENTS)
 
-    def next_event(self, type: str, data: dict[str, Any]) -> Event:
-        """Number and encode the session's next event."""
+    def next_event(self, event: ServerEvent, run_id: str | None = None) -> Event:
+        """Number and encode the session's next event (tagged with its run, if any)."""
         self.last_seq += 1
-        event = Event.make(
-            type, data, project_id=self.project_id, session_id=self.session_id, seq=self.last_seq
+        data = event_data(event)
+        if run_id is not None:
+            data = {"run_id": run_id, **data}
+        numbered = Event.make(
+            event.type,
+            data,
+            project_id=self.project_id,
+            session_id=self.session_id,
+            seq=self.last_seq,
         )
         if len(self._recent) == self._recent.maxlen:
             self.first_replayable = self._recent[0].seq + 1
-        self._recent.append(event)
-        return event
+        self._recent.append(numbered)
+        return numbered
 
     def replay(self, after_seq: int) -> list[Event] | None:
         """Events after `after_seq`, or None when some of them are no longer held."""
@@ -65,20 +72,23 @@ class Streams:
     def emit(
         self,
         stream: SessionStream,
-        type: str,
-        data: dict[str, Any],
+        event: ServerEvent,
+        *,
+        run_id: str | None = None,
         journal: RunJournal | None = None,
     ) -> Event:
         """Number an event, write it to the journal, then publish it: in that order, so a
         client never sees an event the journal does not hold."""
-        event = stream.next_event(type, data)
+        numbered = stream.next_event(event, run_id)
         if journal is not None:
-            journal.append(event)
-        self.bus.publish(event)
-        return event
+            journal.append(numbered)
+        self.bus.publish(numbered)
+        return numbered
 
-    def emit_project(self, project_id: str, type: str, data: dict[str, Any]) -> Event:
+    def emit_project(self, project_id: str, event: ServerEvent) -> Event:
         """A project-wide event outside any session (e.g. a file changed over REST)."""
-        event = Event.make(type, data, project_id=project_id, session_id=None, seq=0)
-        self.bus.publish(event)
-        return event
+        numbered = Event.make(
+            event.type, event_data(event), project_id=project_id, session_id=None, seq=0
+        )
+        self.bus.publish(numbered)
+        return numbered

@@ -13,7 +13,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from vibeforge.errors import InvalidInput, Unavailable
-from vibeforge.sandbox.capabilities import Capabilities, capabilities
 from vibeforge.sandbox.commands import (
     IsolationMode,
     as_user_argv,
@@ -22,6 +21,7 @@ from vibeforge.sandbox.commands import (
     sandbox_env,
     unshare_argv,
 )
+from vibeforge.sandbox.isolation import IsolationSupport, isolation_support
 from vibeforge.sandbox.limits import KilledReason, Limits, MiB, SandboxResult
 from vibeforge.sandbox.scratch import create_scratch, remove_scratch, validate_files
 from vibeforge.sandbox.uids import UidLease, kill_every_process_of, lease_uid, processes_of
@@ -74,7 +74,7 @@ async def run(
     checked_files = validate_files(files or {})
     _check_paths("ro_paths", ro_paths)
     _check_paths("hide_paths", hide_paths)
-    caps = await capabilities()
+    caps = await isolation_support()
     mode = _choose_mode(caps, isolation)
     preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, checked_files, caps.is_root))
     try:
@@ -119,7 +119,7 @@ def _check_paths(name: str, paths: Sequence[str]) -> None:
             raise InvalidInput(f"{name} entries must be existing absolute paths: {path!r}")
 
 
-def _choose_mode(caps: Capabilities, requested: IsolationMode | str | None) -> IsolationMode:
+def _choose_mode(caps: IsolationSupport, requested: IsolationMode | str | None) -> IsolationMode:
     if requested is None:
         if caps.strongest is None:
             raise Unavailable(f"no sandbox is possible on this machine: {caps.missing}")
@@ -170,7 +170,7 @@ class _Job:
 
     def __init__(
         self,
-        caps: Capabilities,
+        caps: IsolationSupport,
         mode: IsolationMode,
         limits: Limits,
         scratch: Path,

@@ -37,7 +37,7 @@ class SessionService:
     ) -> tuple[ChatSession, bool]:
         """The project's session for `node_id` (None: the global one), created if missing."""
         node_id = _check_node_id(node_id)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             project = await session.scalar(
                 select(Project.id).where(
                     Project.id == project_id, Project.owner_id == owner.id, Project.state == "ready"
@@ -67,7 +67,7 @@ class SessionService:
 
     async def list(self, owner: User, project_id: str) -> list[ChatSession]:
         """The project's sessions, oldest first."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             owned = await session.scalar(
                 select(Project.id).where(
                     Project.id == project_id, Project.owner_id == owner.id, Project.state == "ready"
@@ -84,7 +84,7 @@ class SessionService:
 
     async def get(self, owner: User, session_id: str) -> ChatSession:
         """One of the owner's sessions."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             found = await session.scalar(
                 select(ChatSession)
                 .join(Project, Project.id == ChatSession.project_id)
@@ -101,7 +101,7 @@ class SessionService:
     async def clear(self, owner: User, session_id: str) -> None:
         """Archive every message: the next one starts with no history."""
         await self.get(owner, session_id)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             await session.execute(
                 update(ChatMessage)
                 .where(ChatMessage.session_id == session_id, ChatMessage.archived.is_(False))
@@ -130,7 +130,7 @@ class SessionService:
                 raise InvalidInput("cursor is not valid")
             query = query.where(ChatMessage.position > after)
         query = query.order_by(ChatMessage.position).limit(limit + 1)
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             rows = list(await session.scalars(query))
         if len(rows) > limit:
             rows = rows[:limit]
@@ -141,7 +141,7 @@ class SessionService:
         self, owner: User, message_id: str
     ) -> tuple[ChatMessage, list[LLMCall]]:
         """A message and the LLM calls made to produce it, raw responses included."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             message = await session.scalar(
                 select(ChatMessage)
                 .join(ChatSession, ChatSession.id == ChatMessage.session_id)
@@ -175,7 +175,7 @@ class SessionService:
         query = query.order_by(ChatMessage.position)
         if db_session is not None:
             return list(await db_session.scalars(query))
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             return list(await session.scalars(query))
 
     async def next_position(self, db_session: object, session_id: str) -> int:

@@ -57,7 +57,7 @@ class UserService:
 
     async def count(self) -> int:
         """How many users exist."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
     async def create(
@@ -69,7 +69,7 @@ class UserService:
             raise InvalidInput(f"{email!r} is not an email address")
         if token is not None and len(token) < 16:
             raise InvalidInput("a token must be at least 16 characters long")
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             if await session.scalar(select(User.id).where(User.email == email)):
                 raise Conflict(f"a user with email {email!r} exists")
             user = User(email=email, is_admin=is_admin, created_at=utcnow())
@@ -80,7 +80,7 @@ class UserService:
 
     async def issue_token(self, user_id: str, name: str) -> IssuedToken:
         """A new token for an existing user."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             return self._add_token(session, user_id, name, new_token())
 
     @staticmethod
@@ -98,7 +98,7 @@ class UserService:
 
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
         """The user's tokens, newest first, without secrets."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             rows = await session.scalars(
                 select(ApiToken)
                 .where(ApiToken.user_id == user_id)
@@ -108,7 +108,7 @@ class UserService:
 
     async def revoke_token(self, user_id: str, token_id: str) -> None:
         """Revoke one of the user's tokens; it stops working at once."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
             )
@@ -132,7 +132,7 @@ class UserService:
         if cached is not None and cached[0] > now:
             return cached[1]
         revocations = self._revocations
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             row = await session.execute(
                 select(User)
                 .join(ApiToken, ApiToken.user_id == User.id)

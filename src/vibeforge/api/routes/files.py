@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from vibeforge.api.changes import announce
+from vibeforge.api.changes import publish_write
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
@@ -57,7 +57,7 @@ async def rename_file(
 ) -> VersionWritten:
     """Move a file to a new path."""
     result = await projects.rename_file(user, project_id, body.source, body.target, body.message)
-    return announce(services, project_id, result, [body.source, body.target])
+    return publish_write(services, project_id, result, [body.source, body.target])
 
 
 @router.get("/projects/{project_id}/files/{path:path}/versions")
@@ -103,7 +103,7 @@ async def write_file(
     """Create or replace a file; the change is a new version."""
     path = _url_path(request, path)
     result = await projects.write_files(user, project_id, {path: body.content}, body.message or "")
-    return announce(services, project_id, result, [path])
+    return publish_write(services, project_id, result, [path])
 
 
 @router.delete("/projects/{project_id}/files/{path:path}")
@@ -118,4 +118,4 @@ async def delete_file(
     """Delete a file; the deletion is a new version."""
     path = _url_path(request, path)
     result = await projects.write_files(user, project_id, {path: None}, "")
-    return announce(services, project_id, result, [path])
+    return publish_write(services, project_id, result, [path])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response, status
 
-from vibeforge.api.changes import announce
+from vibeforge.api.changes import publish_write
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
@@ -102,4 +102,4 @@ async def revert(
 ) -> VersionWritten:
     """A new version whose files equal those of an earlier one."""
     result = await projects.revert(user, project_id, body.version_id, body.message)
-    return announce(services, project_id, result, [])
+    return publish_write(services, project_id, result, [])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
-from vibeforge.agents.proposals import proposal_out
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import Strict
+from vibeforge.proposals.views import ProposalAccepted, ProposalOut
 
 router = APIRouter(tags=["proposals"], route_class=AuthFirstRoute)
 
@@ -27,28 +25,27 @@ class SessionAutoApply(Strict):
 
 
 @router.get("/proposals/{proposal_id}")
-async def get_proposal(
-    proposal_id: str, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
+async def get_proposal(proposal_id: str, user: CurrentUser, services: ServicesDep) -> ProposalOut:
     """One proposal with its files and diff."""
-    return proposal_out(await services.proposals.get(user, proposal_id))
+    return ProposalOut.of(await services.proposals.get(user, proposal_id))
 
 
 @router.post("/proposals/{proposal_id}/accept")
 async def accept_proposal(
     proposal_id: str, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
+) -> ProposalAccepted:
     """Commit a pending proposal (merged three-way if the project moved; 409 on a conflict)."""
     outcome = await services.proposals.accept(user, proposal_id)
-    return {**proposal_out(outcome.proposal), "merged": outcome.merged}
+    view = ProposalOut.of(outcome.proposal)
+    return ProposalAccepted(**view.model_dump(), merged=outcome.merged)
 
 
 @router.post("/proposals/{proposal_id}/reject")
 async def reject_proposal(
     proposal_id: str, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
+) -> ProposalOut:
     """Decline a pending proposal."""
-    return proposal_out(await services.proposals.reject(user, proposal_id))
+    return ProposalOut.of(await services.proposals.reject(user, proposal_id))
 
 
 @router.put("/projects/{project_id}/auto_apply", status_code=status.HTTP_204_NO_CONTENT)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
@@ -24,6 +22,7 @@ from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.logs import request_id
+from vibeforge.runs.protocol import Chat, Done, event_data
 from vibeforge.services import Services
 
 router = APIRouter(tags=["sessions"], route_class=AuthFirstRoute)
@@ -113,9 +112,8 @@ async def post_message(
 
     A run that failed on an error answers that error's status (502-504 for a provider's)
     in the error shape, with the ids of the stored message and run."""
-    run = await services.runs.start(
-        user, session_id, body.prompt, body.model, body.params, body.mode
-    )
+    command = Chat(session_id=session_id, **body.model_dump())
+    run = await services.runs.start(user, command)
     if not wait:
         accepted = RunAccepted(
             message_id=run.ctx.assistant_message_id, run_id=run.id, trace_id=run.ctx.trace_id
@@ -124,21 +122,21 @@ async def post_message(
     outcome = await services.runs.wait(run)
     if run.error_status is not None and run.error_status >= 400:
         failed = RunFailed(
-            error=outcome.get("error_code") or "error",
+            error=outcome.error_code or "error",
             detail=_detail(outcome, run.error_status),
-            message_id=outcome["message_id"],
-            run_id=outcome["run_id"],
-            trace_id=outcome.get("trace_id"),
-            token_usage=outcome.get("token_usage"),
+            message_id=outcome.message_id,
+            run_id=outcome.run_id,
+            trace_id=outcome.trace_id,
+            token_usage=outcome.token_usage,
         )
         return JSONResponse(failed.model_dump(), status_code=run.error_status)
-    return RunResult.model_validate(outcome)
+    return RunResult(**event_data(outcome))
 
 
-def _detail(outcome: dict[str, Any], status: int) -> str:
-    if status >= 500 and outcome.get("error_code") == "internal_error":
+def _detail(outcome: Done, status: int) -> str:
+    if status >= 500 and outcome.error_code == "internal_error":
         return internal_error_detail(request_id.get() or "-")  # as every 500: find it in the log
-    return str(outcome.get("error") or "the run failed")
+    return outcome.error or "the run failed"
 
 
 @router.get("/messages/{message_id}/full")

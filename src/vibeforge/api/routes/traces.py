@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from vibeforge.agents.traces import load_trace
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.traces.views import TraceOut
 
 router = APIRouter(tags=["traces"], route_class=AuthFirstRoute)
 
 
 @router.get("/traces/{trace_id}")
-async def get_trace(trace_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+async def get_trace(trace_id: str, user: CurrentUser, services: ServicesDep) -> TraceOut:
     """A trace's spans in start order, each with its parent, kind, timing and attributes."""
-    return await load_trace(services.db, user, trace_id)
+    return await services.traces.load(user, trace_id)

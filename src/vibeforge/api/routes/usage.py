@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from vibeforge.agents.usage import usage_report
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.usage.report import usage_report
+from vibeforge.usage.views import UsageReportOut
 
 router = APIRouter(tags=["usage"], route_class=AuthFirstRoute)
 From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive")]
@@ -30,7 +31,8 @@ async def get_usage(
     start: From = None,
     end: To = None,
     group_by: Literal["model", "role", "day"] = Query(default="model"),
-) -> dict[str, Any]:
+) -> UsageReportOut:
     """Totals and groups (by model, role or UTC day); counters of malformed edits, fix
     iterations and evaluator rejections in total and per run."""
-    return await usage_report(services.db, user, project_id, _utc(start), _utc(end), group_by)
+    report = await usage_report(services.db, user, project_id, _utc(start), _utc(end), group_by)
+    return UsageReportOut.model_validate(report)

@@ -8,23 +8,23 @@ import shutil
 import pytest
 
 from vibeforge.sandbox import IsolationMode, isolation_report
-from vibeforge.sandbox.capabilities import Capabilities
+from vibeforge.sandbox.isolation import IsolationSupport
 
 
-def test_bubblewrap_is_reached_where_bwrap_is_installed(caps: Capabilities) -> None:
+def test_bubblewrap_is_reached_where_bwrap_is_installed(caps: IsolationSupport) -> None:
     if shutil.which("bwrap") is None:
         pytest.skip("bwrap is not installed: run scripts/system-deps.sh (Debian: bubblewrap)")
     assert caps.strongest is IsolationMode.BUBBLEWRAP, caps.missing
 
 
-def test_root_never_uses_the_rlimits_mode(caps: Capabilities) -> None:
+def test_root_never_uses_the_rlimits_mode(caps: IsolationSupport) -> None:
     if not caps.is_root:
         pytest.skip("the server is not root here")
     assert IsolationMode.RLIMITS not in caps.available
     assert IsolationMode.SETUID in caps.available
 
 
-async def test_report_names_the_mode_and_its_protections(caps: Capabilities) -> None:
+async def test_report_names_the_mode_and_its_protections(caps: IsolationSupport) -> None:
     report = await isolation_report()
     json.dumps(report)  # /health serves it as JSON
     assert report["mode"] == caps.available[0].value

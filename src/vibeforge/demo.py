@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from vibeforge.runs.bus import project_topic
+
 START = 'def greet(name):\n    return "Hello, " + name\n'
 REQUESTS = (
     "rename greet to welcome",
@@ -99,7 +101,8 @@ async def _demo(root: Path) -> int:
             session_id = session.json()["session_id"]
             print("vibeforge demo: the coding pipeline with the offline model (no LLM provider)")
             print(f"project {project_id}, app.py:\n{START}")
-            subscription = services.bus.subscribe_all()
+            subscription = services.bus.subscribe()
+            services.bus.follow(subscription, project_topic(project_id))
             watcher = asyncio.create_task(_watch(subscription))
             for number, prompt in enumerate(REQUESTS, start=1):
                 print(f"[{number}] user: {prompt}")

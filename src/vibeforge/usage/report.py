@@ -88,7 +88,7 @@ async def usage_report(
         .where(*filters)
         .group_by(key)
     )
-    async with db.session() as session:
+    async with db.transaction() as session:
         rows = list(await session.execute(query))
         counters = (
             await session.execute(

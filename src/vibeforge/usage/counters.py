@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any
 
 from vibeforge.db.agent_tables import RunStats
+from vibeforge.db.engine import Database
+from vibeforge.db.types import utcnow
 
 
 @dataclass
@@ -21,17 +21,26 @@ class RunCounters:
         """The counters by name."""
         return asdict(self)
 
-    async def save(self, ctx: Any, status: str, now: datetime) -> None:
+    async def save(
+        self,
+        db: Database,
+        *,
+        run_id: str,
+        owner_id: str,
+        project_id: str,
+        session_id: str,
+        status: str,
+    ) -> None:
         """Store the counters of a finished (or cancelled) run."""
-        async with ctx.services.db.session() as db:
-            db.add(
+        async with db.transaction() as session:
+            session.add(
                 RunStats(
-                    run_id=ctx.run_id,
-                    owner_id=ctx.owner.id,
-                    project_id=ctx.project_id,
-                    session_id=ctx.session.id,
+                    run_id=run_id,
+                    owner_id=owner_id,
+                    project_id=project_id,
+                    session_id=session_id,
                     status=status,
-                    created_at=now,
+                    created_at=utcnow(),
                     **self.as_dict(),
                 )
             )

@@ -6,9 +6,9 @@ import dataclasses
 
 import httpx
 
-from tests.agents.conftest import APP_PY, drain, make_project, sr, verdict
-from vibeforge.agents.proposals import merge_text
+from tests.agents.conftest import APP_PY, drain, follow_project, make_project, sr, verdict
 from vibeforge.llm.stub import StubLLMServer
+from vibeforge.proposals.merge import merge_text
 
 WELCOME = APP_PY.replace("def greet", "def welcome")
 
@@ -32,7 +32,7 @@ async def test_a_pending_proposal_is_committed_on_accept(
     app, client: httpx.AsyncClient, stub: StubLLMServer
 ) -> None:
     project, proposal_id = await pending(client, stub)
-    events = app.state.services.bus.subscribe_all()
+    events = follow_project(app, project.id)
     accepted = await client.post(f"/proposals/{proposal_id}/accept")
     assert accepted.status_code == 200, accepted.text
     body = accepted.json()

@@ -9,8 +9,9 @@ from typing import ClassVar
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from vibeforge.agents import otel
-from vibeforge.agents.traces import SpanRecord, export_otlp
+from vibeforge.traces import otlp
+from vibeforge.traces.otlp import export_otlp
+from vibeforge.traces.tracer import SpanRecord
 
 
 class _Collector(BaseHTTPRequestHandler):
@@ -34,11 +35,11 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bytes
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-    otel._exporter.cache_clear()
+    otlp._exporter.cache_clear()
     _Collector.received = []
     yield _Collector.received
     server.shutdown()
-    otel._exporter.cache_clear()
+    otlp._exporter.cache_clear()
 
 
 def test_spans_are_exported_with_vibeforge_ids(collector: list[tuple[str, bytes]]) -> None:
@@ -81,7 +82,7 @@ def test_spans_are_exported_with_vibeforge_ids(collector: list[tuple[str, bytes]
 def test_an_unreachable_collector_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
-    otel._exporter.cache_clear()
+    otlp._exporter.cache_clear()
     span = SpanRecord(
         id="b7ad6b7169203331",
         parent_id=None,
@@ -91,4 +92,4 @@ def test_an_unreachable_collector_never_raises(monkeypatch: pytest.MonkeyPatch) 
         duration_ms=1.0,
     )
     export_otlp("0af7651916cd43dd8448eb211c80319c", [span])
-    otel._exporter.cache_clear()
+    otlp._exporter.cache_clear()

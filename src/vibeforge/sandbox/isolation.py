@@ -59,7 +59,7 @@ PROTECTIONS: dict[IsolationMode, dict[str, bool]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Capabilities:
+class IsolationSupport:
     """The tools found and the isolation modes that passed a real probe, strongest first."""
 
     is_root: bool
@@ -123,7 +123,7 @@ async def _succeeds(argv: list[str], *, cwd: str) -> str | None:
     return stderr.decode(errors="replace").strip()[-300:] or f"exit {proc.returncode}"
 
 
-async def probe() -> Capabilities:
+async def probe() -> IsolationSupport:
     """Find the tools and try each mode for real on this machine."""
     is_root = os.geteuid() == 0
     prlimit, bwrap = shutil.which("prlimit"), shutil.which("bwrap")
@@ -142,12 +142,12 @@ async def probe() -> Capabilities:
             os.chown(scratch, uid, uid)
         if prlimit is None:
             missing["all"] = "prlimit (util-linux) not found"
-            return Capabilities(
+            return IsolationSupport(
                 is_root, None, bwrap, unshare, kill, setpriv, python_prefix, (), missing
             )
         if is_root and setpriv is None:
             missing["all"] = "setpriv (util-linux) not found: cannot drop root"
-            return Capabilities(
+            return IsolationSupport(
                 is_root, prlimit, bwrap, unshare, kill, None, python_prefix, (), missing
             )
         as_user = as_user_argv(setpriv, uid) if setpriv and uid is not None else []
@@ -185,7 +185,7 @@ async def probe() -> Capabilities:
             else:
                 available.append(IsolationMode.SETUID)
         ordered = tuple(m for m in MODES_STRONGEST_FIRST if m in available)
-        return Capabilities(
+        return IsolationSupport(
             is_root, prlimit, bwrap, unshare, kill, setpriv, python_prefix, ordered, missing
         )
     finally:
@@ -194,11 +194,11 @@ async def probe() -> Capabilities:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-_cached: Capabilities | None = None
+_cached: IsolationSupport | None = None
 
 
-async def capabilities() -> Capabilities:
-    """The probed capabilities, probing on first use only."""
+async def isolation_support() -> IsolationSupport:
+    """What isolation this machine supports, probed on first use only."""
     global _cached
     if _cached is None:
         _cached = await probe()
@@ -207,4 +207,4 @@ async def capabilities() -> Capabilities:
 
 async def isolation_report() -> dict[str, object]:
     """What `/health` shows: the mode in use, what it protects against, and what is missing."""
-    return (await capabilities()).report()
+    return (await isolation_support()).report()
