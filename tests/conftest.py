@@ -8,11 +8,14 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests.servers import RunningServer, vibeforge_server
+from tests.stubs import TOKEN, create_stub_model
 from vibeforge.llm.stub import StubLLMServer
 
 # CI replays the same examples every run, so a submission is judged on its own code; local
@@ -162,3 +165,42 @@ async def stub() -> AsyncIterator[StubLLMServer]:
     """The project's stub LLM server, speaking the real wire protocols, on a free port."""
     async with StubLLMServer() as server:
         yield server
+
+
+# -- a real server, and what tests of runs build on it -------------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
+    """A real `vibeforge serve` process whose admin token is TOKEN."""
+    with vibeforge_server(
+        tmp_path / "data", database_url, env={"VIBEFORGE_ADMIN_TOKEN": TOKEN}
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real server, authenticated as its admin."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def stub_model(client: httpx.AsyncClient, stub: StubLLMServer) -> dict[str, Any]:
+    """A stub model config of the in-process app's admin."""
+    return await create_stub_model(client, stub)
+
+
+@pytest.fixture
+async def project_id(client: httpx.AsyncClient) -> str:
+    """A project of the in-process app's admin."""
+    return (await client.post("/projects", json={"name": "runs"})).json()["id"]
+
+
+@pytest.fixture
+async def session_id(client: httpx.AsyncClient, project_id: str) -> str:
+    """That project's global session."""
+    response = await client.post(f"/projects/{project_id}/sessions", json={})
+    return response.json()["session_id"]

@@ -33,10 +33,20 @@ class RunningServer:
     url: str
     data_dir: Path
     started_in_s: float
+    log_path: Path | None = None
 
     def output(self) -> str:
         """Everything printed on stdout so far (after the process ended)."""
         return self.process.stdout.read() if self.process.stdout else ""
+
+    def log(self) -> str:
+        """What the server has logged so far (its stderr)."""
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def crashes(self) -> list[str]:
+        """Log lines that tell of an exception nobody handled."""
+        markers = ("Traceback", "Task exception was never retrieved", "Exception in ASGI")
+        return [line for line in self.log().splitlines() if any(m in line for m in markers)]
 
 
 @contextmanager
@@ -85,7 +95,7 @@ def vibeforge_server(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no /health answer: {log_path.read_text()[-3000:]}")
             time.sleep(0.02)
-        yield RunningServer(process, url, data_dir, time.perf_counter() - started)
+        yield RunningServer(process, url, data_dir, time.perf_counter() - started, log_path)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -92,19 +92,9 @@ def verdict(approved: bool, reasoning: str = "Looks right.", message: str = "Do 
     return Script(chunks=(json.dumps(body),))
 
 
-def roles(stub: StubLLMServer) -> list[str]:
-    """Which role each recorded request played, from its system prompt."""
-    found = []
-    for record in stub.requests:
-        system = record.body["messages"][0]["content"]
-        last = record.body["messages"][-1]["content"]
-        if "reviewer of vibeforge" in system:
-            found.append("evaluator")
-        elif isinstance(last, str) and "Fix them with edit blocks" in last:
-            found.append("fixer")
-        else:
-            found.append("coder")
-    return found
+def roles(stub: StubLLMServer) -> list[str | None]:
+    """The purpose each recorded request declared (coder, fixer, evaluator, ...)."""
+    return [record.purpose for record in stub.requests]
 
 
 def drain(subscription: Any) -> list[Any]:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from tests.agents.conftest import Project, calls_of, make_project
 from tests.conftest import ADMIN_TOKEN
-from tests.runs.wsclient import WsClient
 from tests.servers import serve_in_process
+from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
 

@@ -1,5 +1,7 @@
 """Projects: create, list, read, delete — each scoped to its owner."""
 
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 
@@ -12,7 +14,8 @@ async def test_create_project_returns_it_with_current_code(client: httpx.AsyncCl
     assert project["description"] == "d"
     assert project["main_file"] == "main.py"
     assert project["current_code"] == ""
-    assert project["created_at"].endswith("Z") or project["created_at"].endswith("+00:00")
+    created = datetime.fromisoformat(project["created_at"].replace("Z", "+00:00"))
+    assert created.utcoffset() == timedelta(0), "timestamps are UTC"
 
     await client.put(f"/projects/{project['id']}/files/main.py", json={"content": "x = 1\n"})
     fetched = (await client.get(f"/projects/{project['id']}")).json()

@@ -218,3 +218,15 @@ async def test_concurrent_streams_do_not_mix(provider: str, stub: StubLLMServer)
     requests = [ChatRequest((Message("user", f"number {n}"),)) for n in range(20)]
     results = await asyncio.gather(*(collect(model, request) for request in requests))
     assert [r.text for r in results] == [f"Echo: number {n}" for n in range(20)]
+
+
+async def test_the_purpose_of_a_request_travels_as_data(provider: str, stub: StubLLMServer):
+    stub.rule(Script(chunks=("reviewed",), purpose="evaluator"))
+    stub.rule(Script(chunks=("coded",), purpose="coder"))
+    model = model_for(provider, stub)
+    review = ChatRequest(HELLO.messages, purpose="evaluator")
+    code = ChatRequest(HELLO.messages, purpose="coder")
+    assert (await collect(model, review)).text == "reviewed"
+    assert (await collect(model, code)).text == "coded"
+    assert (await collect(model, HELLO)).text == "Echo: hello there"
+    assert [record.purpose for record in stub.requests] == ["evaluator", "coder", None]

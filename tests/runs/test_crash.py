@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from tests.runs.conftest import create_stub_model
-from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, vibeforge_server
+from tests.stubs import create_stub_model
+from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
 TOKEN = "vf_crash-test-token-0123456789"

@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from vibeforge.api.schemas import Strict, omittable
+from vibeforge.edits.model import Format
+from vibeforge.llm.providers import Provider
 from vibeforge.runs.protocol import MessageFields
 
-ProviderName = Literal[
-    "openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"
-]
-EditFormat = Literal["search-replace", "udiff", "whole"]
+# Both lists come from their one definition: the provider table and the edit engine.
+ProviderName = Provider
+EditFormat = Format
 
 
 class PricesIn(Strict):

@@ -19,6 +19,7 @@ import socketio
 
 from vibeforge.api.connection import Ack, ClientConnection
 from vibeforge.api.deps import bearer_token
+from vibeforge.api.websocket import MAX_MESSAGE_BYTES
 from vibeforge.errors import InvalidInput, Unauthorized
 from vibeforge.runs.events import Event
 from vibeforge.runs.protocol import ServerEvent, event_data
@@ -117,7 +118,12 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
 def build_socketio(services: Services) -> socketio.AsyncServer:
     """The Socket.IO server of an app."""
     sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins=[], logger=False, engineio_logger=False
+        async_mode="asgi",
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+        # The same cap as /ws; engine.io closes a connection whose message is over it.
+        max_http_buffer_size=MAX_MESSAGE_BYTES,
     )
     sio.register_namespace(VibeforgeNamespace(services))
     return sio

@@ -11,9 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from vibeforge.llm._wire import iter_sse
-from vibeforge.llm.adapter import ProviderAdapter
-from vibeforge.llm.errors import ProviderAuthenticationError, ProviderError, ProviderProtocolError
-from vibeforge.llm.openai_compat import map_error
+from vibeforge.llm.adapter import ProviderAdapter, purpose_headers
+from vibeforge.llm.errors import (
+    ErrorTable,
+    ProviderAuthenticationError,
+    ProviderError,
+    ProviderProtocolError,
+)
 from vibeforge.llm.params import Params
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
@@ -53,6 +57,7 @@ class AnthropicModel(ProviderAdapter[Any]):
     default_capabilities = CAPABILITIES
 
     def _build(self, anthropic: Any) -> Any:
+        self.errors = ErrorTable.of_sdk(anthropic)
         try:
             return anthropic.AsyncAnthropic(
                 api_key=self.spec.api_key,
@@ -98,6 +103,9 @@ class AnthropicModel(ProviderAdapter[Any]):
         extra_body.update(params.extra)
         if extra_body:
             kwargs["extra_body"] = extra_body
+        headers = purpose_headers(request)
+        if headers:
+            kwargs["extra_headers"] = headers
         return kwargs
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -122,7 +130,7 @@ class AnthropicModel(ProviderAdapter[Any]):
         except ProviderError:
             raise
         except Exception as error:
-            raise map_error("anthropic", error) from error
+            raise self.errors.map("anthropic", error) from error
         if not assembler.stopped:
             raise ProviderProtocolError("anthropic", "the stream ended before message_stop")
         yield UsageReport(with_cost(assembler.usage(), self.spec.prices))

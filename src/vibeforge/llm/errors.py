@@ -24,7 +24,12 @@ accepted (an empty answer is billed too), so the failed attempt can be recorded 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from vibeforge.errors import InvalidInput, VibeforgeError
 
@@ -160,3 +165,52 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorTable:
+    """Which exceptions of a provider SDK and its HTTP client mean what. Built from the SDK's
+    own classes once it is imported (lazily), so a retry decision, which spends money, never
+    rests on the spelling of a class name."""
+
+    status: tuple[type[BaseException], ...]  # the provider answered an HTTP error status
+    timeout: tuple[type[BaseException], ...]
+    connection: tuple[type[BaseException], ...]  # could not connect, or the connection broke
+
+    @classmethod
+    def of_sdk(cls, sdk: ModuleType) -> ErrorTable:
+        """The table of an SDK generated the way `openai`'s and `anthropic`'s are."""
+        return cls(
+            status=(sdk.APIStatusError,),
+            timeout=(sdk.APITimeoutError, httpx.TimeoutException),
+            connection=(sdk.APIConnectionError, httpx.TransportError, OSError),
+        )
+
+    def map(self, provider: str, error: BaseException) -> ProviderError:
+        """`error` as the ProviderError it means."""
+        if isinstance(error, self.status):
+            response = getattr(error, "response", None)
+            status = getattr(error, "status_code", None) or getattr(response, "status_code", 0)
+            headers = getattr(response, "headers", None) or {}
+            body = getattr(error, "body", None)
+            return http_error(
+                provider,
+                int(status),
+                json.dumps(body) if body is not None else "",
+                getattr(error, "message", "") or str(error),
+                parse_retry_after(headers.get("retry-after")),
+            )
+        # Timeouts first: the SDKs' timeout is a kind of connection error.
+        if isinstance(error, self.timeout):
+            return ProviderTimeout(provider, f"no answer in time ({type(error).__name__})")
+        if isinstance(error, self.connection):
+            return ProviderConnectionError(provider, f"connection failed or dropped: {error}")
+        return ProviderProtocolError(provider, f"{type(error).__name__}: {error}")
+
+
+#: The table of adapters that speak HTTP with httpx alone (Ollama's native API).
+HTTPX_ERRORS = ErrorTable(
+    status=(httpx.HTTPStatusError,),
+    timeout=(httpx.TimeoutException,),
+    connection=(httpx.TransportError, OSError),
+)

@@ -8,8 +8,9 @@ import httpx
 
 from vibeforge.llm.errors import InvalidParameter
 from vibeforge.llm.guard import GuardedChatModel
+from vibeforge.llm.providers import OFFLINE, PROVIDER_INFO, PROVIDERS, ProviderInfo
 from vibeforge.llm.retry import RetryingChatModel, RetryPolicy
-from vibeforge.llm.spec import PROVIDERS, ModelSpec
+from vibeforge.llm.spec import ModelSpec
 from vibeforge.llm.types import Capabilities, ChatModel
 
 logger = logging.getLogger(__name__)
@@ -19,24 +20,22 @@ DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 OLLAMA_PROBE_TIMEOUT = 0.5  # seconds; a dead host must not hold up start-up
 
 
+def provider_info(provider: str) -> ProviderInfo:
+    """A provider's entry in the table; an unknown one is InvalidParameter."""
+    info = PROVIDER_INFO.get(provider)
+    if info is None:
+        raise InvalidParameter("provider", f"unknown provider {provider!r}")
+    return info
+
+
 def capabilities_for(spec: ModelSpec) -> Capabilities:
     """What a provider's adapter accepts, without building it."""
-    if spec.provider == "ollama":
-        from vibeforge.llm.ollama import CAPABILITIES
-    elif spec.provider == "anthropic":
-        from vibeforge.llm.anthropic import CAPABILITIES
-    elif spec.provider == "offline":
-        from vibeforge.llm.offline import CAPABILITIES
-    else:
-        from vibeforge.llm.openai_compat import CAPABILITIES
-    return CAPABILITIES
+    return provider_info(spec.provider).capabilities()
 
 
 def sdk_of(provider: str) -> str | None:
     """The provider SDK a provider's adapter imports (None: plain httpx or nothing)."""
-    if provider in ("offline", "ollama"):
-        return None
-    return "anthropic" if provider == "anthropic" else "openai"
+    return provider_info(provider).adapter.sdk
 
 
 async def warm_sdks(providers: set[str]) -> None:
@@ -54,26 +53,12 @@ def build_chat_model(spec: ModelSpec, retry: RetryPolicy | None = None) -> ChatM
 
     Cheap and synchronous: the provider SDK is imported later, in a thread, on first use.
     """
-    model: ChatModel
-    if spec.provider == "offline":
-        from vibeforge.llm.offline import OfflineModel
-
-        return OfflineModel.from_spec(spec)
-    if spec.provider == "ollama":
-        from vibeforge.llm.ollama import OllamaModel
-
-        model = OllamaModel(spec)
-    elif spec.provider == "anthropic":
-        from vibeforge.llm.anthropic import AnthropicModel
-
-        model = AnthropicModel(spec)
-    elif spec.provider in PROVIDERS:
-        from vibeforge.llm.openai_compat import OpenAICompatModel
-
-        model = OpenAICompatModel(spec)
-    else:
-        raise InvalidParameter("provider", f"unknown provider {spec.provider!r}")
-    model = GuardedChatModel(model, spec)
+    info = provider_info(spec.provider)
+    adapter = info.adapter.model_type()
+    if info.adapter is OFFLINE:
+        offline: ChatModel = adapter.from_spec(spec)
+        return offline  # no network, no secrets, nothing to retry
+    model: ChatModel = GuardedChatModel(adapter(spec), spec)
     policy = retry or RetryPolicy(max_retries=spec.max_retries)
     return RetryingChatModel(model, policy) if policy.max_retries > 0 else model
 

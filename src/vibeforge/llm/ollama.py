@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from vibeforge.llm._wire import iter_lines
-from vibeforge.llm.adapter import ProviderAdapter
+from vibeforge.llm.adapter import ProviderAdapter, purpose_headers
 from vibeforge.llm.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -137,7 +137,9 @@ class OllamaModel(ProviderAdapter[httpx.AsyncClient]):
         provider = self.spec.provider
         try:
             client = await self.client()
-            async with client.stream("POST", "/api/chat", json=body) as response:
+            async with client.stream(
+                "POST", "/api/chat", json=body, headers=purpose_headers(request)
+            ) as response:
                 if response.status_code >= 400:
                     text = (await response.aread()).decode("utf-8", "replace")
                     retry_after = parse_retry_after(response.headers.get("retry-after"))

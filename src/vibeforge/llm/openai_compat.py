@@ -12,17 +12,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from vibeforge.llm._wire import iter_sse
-from vibeforge.llm.adapter import ProviderAdapter
+from vibeforge.llm.adapter import ProviderAdapter, purpose_headers
 from vibeforge.llm.errors import (
+    ErrorTable,
     ProviderAuthenticationError,
-    ProviderConnectionError,
     ProviderError,
     ProviderProtocolError,
-    ProviderTimeout,
     http_error,
-    parse_retry_after,
 )
 from vibeforge.llm.params import PARAMETER_NAMES, Params
+from vibeforge.llm.providers import PROVIDER_INFO
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.types import (
     Capabilities,
@@ -71,11 +70,12 @@ class OpenAICompatModel(ProviderAdapter[Any]):
     default_capabilities = CAPABILITIES
 
     def _build(self, openai: Any) -> Any:
+        self.errors = ErrorTable.of_sdk(openai)
         spec = self.spec
         headers = dict(OPENROUTER_HEADERS) if spec.provider == "openrouter" else {}
         headers.update(spec.extra_headers)
         # Local servers (vLLM, LM Studio, Ollama) take any key; the SDK insists on one.
-        needs_key = spec.provider in ("openai", "openrouter")
+        needs_key = PROVIDER_INFO[spec.provider].needs_key
         try:
             return openai.AsyncOpenAI(
                 api_key=spec.api_key or (None if needs_key else "not-needed"),
@@ -111,6 +111,9 @@ class OpenAICompatModel(ProviderAdapter[Any]):
             extra_body.setdefault("usage", {"include": True})  # ask for usage.cost
         if extra_body:
             kwargs["extra_body"] = extra_body
+        headers = purpose_headers(request)
+        if headers:
+            kwargs["extra_headers"] = headers
         return kwargs
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -139,7 +142,7 @@ class OpenAICompatModel(ProviderAdapter[Any]):
         except ProviderError:
             raise
         except Exception as error:
-            raise map_error(provider, error) from error
+            raise self.errors.map(provider, error) from error
         if not assembler.done and assembler.finish_reason is None:
             raise ProviderProtocolError(provider, "the stream ended before the answer finished")
         if assembler.usage is not None:
@@ -293,23 +296,3 @@ def _stream_error(provider: str, error: Any) -> ProviderError:
     if isinstance(code, int) and code >= 400:
         return http_error(provider, code, json.dumps(error), message)
     return ProviderProtocolError(provider, f"error in stream: {message}")
-
-
-def map_error(provider: str, error: Exception) -> ProviderError:
-    """Any exception from the openai SDK or its HTTP client as a ProviderError."""
-    response = getattr(error, "response", None)
-    status = getattr(error, "status_code", None) or getattr(response, "status_code", None)
-    if isinstance(status, int) and status >= 400 and response is not None:
-        headers = getattr(response, "headers", {}) or {}
-        body = getattr(error, "body", None)
-        text = json.dumps(body) if body is not None else ""
-        message = getattr(error, "message", "") or str(error)
-        return http_error(
-            provider, status, text, message, parse_retry_after(headers.get("retry-after"))
-        )
-    name = type(error).__name__
-    if "Timeout" in name:
-        return ProviderTimeout(provider, f"no answer in time ({name})")
-    if "Connection" in name or "Protocol" in name or "Read" in name or isinstance(error, OSError):
-        return ProviderConnectionError(provider, f"connection failed or dropped: {error}")
-    return ProviderProtocolError(provider, f"{name}: {error}")

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from vibeforge.llm.params import Params
+from vibeforge.llm.providers import PROVIDER_INFO, PROVIDERS, Provider
 from vibeforge.llm.usage import Prices
 
-Provider = Literal["openai", "openrouter", "ollama", "anthropic", "openai-compatible", "offline"]
-PROVIDERS: tuple[Provider, ...] = (
-    "openai",
-    "openrouter",
-    "ollama",
-    "anthropic",
-    "openai-compatible",
-    "offline",
-)
-
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "ollama": "http://localhost:11434",
-    "anthropic": "https://api.anthropic.com",
-}
+__all__ = ["PROVIDERS", "ModelSpec", "Provider"]
 
 
 @dataclass(frozen=True)
@@ -51,4 +36,4 @@ class ModelSpec:
 
     def resolved_base_url(self) -> str | None:
         """The base URL to call: the configured one, else the provider's public one."""
-        return self.base_url or DEFAULT_BASE_URLS.get(self.provider)
+        return self.base_url or PROVIDER_INFO[self.provider].base_url

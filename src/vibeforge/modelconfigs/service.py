@@ -13,6 +13,7 @@ from vibeforge.db.chat_tables import ModelConfig
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
+from vibeforge.edits.model import FORMATS
 from vibeforge.errors import Conflict, InvalidInput, NotFound
 from vibeforge.llm import (
     ChatModel,
@@ -27,7 +28,6 @@ from vibeforge.llm import (
 )
 from vibeforge.llm.factory import build_chat_model, capabilities_for
 
-EDIT_FORMATS = ("search-replace", "udiff", "whole")
 # How long a user's resolved default model is reused. A change made through this service drops
 # it at once; a change made by another process is seen within this many seconds.
 DEFAULT_CACHE_TTL_S = 5.0
@@ -82,8 +82,8 @@ class ModelConfigService:
             self._defaults.pop(owner.id, None)
 
     def _check(self, values: dict[str, Any]) -> Params:
-        if values["edit_format"] not in EDIT_FORMATS:
-            raise InvalidInput(f"edit_format must be one of {', '.join(EDIT_FORMATS)}")
+        if values["edit_format"] not in FORMATS:
+            raise InvalidInput(f"edit_format must be one of {', '.join(FORMATS)}")
         spec = ModelSpec(provider=values["provider"], model=values["model"])
         return validate_params(capabilities_for(spec), values.get("params") or {})
 

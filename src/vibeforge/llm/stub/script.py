@@ -45,11 +45,14 @@ class Script:
     extra_fields: dict[str, Any] = field(default_factory=dict)  # merged into every chunk object
     model: str | None = None  # rule: only requests for this model
     prompt_contains: str | None = None  # rule: only requests whose prompt contains this
+    purpose: str | None = None  # rule: only requests for this purpose (X-Vibeforge-Purpose)
     times: int | None = None  # rule: how many requests it answers; None: all
 
-    def matches(self, model: str, prompt: str) -> bool:
+    def matches(self, model: str, prompt: str, purpose: str | None = None) -> bool:
         """Whether this rule applies to a request."""
         if self.model is not None and self.model != model:
+            return False
+        if self.purpose is not None and self.purpose != purpose:
             return False
         return self.prompt_contains is None or self.prompt_contains in prompt
 
@@ -84,7 +87,10 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
-    received_at: float  # time.monotonic(), comparable across processes on one machine
+    received_at: float
+    purpose: str | None = (
+        None  # what the caller said the request is for  # time.monotonic(), comparable across processes on one machine
+    )
     first_byte_at: float | None = None
     completed_at: float | None = None  # the whole response was written
     client_disconnected_at: float | None = None  # the client hung up before completion
@@ -104,13 +110,13 @@ class ScriptBook:
         self.rules: list[Script] = []
         self.default = Script()
 
-    def choose(self, model: str, prompt: str) -> Script:
+    def choose(self, model: str, prompt: str, purpose: str | None = None) -> Script:
         """The script for a request; queued scripts are used once, in order."""
         for index, script in enumerate(self.queue):
-            if script.matches(model, prompt):
+            if script.matches(model, prompt, purpose):
                 return self.queue.pop(index)
         for index, rule in enumerate(self.rules):
-            if rule.matches(model, prompt):
+            if rule.matches(model, prompt, purpose):
                 if rule.times is not None:
                     remaining = rule.times - 1
                     if remaining <= 0:

@@ -248,11 +248,14 @@ class _Connection(asyncio.Protocol):
             headers=headers,
             body=body,
             received_at=time.monotonic(),
+            purpose=headers.get("x-vibeforge-purpose"),
         )
         server.requests.append(record)
         self.current = record
         await server._notify()
-        script = server.book.choose(str(body.get("model", "")), wire.prompt_text(body))
+        script = server.book.choose(
+            str(body.get("model", "")), wire.prompt_text(body), record.purpose
+        )
         if script.first_byte_delay:
             await asyncio.sleep(script.first_byte_delay)
         record.first_byte_at = time.monotonic()

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runs.conftest import STUB_KEY, create_stub_model
+from tests.stubs import STUB_KEY, create_stub_model
 from vibeforge.llm.stub import Script, StubLLMServer
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runs.conftest import TOKEN, create_stub_model, until
-from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, free_port
+from tests.stubs import TOKEN, create_stub_model, until
+from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, ScriptedToolCall, StubLLMServer
 from vibeforge.llm.tokens import estimate_tokens
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.runs.conftest import until
+from tests.stubs import until
 from vibeforge.llm.stub import Script, StubLLMServer
 
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 300, "cached_tokens": 200}
@@ -154,12 +154,15 @@ async def test_provider_error_becomes_an_error_message(
     client: httpx.AsyncClient, stub: StubLLMServer, stub_model: dict[str, Any], session_id: str
 ) -> None:
     stub.script(Script(status=401, error_message="bad key"))
-    outcome = (
-        await client.post(f"/sessions/{session_id}/messages", json={"prompt": "x", "mode": "chat"})
-    ).json()
+    answer = await client.post(
+        f"/sessions/{session_id}/messages", json={"prompt": "x", "mode": "chat"}
+    )
+    assert answer.status_code == 502, answer.text
+    outcome = answer.json()
     assert outcome["status"] == "error"
-    assert "401" in outcome["error"] or "auth" in outcome["error"].lower()
-    assert STUB_SECRET not in str(outcome)
+    assert outcome["error"] == "provider_authentication"
+    assert "HTTP 401" in outcome["detail"]
+    assert STUB_SECRET not in answer.text
 
 
 STUB_SECRET = "sk-stub-secret-0123456789"

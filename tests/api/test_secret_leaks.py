@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.leaks import leaks
-from tests.runs.conftest import TOKEN
-from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, vibeforge_server
+from tests.stubs import TOKEN
+from tests.wsclient import WsClient
 from vibeforge.db import agent_tables, chat_tables
 from vibeforge.db.tables import Base
 from vibeforge.llm.stub import Script, StubLLMServer

@@ -7,8 +7,8 @@ import httpx
 import pytest
 import socketio
 
-from tests.runs.conftest import TOKEN, create_stub_model
 from tests.servers import RunningServer
+from tests.stubs import TOKEN, create_stub_model
 from vibeforge.llm.stub import Script, StubLLMServer
 
 
@@ -44,13 +44,23 @@ async def test_socketio_streams_a_run_to_the_project_room(
     assert started["ok"] is True
     await asyncio.wait_for(finished.wait(), 10)
     names = [name for name, _ in received]
-    assert "snapshot" in names and "chat_session_start" in names
-    assert "token_usage" in names and "done" in names
+    stages = ["stage_update"] * 4  # resolve_prompt and generate, each running then finished
+    assert names == [
+        "snapshot",
+        "chat_session_start",
+        *stages[:3],
+        "chunk",
+        "chunk",
+        "chunk",
+        "token_usage",
+        stages[3],
+        "done",
+        "vibecode_response",
+    ], "every event once, in order, each done also under its reference name"
     assert "".join(data["content"] for name, data in received if name == "chunk") == "abc"
     response = next(data for name, data in received if name == "vibecode_response")
-    assert response["content"] == "abc" and response["status"] == "success"
-    chunk_events = [name for name in names if name == "chunk"]
-    assert len(chunk_events) == 3, "an event reaches a client in both rooms once"
+    done = next(data for name, data in received if name == "done")
+    assert response == done and response["content"] == "abc" and response["status"] == "success"
     await client.disconnect()
 
     intruder = socketio.AsyncClient()

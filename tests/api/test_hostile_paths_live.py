@@ -14,9 +14,9 @@ from tests.hostile_paths import (
     url_quote,
     versions,
 )
-from tests.runs.conftest import TOKEN
-from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer
+from tests.stubs import TOKEN
+from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
 

@@ -10,9 +10,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.runs.conftest import TOKEN, create_stub_model, until
-from tests.runs.wsclient import WsClient
 from tests.servers import RunningServer, vibeforge_server
+from tests.stubs import TOKEN, create_stub_model, until
+from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
 
