@@ -87,10 +87,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
-    received_at: float
-    purpose: str | None = (
-        None  # what the caller said the request is for  # time.monotonic(), comparable across processes on one machine
-    )
+    received_at: float  # time.monotonic(), comparable across processes on one machine
+    purpose: str | None = None  # what the caller said the request is for
     first_byte_at: float | None = None
     completed_at: float | None = None  # the whole response was written
     client_disconnected_at: float | None = None  # the client hung up before completion
