@@ -5,14 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 import socketio
 from websockets.asyncio.client import ClientConnection, connect
 
 
-class WsClient:
-    """Sends envelopes, collects events, waits for the ones a test needs."""
+class EventReader(ABC):
+    """Collects a client's events and waits for the ones a test needs."""
+
+    events: list[dict[str, Any]]
+
+    @abstractmethod
+    async def next(self, within: float = 10.0) -> dict[str, Any]:
+        """The next event."""
+
+    async def until(self, type: str, within: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Read events until one of `type` whose data matches `match`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            event = await self.next(max(0.01, deadline - loop.time()))
+            data = event.get("data") or {}
+            if event["type"] == type and all(data.get(k) == v for k, v in match.items()):
+                return event
+
+
+class WsClient(EventReader):
+    """A /ws client: sends envelopes."""
 
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
@@ -39,22 +60,12 @@ class WsClient:
         self.events.append(event)
         return event
 
-    async def until(self, type: str, within: float = 10.0, **match: Any) -> dict[str, Any]:
-        """Read events until one of `type` whose data matches `match`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            event = await self.next(max(0.01, deadline - loop.time()))
-            data = event.get("data") or {}
-            if event["type"] == type and all(data.get(k) == v for k, v in match.items()):
-                return event
-
     async def close(self) -> None:
         """Close the socket."""
         await self.connection.close()
 
 
-class SioClient:
+class SioClient(EventReader):
     """A Socket.IO client that collects events the way WsClient does."""
 
     def __init__(self, client: socketio.AsyncClient) -> None:
@@ -89,16 +100,6 @@ class SioClient:
             event = await asyncio.wait_for(self._arrived.get(), within)
             if event["type"] != "vibecode_response":
                 self.events.append(event)
-                return event
-
-    async def until(self, type: str, within: float = 10.0, **match: Any) -> dict[str, Any]:
-        """Read events until one of `type` whose data matches `match`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            event = await self.next(max(0.01, deadline - loop.time()))
-            data = event.get("data") or {}
-            if event["type"] == type and all(data.get(k) == v for k, v in match.items()):
                 return event
 
     async def close(self) -> None:

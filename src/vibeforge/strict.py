@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 
 def has_nul(value: Any) -> bool:
@@ -19,16 +29,48 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def admits_null(annotation: Any) -> bool:
+    """Whether a field's type accepts `null` (`X | None`, `Optional[X]`, `Any`, JSON)."""
+    if annotation in (Any, JsonValue, None, type(None)):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(admits_null(member) for member in get_args(annotation))
+    return False
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A field of a partial update that may be left out (unchanged) but is never `null`:
+    the value it sets cannot be empty. Its OpenAPI schema is neither nullable nor required."""
+    return Field(default=None, json_schema_extra=_drop_default, **constraints)
+
+
 class Strict(BaseModel):
-    """Input from a client: unknown fields are an error, not silently dropped, and no text
-    may hold a NUL character (PostgreSQL cannot store one; no text file has one)."""
+    """A request body: unknown fields are an error, not silently dropped, `null` is refused
+    where the type does not allow it (with a message naming the field), and no text may hold
+    a NUL character (PostgreSQL cannot store one; no text file has one)."""
 
     model_config = ConfigDict(extra="forbid")
+    # Fields a service rule checks (and names in its error) instead of this one.
+    checked_by_service: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_nullable(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if value is None and field is not None and not admits_null(field.annotation):
+            raise PydanticCustomError(
+                "null_not_allowed", "may not be null (leave the field out to keep its value)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _no_nul(self) -> Strict:
         for name in type(self).model_fields:
-            if has_nul(getattr(self, name)):
+            if name not in self.checked_by_service and has_nul(getattr(self, name)):
                 raise ValueError(f"{name} contains a NUL character")
         return self
 

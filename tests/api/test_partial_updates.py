@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from vibeforge.api.chat_schemas import ModelConfigUpdate
 from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
-from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict, admits_null
+from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
 from vibeforge.db.chat_tables import ChatSession, ModelConfig
 from vibeforge.db.tables import Project
+from vibeforge.strict import admits_null
 
 _counter = itertools.count()
 Reader = Callable[[httpx.AsyncClient, FastAPI, str], Awaitable[dict[str, Any]]]

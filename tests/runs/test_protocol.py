@@ -75,6 +75,11 @@ def test_any_data_is_a_command_or_invalid_input(kind: str, data: dict[str, Any])
         assert command.type == kind
 
 
+def test_ping_echoes_any_json_null_included() -> None:
+    assert command_of("ping", {"ts": None}) == command_of("ping", {})
+    assert command_of("ping", {"ts": {"a": [1, "b"]}}).ts == {"a": [1, "b"]}  # type: ignore[attr-defined]
+
+
 def test_subscribe_takes_a_session_or_a_project() -> None:
     assert parse_command({"type": "subscribe", "data": {"project_id": "p"}}) == Subscribe(
         project_id="p"

@@ -2,71 +2,15 @@
 
 from __future__ import annotations
 
-import types
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
+
+from vibeforge.strict import Strict, has_nul, omittable
 
 T = TypeVar("T")
-
-
-def has_nul(value: Any) -> bool:
-    """Whether a NUL character hides anywhere in a JSON value (keys included)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(has_nul(item) for item in value)
-    return False
-
-
-def admits_null(annotation: Any) -> bool:
-    """Whether a field's type accepts `null` (`X | None`, `Optional[X]`, `Any`)."""
-    if annotation is Any or annotation is None or annotation is type(None):
-        return True
-    if get_origin(annotation) in (Union, types.UnionType):
-        return any(admits_null(member) for member in get_args(annotation))
-    return False
-
-
-def _drop_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def omittable(**constraints: Any) -> Any:
-    """A field of a partial update that may be left out (unchanged) but is never `null`:
-    the value it sets cannot be empty. Its OpenAPI schema is neither nullable nor required."""
-    return Field(default=None, json_schema_extra=_drop_default, **constraints)
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped, `null` is refused
-    where the type does not allow it (with a message naming the field), and no text may hold
-    a NUL character (PostgreSQL cannot store one; no text file has one)."""
-
-    model_config = ConfigDict(extra="forbid")
-    # Fields a service rule checks (and names in its error) instead of this one.
-    checked_by_service: ClassVar[frozenset[str]] = frozenset()
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _null_only_where_nullable(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
-        if value is None and field is not None and not admits_null(field.annotation):
-            raise PydanticCustomError(
-                "null_not_allowed", "may not be null (leave the field out to keep its value)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _no_nul(self) -> Strict:
-        for name in type(self).model_fields:
-            if name not in self.checked_by_service and has_nul(getattr(self, name)):
-                raise ValueError(f"{name} contains a NUL character")
-        return self
+__all__ = ["Strict", "has_nul", "omittable"]  # defined in vibeforge.strict, used by routes
 
 
 class PageOut(BaseModel, Generic[T]):
