@@ -12,6 +12,7 @@ import pytest
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
+from vibeforge.agents.prompt_parts import PromptPart
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.llm import ChatRequest, ModelSpec, ProviderServerError
@@ -234,3 +235,30 @@ async def test_a_provider_failure_is_raised_with_its_attempt_recorded(bench: Wor
     trace = await bench.traces.load(bench.user, ran.ctx.trace_id)
     root = next(span for span in trace.spans if span.name == "run")
     assert root.status == "error"
+
+
+@dataclass
+class FixedSource:
+    """A prompt source with one part, recording the runs it was asked for."""
+
+    text: str
+    asked: list[str]
+
+    async def parts(self, ctx: RunContext) -> list[PromptPart]:
+        self.asked.append(ctx.run_id)
+        return [PromptPart(self.text, "test:fixed")]
+
+
+async def test_prompt_sources_open_the_system_prompt_of_both_agents(bench: Workbench) -> None:
+    source = FixedSource("You are Ada, terse and exact.", [])
+    chat = ChatAgent(projects=bench.projects, traces=bench.traces, sources=[source])
+    model = ScriptedModel(["Hi."])
+    await bench.run(chat, "hello", model)
+    system = model.requests[0].messages[0]
+    assert system.role == "system" and system.text.startswith("You are Ada, terse and exact.\n\n")
+    coding = bench.coding()
+    coding.sources = [source]
+    model = ScriptedModel(["Which file?"])
+    ran = await bench.run(coding, "change it", model)
+    assert model.requests[0].messages[0].text.startswith("You are Ada, terse and exact.\n\n")
+    assert len(source.asked) == 2 and source.asked[1] == ran.ctx.run_id

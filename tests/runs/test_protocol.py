@@ -137,3 +137,10 @@ def test_unknown_events_decode_to_none_and_unknown_fields_are_ignored() -> None:
 def test_done_carries_the_error_code() -> None:
     done = Done("r", "m", "error", "", None, "t", {}, error="boom", error_code="provider_timeout")
     assert event_data(done)["error_code"] == "provider_timeout"
+
+
+def test_the_rest_outcome_of_a_run_has_the_fields_of_done() -> None:
+    from vibeforge.api.chat_schemas import RunResult
+
+    done_fields = {field.name for field in dataclasses.fields(Done)}
+    assert set(RunResult.model_fields) == done_fields

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
 from vibeforge.agents.run_trace import traced_run
 from vibeforge.db.chat_tables import ChatMessage
 from vibeforge.errors import InvalidInput, NotFound
@@ -52,15 +54,15 @@ class ChatAgent:
 
     projects: ProjectService
     traces: TraceStore
+    sources: Sequence[PromptSource] = ()  # persona, modules, attachments, ...
 
     async def __call__(self, ctx: RunContext) -> AgentResult:
         """Resolve the prompt, stream the answer, report."""
         async with traced_run(ctx, "chat", self.traces) as trace:
             async with trace.stage("resolve_prompt"):
-                system = SYSTEM_PROMPT
+                parts = await gather_parts(self.sources, ctx)
                 context = await node_context(self.projects, ctx)
-                if context:
-                    system = f"{system}\n\n{context}"
+                system = system_prompt(SYSTEM_PROMPT, parts, context)
                 messages = (
                     Message(role="system", content=system),
                     *history_messages(ctx.history),

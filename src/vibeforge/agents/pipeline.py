@@ -7,6 +7,7 @@ every step a span of the run's trace, every stage a `stage_update`. A prompt sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from vibeforge.agents.candidate import Candidate, has_edits
 from vibeforge.agents.chat import ChatAgent, history_messages
 from vibeforge.agents.checks import ProjectCheck, run_check
 from vibeforge.agents.evaluator import parse_verdict
+from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
 from vibeforge.agents.prompts import (
     EVALUATOR_SYSTEM,
     MAP_FILE_BYTES,
@@ -155,8 +157,9 @@ class Pipeline:
             await candidate.load(list(shown))
             system = coder_system(ctx.model.edit_format, ctx.model.chat.capabilities.tools)
             context = coder_context(shown, map_text, focus)
+            parts = await gather_parts(self.agent.sources, ctx)
             self.messages = [
-                Message(role="system", content=f"{system}\n\n{context}".strip()),
+                Message(role="system", content=system_prompt(system, parts, context)),
                 *past_turns(ctx),
                 Message(role="user", content=ctx.prompt),
             ]
@@ -330,6 +333,7 @@ class CodingAgent:
     traces: TraceStore
     db: Database  # for the run's counters
     chat: ChatAgent  # answers `/ask` questions
+    sources: Sequence[PromptSource] = ()  # persona, modules, attachments, ...
     max_fix_iterations: int = MAX_FIX_ITERATIONS
     max_eval_rounds: int = MAX_EVAL_ROUNDS
 

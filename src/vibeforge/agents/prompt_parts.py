@@ -1,0 +1,46 @@
+"""Pieces of a run's system prompt that come from outside the agent (a persona, prompt
+modules, attachments), each saying where it came from.
+
+Agents are built with a list of `PromptSource`s and ask each for its parts in the
+`resolve_prompt` stage; the parts go first in the system prompt, in the order the sources were
+given, so a provider's prompt cache keeps hitting across turns (`stable` parts stay put).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from vibeforge.runs.context import RunContext
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPart:
+    """Text for the system prompt, and what produced it (e.g. `persona:ID`)."""
+
+    text: str
+    source: str
+    stable: bool = True  # the same on every turn of the session: part of the cached prefix
+
+
+class PromptSource(Protocol):
+    """Something that contributes to the system prompt of runs."""
+
+    async def parts(self, ctx: RunContext) -> list[PromptPart]:
+        """The parts for this run (none is fine); raise a VibeforgeError to stop the run."""
+        ...
+
+
+async def gather_parts(sources: Sequence[PromptSource], ctx: RunContext) -> list[PromptPart]:
+    """Every source's parts, in the sources' order, stable parts first."""
+    parts = [part for source in sources for part in await source.parts(ctx)]
+    return [part for part in parts if part.stable] + [part for part in parts if not part.stable]
+
+
+def system_prompt(base: str, parts: Sequence[PromptPart], *after: str | None) -> str:
+    """The system prompt: the parts, then the agent's own text, then what follows it."""
+    pieces = [part.text for part in parts if part.text.strip()]
+    pieces.append(base)
+    pieces.extend(piece for piece in after if piece)
+    return "\n\n".join(piece.strip() for piece in pieces if piece.strip())
