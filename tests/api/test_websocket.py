@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.servers import RunningServer, vibeforge_server
-from tests.stubs import TOKEN, create_stub_model
+from tests.stubs import TOKEN, create_stub_model, until
 from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
@@ -97,15 +97,19 @@ async def test_a_client_that_stops_reading_is_cut_off_not_buffered(
                         }
                     )
                 )
-                for _ in range(200):
-                    items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()
-                    if items["items"] and items["items"][-1]["status"] == "success":
-                        break
-                    await asyncio.sleep(0.05)
-                assert items["items"][-1]["status"] == "success", "the run finished regardless"
+                # Read again only once the server has cut the client off (within its
+                # keepalive window, as a client that paused would); the close code it then
+                # finds after the backlog says why.
+                await until(lambda: "events behind: cut off" in running.log(), within=60)
                 with pytest.raises(ConnectionClosed) as closed:
                     while True:
                         await asyncio.wait_for(ws.recv(), 10)
+            for _ in range(400):
+                items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()
+                if items["items"] and items["items"][-1]["status"] == "success":
+                    break
+                await asyncio.sleep(0.05)
+            assert items["items"][-1]["status"] == "success", "the run finished regardless"
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 

@@ -10,6 +10,7 @@ live events that a replay already delivered, so a client sees every event once a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -42,6 +43,7 @@ from vibeforge.runs.protocol import (
 from vibeforge.services import Services
 
 log = logging.getLogger("vibeforge.connections")
+CUT_OFF_WAIT_S = 5.0
 Ack = dict[str, Any]
 
 
@@ -71,6 +73,8 @@ class ClientConnection:
         self.subscription: Subscription = services.bus.subscribe(services.settings.ws_queue_events)
         self.delivered: dict[str, int] = {}  # session id -> highest seq written
         self.projects: set[str] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._cut_off: asyncio.Task[None] | None = None
         # Replies and replayed events are written under the same lock as live ones, so a
         # replay and the live stream interleave in `seq` order.
         self._lock = asyncio.Lock()
@@ -129,19 +133,35 @@ class ClientConnection:
                 self.delivered[event.session_id] = event.seq
             await self.outlet.event(event)
 
-    async def pump(self) -> None:
-        """Forward bus events until the subscription closes; a slow client is cut off."""
-        while True:
-            event = await self.subscription.get()
-            if event is None:
-                if self.subscription.overflowed:
-                    await self.outlet.too_slow()
-                return
+    def start(self) -> None:
+        """Start forwarding bus events to the client."""
+        self.subscription.on_overflow = self._too_slow
+        self._pump = asyncio.create_task(self._forward(), name="client-pump")
+
+    async def _forward(self) -> None:
+        while (event := await self.subscription.get()) is not None:
             await self.deliver(event)
 
-    def close(self) -> None:
-        """Stop following anything."""
+    def _too_slow(self) -> None:
+        """The client fell a whole queue behind: stop writing to it (the pump may be blocked
+        on a client that stopped reading) and close it, so it reconnects and replays."""
+        if self._cut_off is None:
+            log.warning("a client fell %d events behind: cut off", self.subscription.maxsize)
+            if self._pump is not None:
+                self._pump.cancel()
+            self._cut_off = asyncio.create_task(self.outlet.too_slow(), name="client-cut-off")
+
+    async def stop(self) -> None:
+        """Stop following anything and stop the pump; the client's runs keep going."""
         self.services.bus.unsubscribe(self.subscription)
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pump
+        if self._cut_off is not None and self._cut_off is not asyncio.current_task():
+            # Let a cut-off finish its close handshake rather than abort it.
+            with contextlib.suppress(asyncio.CancelledError, Exception, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._cut_off), CUT_OFF_WAIT_S)
 
     # -- commands ----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
     def __init__(self, services: Services) -> None:
         super().__init__("/")
         self.services = services
-        self.connections: dict[str, tuple[ClientConnection, asyncio.Task[None]]] = {}
+        self.connections: dict[str, ClientConnection] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Route connect, disconnect, and every command to the client layer."""
@@ -91,24 +91,20 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
                 {"code": "unauthorized", "detail": failure.detail}
             ) from None
         connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid))
-        pump = asyncio.create_task(connection.pump(), name=f"socketio-{sid}")
-        self.connections[sid] = (connection, pump)
+        connection.start()
+        self.connections[sid] = connection
 
     async def disconnected(self, sid: str) -> None:
         """Stop the client's pump; its runs keep going."""
-        found = self.connections.pop(sid, None)
-        if found is None:
-            return
-        connection, pump = found
-        connection.close()
-        await stop_task(pump)
+        connection = self.connections.pop(sid, None)
+        if connection is not None:
+            await connection.stop()
 
     async def command(self, sid: str, event: str, data: list[Any]) -> Ack | None:
         """One command: its acknowledgement, or the error shape in it."""
-        found = self.connections.get(sid)
-        if found is None:
+        connection = self.connections.get(sid)
+        if connection is None:
             return None
-        connection = found[0]
         if len(data) > 1:
             return await connection.refuse(InvalidInput(f"{event} takes one argument"))
         body = data[0] if data else None

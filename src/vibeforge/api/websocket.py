@@ -118,7 +118,7 @@ async def websocket_endpoint(socket: WebSocket) -> None:
     if user is None:
         return
     connection = ClientConnection(services, user, WebSocketOutlet(socket))
-    pump = asyncio.create_task(connection.pump())
+    connection.start()
     try:
         while True:
             frame = await socket.receive()
@@ -135,10 +135,7 @@ async def websocket_endpoint(socket: WebSocket) -> None:
     except Exception:
         log.exception("websocket connection failed")
     finally:
-        connection.close()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        await connection.stop()
         if socket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await socket.close()

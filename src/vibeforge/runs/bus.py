@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 from vibeforge.runs.events import Event
@@ -33,9 +34,13 @@ class Subscription:
 
     def __init__(self, maxsize: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self.maxsize = maxsize
         self.topics: set[str] = set()
         self.closed = False
         self.overflowed = False
+        # Called once when the consumer falls too far behind, so it can be cut off at once
+        # even while it is blocked writing to a client that stopped reading.
+        self.on_overflow: Callable[[], None] | None = None
 
     def offer(self, event: Event) -> None:
         """Queue an event without waiting; on overflow the subscription closes."""
@@ -46,6 +51,8 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed = True
             self._close_now()
+            if self.on_overflow is not None:
+                self.on_overflow()
 
     def _close_now(self) -> None:
         self.closed = True
