@@ -31,6 +31,7 @@ from vibeforge.api.routes import (
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
+from vibeforge.datadir import lock_data_dir
 from vibeforge.db.engine import SQLITE_POOL_SIZE
 from vibeforge.llm.factory import detect_default_model, warm_sdks
 from vibeforge.llm.tls import shared_ssl_context
@@ -57,16 +58,25 @@ async def bootstrap_admin(services: Services) -> str | None:
 
 
 async def start_services(services: Services) -> None:
-    """Everything that must happen before the first request: migrations, repair, bootstrap."""
-    services.settings.ensure_data_dir()
+    """Everything that must happen before the first request: the data directory's lock,
+    migrations, repair, recovery, bootstrap."""
+    settings = services.settings
+    data_dir = settings.ensure_data_dir()
+    if services.data_lock is None:  # `vibeforge serve` took it already, before binding
+        services.data_lock = lock_data_dir(
+            data_dir, settings.resolved_database_url, shared=settings.shared_data_dir
+        )
     await services.db.upgrade()
     await services.projects.reconcile()
     if services.db.dialect == "sqlite":
         await services.db.warm(SQLITE_POOL_SIZE)
-    recovered = await services.runs.recover()
-    if recovered:
-        log.warning("recovered %d runs that were cut off by a stop", recovered)
-    settings = services.settings
+    if services.data_lock.alone:
+        recovered = await services.runs.recover()
+        log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
+    else:
+        # Other processes share the directory: leftover journals may be their live runs.
+        log.warning("other servers share %s: start-up recovery skipped", data_dir)
+    services.data_lock.after_recovery()
     secret = settings.openai_api_key
     default = await detect_default_model(
         settings.default_model, secret.get_secret_value() if secret else None, settings.ollama_host

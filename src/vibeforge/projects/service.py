@@ -6,12 +6,14 @@ import asyncio
 import shutil
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
@@ -26,6 +28,7 @@ from vibeforge.projects.views import (
     ProjectView,
     WriteResult,
     check_argv,
+    project_name_key,
     project_view,
 )
 
@@ -73,11 +76,11 @@ class ProjectService:
         self, owner: User, name: str, description: str = "", main_file: str = "main.py"
     ) -> ProjectView:
         """A new project with an empty main file as its first version."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("name must not be blank")
+        name = _project_name(name)
         main_file = normalize_path(main_file)
         project_id = new_id()
+        async with self._db.transaction() as session:
+            await _ensure_unique_name(session, owner, name, None)
         # The repository comes first: a crash before the row commits leaves an orphan
         # directory that start-up removes, never a row without its repository.
         await self._git(
@@ -89,6 +92,7 @@ class ProjectService:
             id=project_id,
             owner_id=owner.id,
             name=name,
+            name_key=project_name_key(name),
             description=description,
             main_file=main_file,
             state="ready",
@@ -97,31 +101,39 @@ class ProjectService:
         )
         try:
             async with self._db.transaction() as session:
+                # Checked again in the writing transaction; the unique index settles a race.
+                await _ensure_unique_name(session, owner, name, None)
                 session.add(project)
-        except BaseException:
+        except BaseException as error:
             await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
+            if isinstance(error, IntegrityError):
+                raise _name_taken(name) from None
             raise
         return project_view(project, current_code="")
 
     async def update(self, owner: User, project_id: str, changes: dict[str, Any]) -> ProjectView:
         """Change a project's name, description, main file, auto_apply or check command."""
         if "name" in changes:
-            changes["name"] = (changes["name"] or "").strip()
-            if not changes["name"]:
-                raise InvalidInput("name must not be blank")
+            changes["name"] = _project_name(changes["name"] or "")
         if "main_file" in changes:
             changes["main_file"] = normalize_path(changes["main_file"])
         if changes.get("check_command") is not None:
             check_argv(changes["check_command"])
         await self._owned(owner, project_id)
-        async with self._db.transaction() as session:
-            project = await session.get(Project, project_id)
-            if project is None:
-                raise NotFound(f"no project {project_id!r}")
-            for name in UPDATABLE_FIELDS:
-                if name in changes:
-                    setattr(project, name, changes[name])
-            project.updated_at = utcnow()
+        try:
+            async with self._db.transaction() as session:
+                project = await session.get(Project, project_id)
+                if project is None:
+                    raise NotFound(f"no project {project_id!r}")
+                if "name" in changes:
+                    await _ensure_unique_name(session, owner, changes["name"], project_id)
+                    project.name_key = project_name_key(changes["name"])
+                for name in UPDATABLE_FIELDS:
+                    if name in changes:
+                        setattr(project, name, changes[name])
+                project.updated_at = utcnow()
+        except IntegrityError:
+            raise _name_taken(changes["name"]) from None
         return await self.get(owner, project_id)
 
     async def owned(self, owner: User, project_id: str) -> Project:
@@ -172,14 +184,24 @@ class ProjectService:
             next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
         return Page([project_view(row) for row in rows], next_cursor)
 
-    async def delete(self, owner: User, project_id: str) -> None:
-        """Remove a project and its repository."""
+    async def delete(
+        self,
+        owner: User,
+        project_id: str,
+        *,
+        before_removal: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        """Remove a project and its repository. `before_removal` runs once the project is
+        marked deleting (so nothing new starts in it) and before anything is removed: the
+        caller stops the project's runs there."""
         await self._owned(owner, project_id)
         async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is None:
                 raise NotFound(f"no project {project_id!r}")
             project.state = "deleting"
+        if before_removal is not None:
+            await before_removal()
         async with self._lock(project_id):
             await self._finish_delete(project_id)
 
@@ -366,6 +388,33 @@ class ProjectService:
         result = await self._git(project_id, restore)
         await self._touch(project_id)
         return result
+
+
+def _project_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name must not be blank")
+    return name
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"you already have a project named {name!r} (names are compared ignoring case and"
+        " repeated spaces); choose another name"
+    )
+
+
+async def _ensure_unique_name(
+    session: AsyncSession, owner: User, name: str, except_id: str | None
+) -> None:
+    """Refuse a name the owner's other projects already have, as `project_name_key` sees it."""
+    found = await session.scalar(
+        select(Project.id).where(
+            Project.owner_id == owner.id, Project.name_key == project_name_key(name)
+        )
+    )
+    if found is not None and found != except_id:
+        raise _name_taken(name)
 
 
 def _require_head(repo: GitRepository) -> str:
