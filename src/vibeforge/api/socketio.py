@@ -90,7 +90,7 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "unauthorized", "detail": failure.detail}
             ) from None
-        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid))
+        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid), "socket.io")
         pump = asyncio.create_task(connection.pump(), name=f"socketio-{sid}")
         self.connections[sid] = (connection, pump)
 

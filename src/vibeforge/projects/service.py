@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +20,15 @@ from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from vibeforge.paging import Page, decode_cursor, encode_cursor
-from vibeforge.projects.git import Commit, GitRepository, ObjectCache, TreeEntry, ensure_text
+from vibeforge.projects.git import (
+    Commit,
+    GitRepository,
+    ObjectCache,
+    TreeEntry,
+    ensure_text,
+    is_commit_id,
+)
+from vibeforge.projects.moves import check_moves, default_message, moved_contents
 from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.views import (
     UPDATABLE_FIELDS,
@@ -259,54 +267,77 @@ class ProjectService:
         self, owner: User, project_id: str, path: str, version_id: str | None = None
     ) -> FileContent:
         """A file's content at the head, or at a given version."""
+        data, path, rev = await self.read_bytes(owner, project_id, path, version_id)
+        return FileContent(path, ensure_text(data, path), rev)
+
+    async def read_bytes(
+        self, owner: User, project_id: str, path: str, version_id: str | None = None
+    ) -> tuple[bytes, str, str]:
+        """A file's bytes (text or binary), its path and the version they were read at."""
         path = normalize_path(path)
         await self._owned(owner, project_id)
 
-        def read(repo: GitRepository) -> FileContent:
+        def read(repo: GitRepository) -> tuple[bytes, str, str]:
             rev = repo.resolve_version(version_id).id if version_id else _require_head(repo)
-            return FileContent(path, ensure_text(repo.read(rev, path), path), rev)
+            return repo.read(rev, path), path, rev
 
         return await self._git(project_id, read)
 
-    def _encode(self, path: str, content: str) -> bytes:
-        try:
-            data = content.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"content of {path!r} is not valid UTF-8 text") from None
+    def _encode(self, path: str, content: str | bytes) -> bytes:
+        """A file's bytes: text must be UTF-8 without NUL; bytes (a binary file, sent as
+        base64) are stored as they are. Either within the size limit."""
+        if isinstance(content, bytes):
+            data = content
+        else:
+            try:
+                data = content.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(f"content of {path!r} is not valid UTF-8 text") from None
         if len(data) > self._max_file_bytes:
             raise PayloadTooLarge(
                 f"{path!r} is {len(data)} bytes; the limit is {self._max_file_bytes}"
             )
-        if "\x00" in content:
-            raise InvalidInput(f"content of {path!r} contains NUL bytes; only text is stored")
+        if isinstance(content, str) and "\x00" in content:
+            raise InvalidInput(
+                f"content of {path!r} contains NUL bytes; send a binary file base64-encoded"
+                " (POST /projects/{id}/commits)"
+            )
         return data
 
     async def write_files(
         self,
         owner: User,
         project_id: str,
-        changes: dict[str, str | None],
+        changes: Mapping[str, str | bytes | None],
         message: str,
         *,
         expected_head: str | None = None,
+        renames: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        """Write and delete files in one new version (no version when nothing changes)."""
-        encoded = {}
+        """Write (text, or bytes for a binary file), delete (None) and rename (source ->
+        target) files in one new version; no version when nothing changes."""
+        encoded: dict[str, bytes | None] = {}
         for raw_path, content in changes.items():
             path = normalize_path(raw_path)
             encoded[path] = None if content is None else self._encode(path, content)
-        verb = "Delete" if all(data is None for data in encoded.values()) else "Update"
-        message = _message(message, f"{verb} {', '.join(sorted(encoded))}")
+        moves = {normalize_path(s): normalize_path(t) for s, t in (renames or {}).items()}
+        check_moves(moves, encoded)
+        message = _message(message, default_message(encoded, moves))
         await self._owned(owner, project_id)
 
         def commit(repo: GitRepository) -> WriteResult:
             head = _require_head(repo)
-            if expected_head is not None and expected_head != head:
-                raise Conflict(f"the project is at {head}, not {expected_head}")
-            if all(_unchanged(repo, head, path, data) for path, data in encoded.items()):
+            if expected_head is not None:
+                expected = expected_head
+                if not is_commit_id(expected):
+                    expected = repo.resolve_version(expected).id
+                if expected != head:
+                    raise Conflict(f"the project is at {head}, not {expected_head}")
+            staged = {**encoded, **moved_contents(repo, head, moves)}
+            if all(_unchanged(repo, head, path, data) for path, data in staged.items()):
                 return WriteResult(head, changed=False)
             new_head = repo.commit(
-                encoded, message=message, author=_author(owner), expected_head=head
+                staged, message=message, author=_author(owner), expected_head=head
             )
             return WriteResult(new_head, changed=True)
 
@@ -379,6 +410,8 @@ class ProjectService:
         def restore(repo: GitRepository) -> WriteResult:
             target = repo.resolve_version(version_id)
             head = _require_head(repo)
+            if repo.tree_id(target.id) == repo.tree_id(head):
+                return WriteResult(head, changed=False)  # as for writes: no empty version
             text = _message(message, f"Revert to {target.id[:12]}: {target.message[:80]}")
             new_head = repo.restore(
                 target.id, message=text, author=_author(owner), expected_head=head
@@ -386,7 +419,8 @@ class ProjectService:
             return WriteResult(new_head, changed=True)
 
         result = await self._git(project_id, restore)
-        await self._touch(project_id)
+        if result.changed:
+            await self._touch(project_id)
         return result
 
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 
 from vibeforge.db.agent_tables import Proposal
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import Conflict, NotFound
+from vibeforge.errors import Conflict, InvalidInput, NotFound
+from vibeforge.paging import Page, decode_cursor, encode_cursor
 from vibeforge.projects.service import ProjectService
 from vibeforge.proposals.merge import three_way
 from vibeforge.runs.protocol import CodeChanged, ProposalMade, ServerEvent
@@ -142,6 +144,36 @@ class ProposalService:
         if row is None:
             raise NotFound(f"no proposal {proposal_id!r}")
         return row
+
+    async def list(
+        self,
+        owner: User,
+        project_id: str,
+        status: ProposalStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Proposal]:
+        """A project's proposals, newest first; only those of `status` if given."""
+        await self._projects.owned(owner, project_id)
+        query = select(Proposal).where(
+            Proposal.project_id == project_id, Proposal.owner_id == owner.id
+        )
+        if status is not None:
+            query = query.where(Proposal.status == status)
+        if cursor:
+            stamp, last_id = decode_cursor(cursor, 2)
+            try:
+                after = datetime.fromisoformat(stamp)
+            except (TypeError, ValueError):
+                raise InvalidInput("cursor is not valid") from None
+            query = query.where(tuple_(Proposal.created_at, Proposal.id) < (after, last_id))
+        query = query.order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(limit + 1)
+        async with self._db.transaction() as db:
+            rows = list(await db.scalars(query))
+        if len(rows) <= limit:
+            return Page(rows, None)
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id))
 
     async def _decide(self, row: Proposal, **values: Any) -> Proposal:
         values.setdefault("decided_at", utcnow())

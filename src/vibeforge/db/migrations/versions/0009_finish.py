@@ -41,7 +41,7 @@ def _unique_names() -> None:
         candidate, number = name, 1
         while (owner_id, project_name_key(candidate)) in taken:
             number += 1
-            candidate = f"{name[:190]} ({number})"
+            candidate = f"{name.strip()[:190]} ({number})"
         taken.add((owner_id, project_name_key(candidate)))
         connection.execute(
             sa.update(projects)
