@@ -13,9 +13,10 @@ import socketio
 from fastapi import FastAPI
 
 from vibeforge import __version__
-from vibeforge.api import websocket
+from vibeforge.api import docs, websocket
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
+from vibeforge.api.openapi import install_openapi
 from vibeforge.api.routes import (
     files,
     meta,
@@ -140,7 +141,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A self-hostable server for AI code-editing agents.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py, with assets from the package instead of a CDN
+        redoc_url=None,
     )
+    install_openapi(app)
     app.state.services = services
     app.state.health_probes = {
         "model": lambda: _model_health(services),
@@ -151,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
     app.include_router(websocket.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)
