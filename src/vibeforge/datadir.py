@@ -6,7 +6,7 @@ lock is taken before anything else touches the directory, and a refused process 
 one holding it. The lock is `flock(2)` on `DATA_DIR/server.lock`: the kernel drops it when the
 process dies, however it dies, so a stale file never blocks a restart.
 
-Several processes sharing one data directory (PostgreSQL and Redis, DESIGN §11) is the
+Several processes sharing one data directory (PostgreSQL and Redis) is the
 scale-out issue's business: with `VIBEFORGE_SHARED_DATA_DIR=true` each process takes the lock
 shared instead, an exclusive holder and shared ones exclude each other, and start-up recovery
 runs only in a process that found the directory unused (it briefly holds the lock
