@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
@@ -29,6 +28,12 @@ from vibeforge.projects.git import (
     is_commit_id,
 )
 from vibeforge.projects.moves import check_moves, default_message, moved_contents
+from vibeforge.projects.naming import (
+    ensure_unique_name,
+    name_taken,
+    project_name,
+    project_name_key,
+)
 from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.views import (
     UPDATABLE_FIELDS,
@@ -36,7 +41,6 @@ from vibeforge.projects.views import (
     ProjectView,
     WriteResult,
     check_argv,
-    project_name_key,
     project_view,
 )
 
@@ -84,11 +88,11 @@ class ProjectService:
         self, owner: User, name: str, description: str = "", main_file: str = "main.py"
     ) -> ProjectView:
         """A new project with an empty main file as its first version."""
-        name = _project_name(name)
+        name = project_name(name)
         main_file = normalize_path(main_file)
         project_id = new_id()
         async with self._db.transaction() as session:
-            await _ensure_unique_name(session, owner, name, None)
+            await ensure_unique_name(session, owner, name, None)
         # The repository comes first: a crash before the row commits leaves an orphan
         # directory that start-up removes, never a row without its repository.
         await self._git(
@@ -110,19 +114,19 @@ class ProjectService:
         try:
             async with self._db.transaction() as session:
                 # Checked again in the writing transaction; the unique index settles a race.
-                await _ensure_unique_name(session, owner, name, None)
+                await ensure_unique_name(session, owner, name, None)
                 session.add(project)
         except BaseException as error:
             await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
             if isinstance(error, IntegrityError):
-                raise _name_taken(name) from None
+                raise name_taken(name) from None
             raise
         return project_view(project, current_code="")
 
     async def update(self, owner: User, project_id: str, changes: dict[str, Any]) -> ProjectView:
         """Change a project's name, description, main file, auto_apply or check command."""
         if "name" in changes:
-            changes["name"] = _project_name(changes["name"] or "")
+            changes["name"] = project_name(changes["name"] or "")
         if "main_file" in changes:
             changes["main_file"] = normalize_path(changes["main_file"])
         if changes.get("check_command") is not None:
@@ -134,14 +138,14 @@ class ProjectService:
                 if project is None:
                     raise NotFound(f"no project {project_id!r}")
                 if "name" in changes:
-                    await _ensure_unique_name(session, owner, changes["name"], project_id)
+                    await ensure_unique_name(session, owner, changes["name"], project_id)
                     project.name_key = project_name_key(changes["name"])
                 for name in UPDATABLE_FIELDS:
                     if name in changes:
                         setattr(project, name, changes[name])
                 project.updated_at = utcnow()
         except IntegrityError:
-            raise _name_taken(changes["name"]) from None
+            raise name_taken(changes["name"]) from None
         return await self.get(owner, project_id)
 
     async def owned(self, owner: User, project_id: str) -> Project:
@@ -422,33 +426,6 @@ class ProjectService:
         if result.changed:
             await self._touch(project_id)
         return result
-
-
-def _project_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("name must not be blank")
-    return name
-
-
-def _name_taken(name: str) -> Conflict:
-    return Conflict(
-        f"you already have a project named {name!r} (names are compared ignoring case and"
-        " repeated spaces); choose another name"
-    )
-
-
-async def _ensure_unique_name(
-    session: AsyncSession, owner: User, name: str, except_id: str | None
-) -> None:
-    """Refuse a name the owner's other projects already have, as `project_name_key` sees it."""
-    found = await session.scalar(
-        select(Project.id).where(
-            Project.owner_id == owner.id, Project.name_key == project_name_key(name)
-        )
-    )
-    if found is not None and found != except_id:
-        raise _name_taken(name)
 
 
 def _require_head(repo: GitRepository) -> str:

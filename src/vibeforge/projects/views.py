@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,13 +56,6 @@ def project_view(project: Project, current_code: str | None = None) -> ProjectVi
         check_command=project.check_command,
         check_timeout_s=project.check_timeout_s or 60.0,
     )
-
-
-def project_name_key(name: str) -> str:
-    """A project name as it is compared for uniqueness: `Demo`, ` demo ` and `DEMO` are one
-    name, as are `my  app` and `my app` (Unicode compatibility forms and case folded, runs of
-    white space made one space)."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 UPDATABLE_FIELDS = (

@@ -12,7 +12,7 @@ Revises: 0005_llmcall_attempts
 import sqlalchemy as sa
 from alembic import op
 
-from vibeforge.projects.views import project_name_key
+from vibeforge.projects.naming import project_name_key
 
 revision = "0009_finish"
 down_revision = "0005_llmcall_attempts"
