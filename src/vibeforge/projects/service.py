@@ -7,18 +7,17 @@ import shutil
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.paging import Page, decode_cursor, encode_cursor, newest_first, newest_page
 from vibeforge.projects.git import (
     Commit,
     GitRepository,
@@ -180,21 +179,10 @@ class ProjectService:
     async def list(self, owner: User, limit: int, cursor: str | None) -> Page[ProjectView]:
         """The owner's projects, newest first."""
         query = select(Project).where(Project.owner_id == owner.id, Project.state == "ready")
-        if cursor:
-            stamp, last_id = decode_cursor(cursor, 2)
-            try:
-                after = datetime.fromisoformat(stamp)
-            except (TypeError, ValueError):
-                raise InvalidInput("cursor is not valid") from None
-            query = query.where(tuple_(Project.created_at, Project.id) < (after, last_id))
-        query = query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit + 1)
         async with self._db.transaction() as session:
-            rows = list(await session.scalars(query))
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
-        return Page([project_view(row) for row in rows], next_cursor)
+            rows = list(await session.scalars(newest_first(query, Project, limit, cursor)))
+        page = newest_page(rows, limit)
+        return Page([project_view(row) for row in page.items], page.next)
 
     async def delete(
         self,

@@ -10,18 +10,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 
 from vibeforge.db.agent_tables import Proposal
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import Conflict, InvalidInput, NotFound
-from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.errors import Conflict, NotFound
+from vibeforge.paging import Page, newest_first, newest_page
 from vibeforge.projects.service import ProjectService
 from vibeforge.proposals.merge import three_way
 from vibeforge.runs.protocol import CodeChanged, ProposalMade, ServerEvent
@@ -160,20 +159,9 @@ class ProposalService:
         )
         if status is not None:
             query = query.where(Proposal.status == status)
-        if cursor:
-            stamp, last_id = decode_cursor(cursor, 2)
-            try:
-                after = datetime.fromisoformat(stamp)
-            except (TypeError, ValueError):
-                raise InvalidInput("cursor is not valid") from None
-            query = query.where(tuple_(Proposal.created_at, Proposal.id) < (after, last_id))
-        query = query.order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(limit + 1)
         async with self._db.transaction() as db:
-            rows = list(await db.scalars(query))
-        if len(rows) <= limit:
-            return Page(rows, None)
-        rows = rows[:limit]
-        return Page(rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id))
+            rows = list(await db.scalars(newest_first(query, Proposal, limit, cursor)))
+        return newest_page(rows, limit)
 
     async def _decide(self, row: Proposal, **values: Any) -> Proposal:
         values.setdefault("decided_at", utcnow())
