@@ -43,7 +43,12 @@ def _not_json(request: Request, exc: RequestValidationError) -> str | None:
     media = kind.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         return None
-    whole_body = [error for error in exc.errors() if tuple(error.get("loc", ())) == ("body",)]
+    # A body sent but not parsed fails as a whole (`loc` is just "body"); no body is "missing".
+    whole_body = [
+        error
+        for error in exc.errors()
+        if tuple(error.get("loc", ())) == ("body",) and error.get("type") != "missing"
+    ]
     return NOT_JSON.format(kind=kind) if whole_body else None
 
 
