@@ -134,12 +134,12 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.init:
         _announce_storage(settings, "users create")
+        settings.ensure_data_dir()
     else:
         print(f"vibeforge users create: {settings.describe_storage()}", file=sys.stderr)
-        if not settings.resolved_data_dir.is_dir() or not settings.database_exists():
+        if not settings.database_exists():  # SQLite: no file; a server's is checked below
             print(refusal, file=sys.stderr)
             return 2
-    settings.ensure_data_dir()
     try:
         token = asyncio.run(create())
     except VibeforgeError as error:
