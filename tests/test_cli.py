@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 
 def _vibeforge(*args: str, data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {
@@ -50,3 +52,67 @@ def test_help_lists_the_commands() -> None:
     )
     for command in ("serve", "db", "users"):
         assert command in result.stdout
+
+
+def _bare(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: no VIBEFORGE_* settings, in `cwd`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VIBEFORGE_")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "vibeforge.cli", *args],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_users_create_where_there_is_no_database_refuses_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    refused = _bare("users", "create", "dev@example.com", cwd=elsewhere)
+    assert refused.returncode == 2
+    assert f"data in {elsewhere / 'data'}" in refused.stderr
+    assert "no vibeforge database here" in refused.stderr and "--init" in refused.stderr
+    assert not (elsewhere / "data").exists(), "no new, empty data directory was made"
+    assert "vf_" not in refused.stdout, "no token the server would reject"
+
+    created = _bare("users", "create", "dev@example.com", "--init", cwd=elsewhere)
+    assert created.returncode == 0, created.stderr
+    assert "creating a new data directory" in created.stderr
+    assert created.stdout.strip().splitlines()[-1].startswith("vf_")
+    again = _bare("users", "create", "second@example.com", cwd=elsewhere)
+    assert again.returncode == 0, again.stderr
+    assert f"database SQLite {elsewhere / 'data' / 'vibeforge.db'}" in again.stderr
+    assert "creating" not in again.stderr
+
+
+def test_every_command_on_the_data_says_which_directory_and_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    upgraded = _vibeforge("db", "upgrade", data_dir=tmp_path / "d", database_url=database_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"data in {tmp_path / 'd'}, database" in upgraded.stderr
+    assert "creating a new data directory" in upgraded.stderr
+    url = make_url(database_url)
+    shown = "SQLite " if url.get_backend_name() == "sqlite" else f"{url.drivername}://"
+    assert f"database {shown}" in upgraded.stderr
+    if url.password:
+        assert str(url.password) not in upgraded.stderr, "never a database password"
+
+
+def test_a_server_database_without_tables_is_refused_without_init(
+    tmp_path: Path, database_url: str
+) -> None:
+    refused = _vibeforge(
+        "users", "create", "x@example.com", data_dir=tmp_path, database_url=database_url
+    )
+    assert refused.returncode == 2 and "--init" in refused.stderr
+    made = _vibeforge(
+        "users", "create", "x@example.com", "--init", data_dir=tmp_path, database_url=database_url
+    )
+    assert made.returncode == 0, made.stderr

@@ -13,9 +13,10 @@ import socketio
 from fastapi import FastAPI
 
 from vibeforge import __version__
-from vibeforge.api import websocket
+from vibeforge.api import docs, websocket
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
+from vibeforge.api.openapi import install_openapi
 from vibeforge.api.routes import (
     files,
     meta,
@@ -31,6 +32,7 @@ from vibeforge.api.routes import (
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
+from vibeforge.datadir import lock_data_dir
 from vibeforge.db.engine import SQLITE_POOL_SIZE
 from vibeforge.llm.factory import detect_default_model, warm_sdks
 from vibeforge.llm.tls import shared_ssl_context
@@ -57,16 +59,25 @@ async def bootstrap_admin(services: Services) -> str | None:
 
 
 async def start_services(services: Services) -> None:
-    """Everything that must happen before the first request: migrations, repair, bootstrap."""
-    services.settings.ensure_data_dir()
+    """Everything that must happen before the first request: the data directory's lock,
+    migrations, repair, recovery, bootstrap."""
+    settings = services.settings
+    data_dir = settings.ensure_data_dir()
+    if services.data_lock is None:  # `vibeforge serve` took it already, before binding
+        services.data_lock = lock_data_dir(
+            data_dir, settings.resolved_database_url, shared=settings.shared_data_dir
+        )
     await services.db.upgrade()
     await services.projects.reconcile()
     if services.db.dialect == "sqlite":
         await services.db.warm(SQLITE_POOL_SIZE)
-    recovered = await services.runs.recover()
-    if recovered:
-        log.warning("recovered %d runs that were cut off by a stop", recovered)
-    settings = services.settings
+    if services.data_lock.alone:
+        recovered = await services.runs.recover()
+        log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
+    else:
+        # Other processes share the directory: leftover journals may be their live runs.
+        log.warning("other servers share %s: start-up recovery skipped", data_dir)
+    services.data_lock.after_recovery()
     secret = settings.openai_api_key
     default = await detect_default_model(
         settings.default_model, secret.get_secret_value() if secret else None, settings.ollama_host
@@ -130,7 +141,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A self-hostable server for AI code-editing agents.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py, with assets from the package instead of a CDN
+        redoc_url=None,
     )
+    install_openapi(app)
     app.state.services = services
     app.state.health_probes = {
         "model": lambda: _model_health(services),
@@ -141,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
     app.include_router(websocket.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -12,23 +13,72 @@ from vibeforge import __version__
 from vibeforge.config import Settings
 
 
+def _announce_storage(settings: Settings, command: str) -> bool:
+    """Say (on stderr, so stdout stays parseable) which data directory and database a
+    command uses, and whether it is about to create the directory. True if it exists."""
+    exists = settings.resolved_data_dir.is_dir()
+    print(f"vibeforge {command}: {settings.describe_storage()}", file=sys.stderr, flush=True)
+    if not exists:
+        print(
+            f"vibeforge {command}: {settings.resolved_data_dir} does not exist; creating a new"
+            " data directory (set VIBEFORGE_DATA_DIR to use another one)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return exists
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port and listening, before any start-up work: a port in use
+    fails here, not after recovery ran and "ready" was announced."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from vibeforge.app import create_app
+    from vibeforge.datadir import DataDirInUse, lock_data_dir
     from vibeforge.logs import configure_logging
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    data_dir = settings.resolved_data_dir
-    print(f"vibeforge {__version__}: http://{host}:{port} (data in {data_dir})", flush=True)
+    print(f"vibeforge {__version__}: http://{host}:{port}", flush=True)
+    _announce_storage(settings, "serve")
+    try:
+        # Before anything touches the directory: recovery must never run under a live server.
+        lock = lock_data_dir(
+            settings.ensure_data_dir(),
+            settings.resolved_database_url,
+            shared=settings.shared_data_dir,
+        )
+    except DataDirInUse as error:
+        print(f"vibeforge serve: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        sock = _listen(host, port)
+    except OSError as error:
+        lock.release()
+        print(f"vibeforge serve: error: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return 1
     app = create_app(settings)
+    app.state.services.data_lock = lock
     # Every module is loaded now and lives as long as the server: keep those objects out of
     # the cyclic collector's full passes, which otherwise stall the loop ~130 ms under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -38,7 +88,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Token chunks are tiny: compressing each frame costs more CPU than it saves bytes.
         ws_per_message_deflate=False,
     )
-    return 0
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
 
 
 def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
@@ -51,6 +103,7 @@ def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
+    _announce_storage(settings, "db upgrade")
     settings.ensure_data_dir()
     asyncio.run(upgrade())
     print("database is up to date")
@@ -62,20 +115,38 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     from vibeforge.errors import VibeforgeError
     from vibeforge.users.service import UserService
 
-    async def create() -> str:
+    async def create() -> str | None:
         db = Database(settings.resolved_database_url)
         try:
+            if not args.init and not await db.has_schema():
+                return None
             await db.upgrade()
             _, issued = await UserService(db).create(args.email, is_admin=args.admin)
             return issued.token
         finally:
             await db.dispose()
 
-    settings.ensure_data_dir()
+    refusal = (
+        f"error: there is no vibeforge database here ({settings.describe_storage()}), so a"
+        " user made now would belong to a new, empty one that your server does not use. Run"
+        " this where the server runs (or set VIBEFORGE_DATA_DIR / VIBEFORGE_DATABASE_URL as"
+        " it has them), or pass --init to create a new database on purpose."
+    )
+    if args.init:
+        _announce_storage(settings, "users create")
+        settings.ensure_data_dir()
+    else:
+        print(f"vibeforge users create: {settings.describe_storage()}", file=sys.stderr)
+        if not settings.database_exists():  # SQLite: no file; a server's is checked below
+            print(refusal, file=sys.stderr)
+            return 2
     try:
         token = asyncio.run(create())
     except VibeforgeError as error:
         print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    if token is None:
+        print(refusal, file=sys.stderr)
         return 2
     print(f"created user {args.email.strip().lower()}; its API token:")
     print(token)
@@ -125,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = users_commands.add_parser("create", help="create a user and print its token")
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
+    create.add_argument(
+        "--init",
+        action="store_true",
+        help="create the data directory and database if there is none (else refused)",
+    )
     create.set_defaults(handler=_users_create)
 
     stub = commands.add_parser(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -22,7 +23,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=1024 * 1024, gt=0)
     default_model: str | None = None
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines, or text for people; unset: text on a terminal, JSON otherwise.
+    log_json: bool | None = None
+    # Several server processes share this data directory and a PostgreSQL database
+    # (scale-out): the directory is locked shared instead of exclusively (see datadir.py).
+    shared_data_dir: bool = False
     # Events a socket may fall behind by before it is closed (code 4008) instead of buffered.
     ws_queue_events: int = Field(default=2048, ge=8, le=1_000_000)
 
@@ -57,6 +62,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'vibeforge.db'}"
+
+    def describe_storage(self) -> str:
+        """Where this process keeps its data, for people: the directory and the database
+        (a server URL without its password)."""
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() == "sqlite":
+            database = f"SQLite {url.database}"
+        else:
+            database = url.render_as_string(hide_password=True)
+        return f"data in {self.resolved_data_dir}, database {database}"
+
+    def database_exists(self) -> bool:
+        """Whether the SQLite database file is there (a server database is taken to be)."""
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() != "sqlite" or not url.database:
+            return True
+        return Path(url.database).is_file()
 
     @property
     def max_body_bytes(self) -> int:

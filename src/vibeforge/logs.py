@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object a line, carrying the id of the request being served."""
+"""Logging: text for a person at a terminal, one JSON object a line (carrying the id of the
+request being served) for a machine, or whichever VIBEFORGE_LOG_JSON says."""
 
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Route vibeforge's logs to stderr, as JSON lines or plain text."""
+def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:
+    """Route vibeforge's logs to stderr, as JSON lines or plain text; `None`: text when
+    stderr is a terminal, JSON when it is not (a file, a pipe, a log collector)."""
     handler = logging.StreamHandler(sys.stderr)
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:

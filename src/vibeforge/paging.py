@@ -6,7 +6,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select, tuple_
 
 from vibeforge.errors import InvalidInput
 
@@ -39,3 +42,32 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidInput("cursor is not valid")
     return values
+
+
+class _Dated(Protocol):
+    id: Any
+    created_at: Any
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def newest_first(query: Select[Any], table: Any, limit: int, cursor: str | None) -> Select[Any]:
+    """`query` ordered newest first by (created_at, id), from after `cursor`, one row more than
+    a page (which tells whether there is a next one)."""
+    if cursor:
+        stamp, last_id = decode_cursor(cursor, 2)
+        try:
+            after = datetime.fromisoformat(stamp)
+        except (TypeError, ValueError):
+            raise InvalidInput("cursor is not valid") from None
+        query = query.where(tuple_(table.created_at, table.id) < (after, last_id))
+    return query.order_by(table.created_at.desc(), table.id.desc()).limit(limit + 1)
+
+
+def newest_page(rows: list[D], limit: int) -> Page[D]:
+    """The page of rows a `newest_first` query returned."""
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
+from vibeforge.datadir import DataDirLock
 from vibeforge.db.engine import Database
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
@@ -20,6 +22,8 @@ from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
 from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
+
+log = logging.getLogger("vibeforge")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Services:
     runs: RunRegistry
     proposals: ProposalService
     traces: TraceStore
+    data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -86,6 +91,10 @@ class Services:
         )
 
     async def close(self) -> None:
-        """Stop runs and release connections."""
+        """Stop runs, release connections, then the data directory."""
+        log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         await self.runs.shutdown()
         await self.db.dispose()
+        if self.data_lock is not None:
+            self.data_lock.release()
+            self.data_lock = None

@@ -82,8 +82,11 @@ class Workbench:
             **limits,
         )
 
-    async def run(self, agent: Agent, prompt: str, model: ScriptedModel) -> Ran:
-        """One run of `agent` for `prompt`, its rows opened as the registry opens them."""
+    async def run(
+        self, agent: Agent, prompt: str, model: ScriptedModel, provider: str = "openai-compatible"
+    ) -> Ran:
+        """One run of `agent` for `prompt`, its rows opened as the registry opens them;
+        `provider`: what the model says it is (`offline` for the built-in one)."""
         session, _ = await self.sessions.open(self.user, self.project_id, None)
         opened = await RunStore(self.db, self.sessions).open(session, prompt, "scripted")
         ctx = RunContext(
@@ -93,7 +96,7 @@ class Workbench:
             session=session,
             prompt=prompt,
             params=ChatRequest(()).params,
-            model=ResolvedModel(ModelSpec("openai-compatible", "scripted"), model, None),
+            model=ResolvedModel(ModelSpec(provider, "scripted"), model, None),  # type: ignore[arg-type]
             user_message_id=opened.user_message_id,
             assistant_message_id=opened.assistant_message_id,
             history=opened.history,
@@ -262,3 +265,17 @@ async def test_prompt_sources_open_the_system_prompt_of_both_agents(bench: Workb
     ran = await bench.run(coding, "change it", model)
     assert model.requests[0].messages[0].text.startswith("You are Ada, terse and exact.\n\n")
     assert len(source.asked) == 2 and source.asked[1] == ran.ctx.run_id
+
+
+@pytest.mark.parametrize(
+    ("provider", "status"),
+    [("offline", MessageStatus.NEEDS_INPUT), ("openai-compatible", MessageStatus.SUCCESS)],
+)
+async def test_an_edit_that_changes_nothing_needs_input_from_the_offline_model(
+    bench: Workbench, provider: str, status: MessageStatus
+) -> None:
+    already = edit('    return "Hello, " + name\n', '    return "Hello, " + name\n')
+    model = ScriptedModel(respond=by_purpose({"coder": already, "evaluator": approve()}))
+    ran = await bench.run(bench.coding(), "keep greeting", model, provider=provider)
+    assert ran.outcome.status == status
+    assert ran.outcome.proposal_id is None

@@ -139,7 +139,7 @@ async def test_with_a_valid_token_the_same_requests_are_refused_for_what_is_wron
     expected = {
         "malformed JSON": 400,
         "JSON of the wrong type": 422,
-        "not JSON at all": 422,
+        "not JSON at all": 415,  # told to send JSON with its content type
         "a body over the cap": 413,
         "a NUL in the query": 422,
         "a NUL in the path": 422,

@@ -62,7 +62,8 @@ async def make_project(client: httpx.AsyncClient, _: FastAPI) -> Target:
 
 
 async def make_model(client: httpx.AsyncClient, _: FastAPI) -> Target:
-    body = {"name": f"m{next(_counter)}", "provider": "openai-compatible", "model": "x"}
+    # openai: base_url may be cleared (its public endpoint); openai-compatible needs one.
+    body = {"name": f"m{next(_counter)}", "provider": "openai", "model": "x"}
     created = await client.post("/models", json=body)
     assert created.status_code == 201, created.text
     url = f"/models/{created.json()['id']}"

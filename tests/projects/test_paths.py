@@ -35,7 +35,6 @@ def refused(raw: str) -> str:
         ("main.py", "main.py"),
         ("./src//app.py", "src/app.py"),
         ("a/./b/c.txt", "a/b/c.txt"),
-        ("dir/", "dir"),
         ("ünïcode/файл.py", "ünïcode/файл.py"),
         ("日本語/emoji🎉.md", "日本語/emoji🎉.md"),
         ("with space.py", "with space.py"),
@@ -79,6 +78,12 @@ def test_accepted_paths_are_canonical(raw: str, expected: str) -> None:
 )
 def test_paths_leaving_the_project_are_refused(raw: str) -> None:
     refused(raw)
+
+
+@pytest.mark.parametrize("raw", ["dir/", "a/b/", "trailing//", "./x/"])
+def test_a_trailing_slash_names_a_directory_and_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidPath, match="names a directory"):
+        normalize_path(raw)
 
 
 # Each class, with several members, in the first and in a later component.

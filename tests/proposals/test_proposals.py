@@ -137,3 +137,21 @@ def test_merge_text_is_clean_for_separate_changes_and_refuses_overlaps() -> None
     assert clean and merged == "A\nb\nc\nd\nE\n"
     _, clean = merge_text(base, "X\nb\nc\nd\ne\n", "Y\nb\nc\nd\ne\n")
     assert not clean
+
+
+async def test_pending_proposals_are_listed_by_status_and_only_to_their_owner(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    project, proposal_id = await pending(client, stub)
+    url = f"/projects/{project.id}/proposals"
+    waiting = (await client.get(url, params={"status": "pending"})).json()
+    assert [p["id"] for p in waiting["items"]] == [proposal_id] and waiting["next"] is None
+    assert waiting["items"][0]["status"] == "pending"
+    assert (await client.get(url, params={"status": "applied"})).json()["items"] == []
+    await client.post(f"/proposals/{proposal_id}/reject")
+    assert (await client.get(url, params={"status": "pending"})).json()["items"] == []
+    everything = (await client.get(url, params={"limit": 1})).json()
+    assert [p["status"] for p in everything["items"]] == ["rejected"]
+    bad = await client.get(url, params={"status": "maybe"})
+    assert bad.status_code == 422 and bad.json()["error"] == "validation_error"
+    assert (await other_client.get(url)).status_code == 404

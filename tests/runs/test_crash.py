@@ -11,6 +11,7 @@ from tests.servers import RunningServer, vibeforge_server
 from tests.stubs import create_stub_model
 from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
+from vibeforge.runs import reasons
 
 TOKEN = "vf_crash-test-token-0123456789"
 ENV = {"VIBEFORGE_ADMIN_TOKEN": TOKEN}
@@ -58,15 +59,19 @@ async def test_killed_server_recovers_the_streamed_chunks(
         async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
             items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
             assert items[-1]["status"] == "interrupted"
+            assert items[-1]["reason"] == reasons.SERVER_DIED
             assert items[-1]["content"].startswith(seen)
             run = (await http.get(f"/runs/{items[-1]['run_id']}")).json()
             assert run["status"] == "interrupted"
+            assert run["reason"] == reasons.SERVER_DIED
             # The agent never stored its spans, yet the trace id it handed out has a trace.
             trace = (await http.get(f"/traces/{items[-1]['trace_id']}")).json()
             assert [(s["name"], s["status"]) for s in trace["spans"]] == [("run", "interrupted")]
             assert trace["run_id"] == run["id"]
             info = (await http.get(f"/sessions/{session['session_id']}")).json()
             assert info["last_seq"] >= last_seq, "numbering continues after the restart"
+        run_id = items[-1]["run_id"]
+        assert f"recovered run {run_id} as interrupted: {reasons.SERVER_DIED}" in restarted.log()
     assert not list((data_dir / "journal").glob("*.jsonl"))
 
 
@@ -76,13 +81,16 @@ async def test_graceful_stop_keeps_the_partial_answer(
     data_dir = tmp_path / "data"
     with vibeforge_server(data_dir, database_url, env=ENV) as server:
         session, ws = await _stream_then_stop(server, stub, signal.SIGTERM, 10)
+        stopped_log = server.log()
     await stub.wait_for(lambda: stub.requests[0].client_disconnected_at is not None, within=2)
+    assert "shutting down, 1 runs interrupted" in stopped_log
 
     with vibeforge_server(data_dir, database_url, env=ENV) as restarted:
         async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
             items = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
             trace = (await http.get(f"/traces/{items[-1]['trace_id']}")).json()
     assert items[-1]["status"] == "interrupted"
+    assert items[-1]["reason"] == reasons.SERVER_STOPPED
     assert items[-1]["content"].startswith(_seen(ws))
     # Stopped gracefully, the agent stored its own spans, cut off where the stop came.
     spans = {span["name"]: span["status"] for span in trace["spans"]}

@@ -60,3 +60,28 @@ async def test_a_refusal_is_never_cached(db: Database) -> None:
         await users.authenticate(token)
     user, _ = await users.create("dev@example.com", token=token)
     assert (await users.authenticate(token)).id == user.id
+
+
+async def _last_used(users: UserService, user_id: str) -> object:
+    return (await users.list_tokens(user_id))[0].last_used_at
+
+
+async def test_last_used_at_is_written_but_not_on_every_request(db: Database) -> None:
+    users = UserService(db, auth_cache_ttl=0, last_used_every=0.3)
+    user, issued = await users.create("dev@example.com")
+    assert await _last_used(users, user.id) is None
+    await users.authenticate(issued.token)
+    first = await _last_used(users, user.id)
+    assert first is not None
+    for _ in range(5):
+        await users.authenticate(issued.token)  # every one a database lookup (no cache)
+    assert await _last_used(users, user.id) == first, "throttled: no write per request"
+    await asyncio.sleep(0.35)
+    await users.authenticate(issued.token)
+    later = await _last_used(users, user.id)
+    assert later is not None and later > first  # type: ignore[operator]
+
+
+async def test_the_api_shows_when_a_token_was_last_used(client) -> None:  # type: ignore[no-untyped-def]
+    tokens = (await client.get("/auth/tokens")).json()["items"]
+    assert tokens[0]["last_used_at"] is not None

@@ -66,6 +66,11 @@ class Pipeline:
         self.check: ProjectCheck | None = None
         self.workspace: Workspace | None = None
 
+    @property
+    def offline(self) -> bool:
+        """Whether the run uses the built-in offline model."""
+        return self.ctx.model.spec.provider == "offline"
+
     def stage(self, name: str, **attributes: Any) -> AbstractAsyncContextManager[SpanRecord]:
         """A timed stage: announced with stage_update, recorded in the run, traced."""
         return self.trace.stage(name, **attributes)
@@ -167,8 +172,10 @@ class Pipeline:
             async with self.stage("generate", iteration=round_number):
                 reply = await self.coder(workspace, round_number)
             if not has_edits(reply, ctx.model.edit_format):
-                # No edit: a question waits for the user; anything else is an answer.
-                asked = asks_question(reply)
+                # No edit: a question waits for the user; anything else is an answer, except
+                # from the offline model, which only edits: its words say what it could not
+                # do, so the user has to act (rephrase, or configure a real model).
+                asked = asks_question(reply) or self.offline
                 return AgentResult(
                     status=MessageStatus.NEEDS_INPUT if asked else MessageStatus.SUCCESS
                 )
@@ -181,7 +188,10 @@ class Pipeline:
             if fixed is not None:
                 return fixed
             if not candidate.changes():
-                return AgentResult(status=MessageStatus.SUCCESS)
+                # Every edit was already there. The offline model's edits come from the
+                # request alone, so for it that means the request was not understood.
+                status = MessageStatus.NEEDS_INPUT if self.offline else MessageStatus.SUCCESS
+                return AgentResult(status=status)
             async with self.stage("evaluate", iteration=round_number) as span:
                 verdict = await self.evaluate(candidate, round_number)
                 span.attributes.update(approved=verdict.approved, reasoning=verdict.reasoning)

@@ -47,6 +47,9 @@ class ModelConfigCreate(Strict):
     prices: PricesIn | None = None
     edit_format: EditFormat = "search-replace"
     is_default: bool = False
+    shared: bool = Field(
+        default=False, description="administrators: every user may use it (never see its key)"
+    )
 
     _url = field_validator("base_url")(_check_url)
 
@@ -64,12 +67,14 @@ class ModelConfigUpdate(Strict):
     prices: PricesIn | None = None
     edit_format: EditFormat = omittable()
     is_default: bool = omittable()
+    shared: bool = omittable(description="administrators: every user may use it")
 
     _url = field_validator("base_url")(_check_url)
 
 
 class ModelConfigOut(BaseModel):
-    """A provider connection as shown to its owner: never the key itself."""
+    """A provider connection: never the key itself; another user's shared config without its
+    base_url."""
 
     id: str
     name: str
@@ -81,6 +86,8 @@ class ModelConfigOut(BaseModel):
     prices: dict[str, Any] | None
     edit_format: str
     is_default: bool
+    shared: bool = False
+    owned: bool = True  # false: an administrator's shared config (usable, not editable)
     created_at: datetime
     updated_at: datetime
 
@@ -124,6 +131,7 @@ class MessageOut(BaseModel):
     token_usage: dict[str, Any] | None
     error: str | None
     error_code: str | None = None
+    reason: str | None = None  # why its run was cancelled or interrupted
     archived: bool
     created_at: datetime
 
@@ -134,6 +142,7 @@ class RunAccepted(BaseModel):
     message_id: str
     run_id: str
     trace_id: str
+    superseded_run_id: str | None = None  # the active run this message cancelled
 
 
 class RunResult(BaseModel):
@@ -152,6 +161,7 @@ class RunResult(BaseModel):
     proposal_status: str | None = None
     version_id: str | None = None  # the version it was committed as, when applied
     counters: dict[str, int] | None = None
+    superseded_run_id: str | None = None  # the active run this message cancelled
 
 
 class RunFailed(BaseModel):

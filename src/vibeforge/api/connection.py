@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from vibeforge.api.changes import publish_write
 from vibeforge.api.snapshots import project_snapshot, session_snapshot
 from vibeforge.db.tables import User
+from vibeforge.db.types import new_id
 from vibeforge.errors import VibeforgeError
 from vibeforge.projects.views import WriteResult
 from vibeforge.runs.bus import Subscription, project_topic, session_topic
@@ -66,7 +67,9 @@ class Outlet(Protocol):
 class ClientConnection:
     """One client of one transport: its subscription, what it was sent, its commands."""
 
-    def __init__(self, services: Services, user: User, outlet: Outlet) -> None:
+    def __init__(
+        self, services: Services, user: User, outlet: Outlet, transport: str = "socket"
+    ) -> None:
         self.services = services
         self.user = user
         self.outlet = outlet
@@ -78,6 +81,15 @@ class ClientConnection:
         # Replies and replayed events are written under the same lock as live ones, so a
         # replay and the live stream interleave in `seq` order.
         self._lock = asyncio.Lock()
+        self.id = new_id()
+        self.transport = transport
+        log.info(
+            "%s connection %s opened (user %s)",
+            transport,
+            self.id,
+            user.id,
+            extra={"connection_id": self.id, "user_id": user.id},
+        )
 
     async def handle(self, message: Any) -> Ack:
         """Validate and execute one client message `{"type", "data"}`; the acknowledgement
@@ -162,6 +174,13 @@ class ClientConnection:
             # Let a cut-off finish its close handshake rather than abort it.
             with contextlib.suppress(asyncio.CancelledError, Exception, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._cut_off), CUT_OFF_WAIT_S)
+        log.info(
+            "%s connection %s closed%s",
+            self.transport,
+            self.id,
+            " (too slow)" if self.subscription.overflowed else "",
+            extra={"connection_id": self.id},
+        )
 
     # -- commands ----------------------------------------------------------------------------
 

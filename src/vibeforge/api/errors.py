@@ -31,6 +31,27 @@ def error_response(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
+NOT_JSON = (
+    "the request body must be JSON, sent with the header Content-Type: application/json"
+    " (with curl: -H 'Content-Type: application/json'); this one was sent as {kind}"
+)
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """Why a body was not read at all: it was not sent as JSON (`curl -d` sends a form)."""
+    kind = request.headers.get("content-type") or "no Content-Type"
+    media = kind.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    # A body sent but not parsed fails as a whole (`loc` is just "body"); no body is "missing".
+    whole_body = [
+        error
+        for error in exc.errors()
+        if tuple(error.get("loc", ())) == ("body",) and error.get("type") != "missing"
+    ]
+    return NOT_JSON.format(kind=kind) if whole_body else None
+
+
 def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str]:
     problems = []
     for error in exc.errors():
@@ -51,7 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.detail)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        not_json = _not_json(request, exc)
+        if not_json is not None:
+            return error_response(415, "unsupported_media_type", not_json)
         return error_response(*_describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -154,6 +154,41 @@ class FileRename(Strict):
     source: str = Field(alias="from")
     target: str = Field(alias="to")
     message: str | None = Field(default=None, max_length=10_000)
+
+
+MAX_COMMIT_FILES = 10_000
+
+
+class EncodedContent(Strict):
+    """A file's content with its encoding: `base64` for a binary file."""
+
+    content: str
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+
+
+class CommitCreate(Strict):
+    """Many files written, deleted and renamed as one version."""
+
+    # Paths and contents are checked by the path rule and the content rules (`invalid_path`,
+    # `invalid_input`), which name the file.
+    checked_by_service = frozenset({"files", "renames"})
+
+    files: dict[str, str | EncodedContent | None] = Field(
+        default_factory=dict,
+        max_length=MAX_COMMIT_FILES,
+        description="path -> text, {content, encoding: base64} for a binary file, or null to"
+        " delete",
+    )
+    renames: dict[str, str] = Field(
+        default_factory=dict, max_length=MAX_COMMIT_FILES, description="source path -> target"
+    )
+    message: str | None = Field(default=None, max_length=10_000)
+    expected_version: str | None = Field(
+        default=None,
+        min_length=7,
+        max_length=64,
+        description="the version the change was made against: 409 if the project moved on",
+    )
 
 
 class VersionWritten(BaseModel):

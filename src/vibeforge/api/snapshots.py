@@ -32,7 +32,7 @@ async def session_snapshot(
         ],
         "version_id": head,
         "files": [{"path": entry.path, "size": entry.size} for entry in files],
-        "models": [model_config_out(row).model_dump(mode="json") for row in models],
+        "models": [model_config_out(row, user).model_dump(mode="json") for row in models],
         "default_model": services.models.default_spec.label,
     }
 

@@ -90,7 +90,7 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "unauthorized", "detail": failure.detail}
             ) from None
-        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid))
+        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid), "socket.io")
         connection.start()
         self.connections[sid] = connection
 

@@ -117,7 +117,7 @@ async def websocket_endpoint(socket: WebSocket) -> None:
     user = await _authenticate(socket, services)
     if user is None:
         return
-    connection = ClientConnection(services, user, WebSocketOutlet(socket))
+    connection = ClientConnection(services, user, WebSocketOutlet(socket), "ws")
     connection.start()
     try:
         while True:

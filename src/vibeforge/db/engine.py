@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,6 +74,11 @@ class Database:
         held = [await self.engine.connect() for _ in range(connections)]
         for connection in held:
             await connection.close()
+
+    async def has_schema(self) -> bool:
+        """Whether vibeforge's tables are there (migrations have run on this database)."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(lambda sync: inspect(sync).has_table("users"))
 
     async def upgrade(self) -> None:
         """Apply every pending migration."""

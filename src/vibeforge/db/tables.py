@@ -44,11 +44,16 @@ class Project(Base):
     """A git-backed workspace; its files and versions live in the repository."""
 
     __tablename__ = "projects"
-    __table_args__ = (Index("ix_projects_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_projects_owner_created", "owner_id", "created_at"),
+        Index("ux_projects_owner_name_key", "owner_id", "name_key", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # The name as it is compared (`project_name_key`): unique per owner.
+    name_key: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     main_file: Mapped[str] = mapped_column(String(1024), default="main.py")
     # "ready", or "deleting" between the start of a delete and the removal of the repository.

@@ -14,7 +14,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.edits.model import FORMATS
-from vibeforge.errors import Conflict, InvalidInput, NotFound
+from vibeforge.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vibeforge.llm import (
     ChatModel,
     ChatRequest,
@@ -27,11 +27,22 @@ from vibeforge.llm import (
     validate_params,
 )
 from vibeforge.llm.factory import build_chat_model, capabilities_for
+from vibeforge.llm.providers import PROVIDER_INFO
 
 # How long a user's resolved default model is reused. A change made through this service drops
 # it at once; a change made by another process is seen within this many seconds.
 DEFAULT_CACHE_TTL_S = 5.0
-_EDITABLE = ("name", "provider", "model", "base_url", "params", "prices", "edit_format")
+_EDITABLE = (
+    "name",
+    "provider",
+    "model",
+    "base_url",
+    "params",
+    "prices",
+    "edit_format",
+    "shared",
+)
+OFFLINE_NAME = "offline"  # the built-in model, selectable by this name without any config
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,11 @@ def _prices(raw: dict[str, Any] | None) -> Prices | None:
     return Prices(**raw) if raw else None
 
 
+def _visible_to(owner: User) -> Any:
+    """The configs a user may use: their own, and the administrators' shared ones."""
+    return or_(ModelConfig.owner_id == owner.id, ModelConfig.shared.is_(True))
+
+
 class ModelConfigService:
     """CRUD for model configs (scoped to their owner) and the choice of model for a run."""
 
@@ -61,6 +77,8 @@ class ModelConfigService:
         self._box = box
         self.default_spec = ModelSpec("offline", "offline", note="not detected yet")
         self._default_chat = build_chat_model(self.default_spec)
+        offline = ModelSpec("offline", OFFLINE_NAME, note="the built-in offline model")
+        self._offline = ResolvedModel(offline, build_chat_model(offline), None)
         self._models: dict[tuple[str, str], ChatModel] = {}
         # owner id -> (expiry on the monotonic clock, resolved default): every run without an
         # explicit model asks, and the answer changes only when the owner edits a config.
@@ -81,16 +99,24 @@ class ModelConfigService:
         else:
             self._defaults.pop(owner.id, None)
 
-    def _check(self, values: dict[str, Any]) -> Params:
+    def _check(self, owner: User, values: dict[str, Any]) -> Params:
         if values["edit_format"] not in FORMATS:
             raise InvalidInput(f"edit_format must be one of {', '.join(FORMATS)}")
+        info = PROVIDER_INFO[values["provider"]]
+        if info.base_url is None and values["provider"] != "offline" and not values["base_url"]:
+            # The SDK would fall back to a public endpoint: a key meant for a local server
+            # would be sent there.
+            raise InvalidInput(f"a {info.name} config needs base_url (the server to talk to)")
+        if values.get("shared") and not owner.is_admin:
+            raise Forbidden("only an administrator may share a model config with every user")
         spec = ModelSpec(provider=values["provider"], model=values["model"])
         return validate_params(capabilities_for(spec), values.get("params") or {})
 
     async def create(self, owner: User, values: dict[str, Any]) -> ModelConfig:
         """Store a new config; the API key is encrypted before it reaches the database."""
         values.setdefault("edit_format", "search-replace")
-        params = self._check(values)
+        values.setdefault("base_url", None)
+        params = self._check(owner, values)
         api_key = values.get("api_key")
         now = utcnow()
         row = ModelConfig(
@@ -105,6 +131,7 @@ class ModelConfigService:
             prices=values.get("prices"),
             edit_format=values["edit_format"],
             is_default=bool(values.get("is_default")),
+            shared=bool(values.get("shared")),
             created_at=now,
             updated_at=now,
         )
@@ -113,7 +140,7 @@ class ModelConfigService:
             if row.is_default:
                 await self._clear_default(session, owner)
             session.add(row)
-        self._changed(owner)
+        self._changed(None if row.shared else owner)
         return row
 
     async def _ensure_unique_name(
@@ -132,42 +159,54 @@ class ModelConfigService:
         )
 
     async def list(self, owner: User) -> list[ModelConfig]:
-        """The owner's configs, by name."""
+        """The configs the user may use (their own first), by name."""
         async with self._db.transaction() as session:
             rows = await session.scalars(
                 select(ModelConfig)
-                .where(ModelConfig.owner_id == owner.id)
-                .order_by(ModelConfig.name)
+                .where(_visible_to(owner))
+                .order_by((ModelConfig.owner_id == owner.id).desc(), ModelConfig.name)
             )
             return list(rows)
 
     async def get(self, owner: User, ref: str) -> ModelConfig:
-        """A config of the owner by id or by name."""
+        """A config the user may use, by id or by name (their own before a shared one)."""
         async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig)
-                .where(ModelConfig.owner_id == owner.id)
+                .where(_visible_to(owner))
                 .where(or_(ModelConfig.id == ref, ModelConfig.name == ref))
-                .order_by((ModelConfig.id == ref).desc())
+                .order_by(
+                    (ModelConfig.id == ref).desc(),
+                    (ModelConfig.owner_id == owner.id).desc(),
+                    ModelConfig.created_at,
+                )
                 .limit(1)
             )
         if row is None:
             raise NotFound(f"no model config {ref!r}")
         return row
 
+    async def _owned(self, session: Any, owner: User, config_id: str) -> ModelConfig:
+        """A config the user may change: their own (another's shared one is Forbidden)."""
+        row = await session.scalar(
+            select(ModelConfig).where(ModelConfig.id == config_id, _visible_to(owner))
+        )
+        if row is None:
+            raise NotFound(f"no model config {config_id!r}")
+        if row.owner_id != owner.id:
+            raise Forbidden(
+                "this model config is shared by an administrator; only they may change it"
+            )
+        return row
+
     async def update(self, owner: User, config_id: str, changes: dict[str, Any]) -> ModelConfig:
         """Change some fields; `api_key: None` removes the stored key."""
         async with self._db.transaction() as session:
-            row = await session.scalar(
-                select(ModelConfig).where(
-                    ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
-                )
-            )
-            if row is None:
-                raise NotFound(f"no model config {config_id!r}")
+            row = await self._owned(session, owner, config_id)
+            was_shared = row.shared
             merged = {name: getattr(row, name) for name in _EDITABLE}
             merged.update({k: v for k, v in changes.items() if k in _EDITABLE})
-            params = self._check(merged)
+            params = self._check(owner, merged)
             if "name" in changes:
                 await self._ensure_unique_name(session, owner, changes["name"], row.id)
             for name in _EDITABLE:
@@ -182,21 +221,16 @@ class ModelConfigService:
                     await self._clear_default(session, owner)
                 row.is_default = bool(changes["is_default"])
             row.updated_at = utcnow()
-        self._changed(owner)
+        self._changed(None if was_shared or row.shared else owner)
         return row
 
     async def delete(self, owner: User, config_id: str) -> None:
         """Remove a config."""
         async with self._db.transaction() as session:
-            row = await session.scalar(
-                select(ModelConfig).where(
-                    ModelConfig.id == config_id, ModelConfig.owner_id == owner.id
-                )
-            )
-            if row is None:
-                raise NotFound(f"no model config {config_id!r}")
+            row = await self._owned(session, owner, config_id)
+            shared = row.shared
             await session.delete(row)
-        self._changed(owner)
+        self._changed(None if shared else owner)
 
     async def providers_in_use(self) -> set[str]:
         """Every provider of a stored config, and the default model's."""
@@ -225,11 +259,17 @@ class ModelConfigService:
         return model
 
     async def resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
-        """The first of `refs` that is set (a config id or name), else the owner's default
-        config, else the server's default model."""
+        """The first of `refs` that is set (a config id or name; `offline` is the built-in
+        model unless a config has that name), else the owner's default config, else a shared
+        config that its administrator made their default, else the server's default model."""
         for ref in refs:
             if ref:
-                row = await self.get(owner, ref)
+                try:
+                    row = await self.get(owner, ref)
+                except NotFound:
+                    if ref.strip().casefold() == OFFLINE_NAME:
+                        return self._offline
+                    raise
                 return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
         now = time.monotonic()
         cached = self._defaults.get(owner.id)
@@ -238,9 +278,10 @@ class ModelConfigService:
         changes = self._changes
         async with self._db.transaction() as session:
             row = await session.scalar(
-                select(ModelConfig).where(
-                    ModelConfig.owner_id == owner.id, ModelConfig.is_default.is_(True)
-                )
+                select(ModelConfig)
+                .where(_visible_to(owner), ModelConfig.is_default.is_(True))
+                .order_by((ModelConfig.owner_id == owner.id).desc(), ModelConfig.created_at)
+                .limit(1)
             )
         if row is not None:
             resolved = ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)

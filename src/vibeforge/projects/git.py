@@ -31,6 +31,7 @@ BRANCH = "refs/heads/main"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _ZERO = "0" * 40
 _HEX = frozenset("0123456789abcdef")
+MIN_SHORT_ID = 7  # the shortest version id accepted (git's own default abbreviation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +245,12 @@ class GitRepository:
         return data
 
     def resolve_version(self, version_id: str) -> Commit:
-        """The commit `version_id` if it is on the project's branch, else NotFound."""
+        """The commit `version_id` (a full id, or an unambiguous prefix of at least
+        MIN_SHORT_ID hex digits, as messages show them) if it is on the project's branch, else
+        NotFound; an ambiguous prefix is InvalidInput."""
+        version_id = version_id.lower()
         if not is_commit_id(version_id):
-            raise NotFound(f"no version {version_id!r}")
+            version_id = self._expand(version_id)
         kind = self._git("cat-file", "-t", version_id, check=False)
         if kind.returncode != 0 or kind.stdout.strip() != b"commit":
             raise NotFound(f"no version {version_id!r}")
@@ -254,6 +258,21 @@ class GitRepository:
         if reachable.returncode != 0:
             raise NotFound(f"no version {version_id!r}")
         return self.log(version_id, limit=1)[0]
+
+    def _expand(self, prefix: str) -> str:
+        """The full id of the one commit a short id names."""
+        if not MIN_SHORT_ID <= len(prefix) < 40 or not set(prefix) <= _HEX:
+            raise NotFound(f"no version {prefix!r}")
+        found = self._git("rev-parse", "--verify", f"{prefix}^{{commit}}", check=False)
+        if found.returncode != 0:
+            if b"ambiguous" in found.stderr:
+                raise InvalidInput(f"the version id {prefix!r} is ambiguous; give more digits")
+            raise NotFound(f"no version {prefix!r}")
+        return found.stdout.decode().strip()
+
+    def tree_id(self, rev: str) -> str:
+        """The id of a version's tree: equal trees are equal contents."""
+        return self._git("rev-parse", f"{rev}^{{tree}}").stdout.decode().strip()
 
     def log(self, start: str, *, limit: int, path: str | None = None) -> list[Commit]:
         """Up to `limit` versions from `start` back, newest first; only those touching `path`."""
@@ -321,8 +340,7 @@ class GitRepository:
 
     def restore(self, version_id: str, *, message: str, author: str, expected_head: str) -> str:
         """A new version whose tree equals that of `version_id`; history stays as it was."""
-        tree = self._git("rev-parse", f"{version_id}^{{tree}}").stdout.decode().strip()
-        return self._commit_tree(tree, message, author, expected_head)
+        return self._commit_tree(self.tree_id(version_id), message, author, expected_head)
 
     def _commit_changes(
         self,
@@ -388,4 +406,6 @@ def ensure_text(content: bytes, path: str) -> str:
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path!r} is not UTF-8 text") from None
+        raise InvalidInput(
+            f"{path!r} is not UTF-8 text (a binary file): download it from .../files/{{path}}/raw"
+        ) from None

@@ -21,9 +21,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 def normalize_path(raw: str) -> str:
     """Return the canonical form of a project-relative path, or raise InvalidPath.
 
-    `./a//b` becomes `a/b`. Absolute paths, `..`, backslashes, over-long paths, and names that
-    git would drop or that some file system would read as another name (`.git` above all) are
-    refused rather than repaired, because a repaired path is a file the client did not name.
+    `./a//b` becomes `a/b`. Absolute paths, a trailing `/`, `..`, backslashes, over-long
+    paths, and names that git would drop or that some file system would read as another name
+    (`.git` above all) are refused rather than repaired, because a repaired path is a file the
+    client did not name.
     """
     if not isinstance(raw, str) or raw == "":
         raise InvalidPath("path is empty")
@@ -33,6 +34,9 @@ def normalize_path(raw: str) -> str:
         raise InvalidPath("path must be relative to the project")
     if _DRIVE.match(raw):
         raise InvalidPath(f"path starts with the drive {raw[:2]!r}; it must be relative")
+    if raw.endswith("/"):
+        # `a/` would silently become the file `a`: the client named a directory.
+        raise InvalidPath("path ends with '/', which names a directory, not a file")
     parts = [part for part in raw.split("/") if part not in ("", ".")]
     if not parts:
         raise InvalidPath("path names the project root, not a file")

@@ -6,19 +6,33 @@ import asyncio
 import shutil
 import time
 import weakref
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from vibeforge.paging import Page, decode_cursor, encode_cursor
-from vibeforge.projects.git import Commit, GitRepository, ObjectCache, TreeEntry, ensure_text
+from vibeforge.paging import Page, decode_cursor, encode_cursor, newest_first, newest_page
+from vibeforge.projects.git import (
+    Commit,
+    GitRepository,
+    ObjectCache,
+    TreeEntry,
+    ensure_text,
+    is_commit_id,
+)
+from vibeforge.projects.moves import check_moves, default_message, moved_contents
+from vibeforge.projects.naming import (
+    ensure_unique_name,
+    name_taken,
+    project_name,
+    project_name_key,
+)
 from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.views import (
     UPDATABLE_FIELDS,
@@ -73,11 +87,11 @@ class ProjectService:
         self, owner: User, name: str, description: str = "", main_file: str = "main.py"
     ) -> ProjectView:
         """A new project with an empty main file as its first version."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("name must not be blank")
+        name = project_name(name)
         main_file = normalize_path(main_file)
         project_id = new_id()
+        async with self._db.transaction() as session:
+            await ensure_unique_name(session, owner, name, None)
         # The repository comes first: a crash before the row commits leaves an orphan
         # directory that start-up removes, never a row without its repository.
         await self._git(
@@ -89,6 +103,7 @@ class ProjectService:
             id=project_id,
             owner_id=owner.id,
             name=name,
+            name_key=project_name_key(name),
             description=description,
             main_file=main_file,
             state="ready",
@@ -97,31 +112,39 @@ class ProjectService:
         )
         try:
             async with self._db.transaction() as session:
+                # Checked again in the writing transaction; the unique index settles a race.
+                await ensure_unique_name(session, owner, name, None)
                 session.add(project)
-        except BaseException:
+        except BaseException as error:
             await asyncio.to_thread(shutil.rmtree, self._root / project_id, True)
+            if isinstance(error, IntegrityError):
+                raise name_taken(name) from None
             raise
         return project_view(project, current_code="")
 
     async def update(self, owner: User, project_id: str, changes: dict[str, Any]) -> ProjectView:
         """Change a project's name, description, main file, auto_apply or check command."""
         if "name" in changes:
-            changes["name"] = (changes["name"] or "").strip()
-            if not changes["name"]:
-                raise InvalidInput("name must not be blank")
+            changes["name"] = project_name(changes["name"] or "")
         if "main_file" in changes:
             changes["main_file"] = normalize_path(changes["main_file"])
         if changes.get("check_command") is not None:
             check_argv(changes["check_command"])
         await self._owned(owner, project_id)
-        async with self._db.transaction() as session:
-            project = await session.get(Project, project_id)
-            if project is None:
-                raise NotFound(f"no project {project_id!r}")
-            for name in UPDATABLE_FIELDS:
-                if name in changes:
-                    setattr(project, name, changes[name])
-            project.updated_at = utcnow()
+        try:
+            async with self._db.transaction() as session:
+                project = await session.get(Project, project_id)
+                if project is None:
+                    raise NotFound(f"no project {project_id!r}")
+                if "name" in changes:
+                    await ensure_unique_name(session, owner, changes["name"], project_id)
+                    project.name_key = project_name_key(changes["name"])
+                for name in UPDATABLE_FIELDS:
+                    if name in changes:
+                        setattr(project, name, changes[name])
+                project.updated_at = utcnow()
+        except IntegrityError:
+            raise name_taken(changes["name"]) from None
         return await self.get(owner, project_id)
 
     async def owned(self, owner: User, project_id: str) -> Project:
@@ -156,30 +179,29 @@ class ProjectService:
     async def list(self, owner: User, limit: int, cursor: str | None) -> Page[ProjectView]:
         """The owner's projects, newest first."""
         query = select(Project).where(Project.owner_id == owner.id, Project.state == "ready")
-        if cursor:
-            stamp, last_id = decode_cursor(cursor, 2)
-            try:
-                after = datetime.fromisoformat(stamp)
-            except (TypeError, ValueError):
-                raise InvalidInput("cursor is not valid") from None
-            query = query.where(tuple_(Project.created_at, Project.id) < (after, last_id))
-        query = query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit + 1)
         async with self._db.transaction() as session:
-            rows = list(await session.scalars(query))
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
-        return Page([project_view(row) for row in rows], next_cursor)
+            rows = list(await session.scalars(newest_first(query, Project, limit, cursor)))
+        page = newest_page(rows, limit)
+        return Page([project_view(row) for row in page.items], page.next)
 
-    async def delete(self, owner: User, project_id: str) -> None:
-        """Remove a project and its repository."""
+    async def delete(
+        self,
+        owner: User,
+        project_id: str,
+        *,
+        before_removal: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        """Remove a project and its repository. `before_removal` runs once the project is
+        marked deleting (so nothing new starts in it) and before anything is removed: the
+        caller stops the project's runs there."""
         await self._owned(owner, project_id)
         async with self._db.transaction() as session:
             project = await session.get(Project, project_id)
             if project is None:
                 raise NotFound(f"no project {project_id!r}")
             project.state = "deleting"
+        if before_removal is not None:
+            await before_removal()
         async with self._lock(project_id):
             await self._finish_delete(project_id)
 
@@ -237,54 +259,77 @@ class ProjectService:
         self, owner: User, project_id: str, path: str, version_id: str | None = None
     ) -> FileContent:
         """A file's content at the head, or at a given version."""
+        data, path, rev = await self.read_bytes(owner, project_id, path, version_id)
+        return FileContent(path, ensure_text(data, path), rev)
+
+    async def read_bytes(
+        self, owner: User, project_id: str, path: str, version_id: str | None = None
+    ) -> tuple[bytes, str, str]:
+        """A file's bytes (text or binary), its path and the version they were read at."""
         path = normalize_path(path)
         await self._owned(owner, project_id)
 
-        def read(repo: GitRepository) -> FileContent:
+        def read(repo: GitRepository) -> tuple[bytes, str, str]:
             rev = repo.resolve_version(version_id).id if version_id else _require_head(repo)
-            return FileContent(path, ensure_text(repo.read(rev, path), path), rev)
+            return repo.read(rev, path), path, rev
 
         return await self._git(project_id, read)
 
-    def _encode(self, path: str, content: str) -> bytes:
-        try:
-            data = content.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"content of {path!r} is not valid UTF-8 text") from None
+    def _encode(self, path: str, content: str | bytes) -> bytes:
+        """A file's bytes: text must be UTF-8 without NUL; bytes (a binary file, sent as
+        base64) are stored as they are. Either within the size limit."""
+        if isinstance(content, bytes):
+            data = content
+        else:
+            try:
+                data = content.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(f"content of {path!r} is not valid UTF-8 text") from None
         if len(data) > self._max_file_bytes:
             raise PayloadTooLarge(
                 f"{path!r} is {len(data)} bytes; the limit is {self._max_file_bytes}"
             )
-        if "\x00" in content:
-            raise InvalidInput(f"content of {path!r} contains NUL bytes; only text is stored")
+        if isinstance(content, str) and "\x00" in content:
+            raise InvalidInput(
+                f"content of {path!r} contains NUL bytes; send a binary file base64-encoded"
+                " (POST /projects/{id}/commits)"
+            )
         return data
 
     async def write_files(
         self,
         owner: User,
         project_id: str,
-        changes: dict[str, str | None],
+        changes: Mapping[str, str | bytes | None],
         message: str,
         *,
         expected_head: str | None = None,
+        renames: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        """Write and delete files in one new version (no version when nothing changes)."""
-        encoded = {}
+        """Write (text, or bytes for a binary file), delete (None) and rename (source ->
+        target) files in one new version; no version when nothing changes."""
+        encoded: dict[str, bytes | None] = {}
         for raw_path, content in changes.items():
             path = normalize_path(raw_path)
             encoded[path] = None if content is None else self._encode(path, content)
-        verb = "Delete" if all(data is None for data in encoded.values()) else "Update"
-        message = _message(message, f"{verb} {', '.join(sorted(encoded))}")
+        moves = {normalize_path(s): normalize_path(t) for s, t in (renames or {}).items()}
+        check_moves(moves, encoded)
+        message = _message(message, default_message(encoded, moves))
         await self._owned(owner, project_id)
 
         def commit(repo: GitRepository) -> WriteResult:
             head = _require_head(repo)
-            if expected_head is not None and expected_head != head:
-                raise Conflict(f"the project is at {head}, not {expected_head}")
-            if all(_unchanged(repo, head, path, data) for path, data in encoded.items()):
+            if expected_head is not None:
+                expected = expected_head
+                if not is_commit_id(expected):
+                    expected = repo.resolve_version(expected).id
+                if expected != head:
+                    raise Conflict(f"the project is at {head}, not {expected_head}")
+            staged = {**encoded, **moved_contents(repo, head, moves)}
+            if all(_unchanged(repo, head, path, data) for path, data in staged.items()):
                 return WriteResult(head, changed=False)
             new_head = repo.commit(
-                encoded, message=message, author=_author(owner), expected_head=head
+                staged, message=message, author=_author(owner), expected_head=head
             )
             return WriteResult(new_head, changed=True)
 
@@ -357,6 +402,8 @@ class ProjectService:
         def restore(repo: GitRepository) -> WriteResult:
             target = repo.resolve_version(version_id)
             head = _require_head(repo)
+            if repo.tree_id(target.id) == repo.tree_id(head):
+                return WriteResult(head, changed=False)  # as for writes: no empty version
             text = _message(message, f"Revert to {target.id[:12]}: {target.message[:80]}")
             new_head = repo.restore(
                 target.id, message=text, author=_author(owner), expected_head=head
@@ -364,7 +411,8 @@ class ProjectService:
             return WriteResult(new_head, changed=True)
 
         result = await self._git(project_id, restore)
-        await self._touch(project_id)
+        if result.changed:
+            await self._touch(project_id)
         return result
 
 

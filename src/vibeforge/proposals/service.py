@@ -20,6 +20,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, NotFound
+from vibeforge.paging import Page, newest_first, newest_page
 from vibeforge.projects.service import ProjectService
 from vibeforge.proposals.merge import three_way
 from vibeforge.runs.protocol import CodeChanged, ProposalMade, ServerEvent
@@ -142,6 +143,25 @@ class ProposalService:
         if row is None:
             raise NotFound(f"no proposal {proposal_id!r}")
         return row
+
+    async def list(
+        self,
+        owner: User,
+        project_id: str,
+        status: ProposalStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Proposal]:
+        """A project's proposals, newest first; only those of `status` if given."""
+        await self._projects.owned(owner, project_id)
+        query = select(Proposal).where(
+            Proposal.project_id == project_id, Proposal.owner_id == owner.id
+        )
+        if status is not None:
+            query = query.where(Proposal.status == status)
+        async with self._db.transaction() as db:
+            rows = list(await db.scalars(newest_first(query, Proposal, limit, cursor)))
+        return newest_page(rows, limit)
 
     async def _decide(self, row: Proposal, **values: Any) -> Proposal:
         values.setdefault("decided_at", utcnow())

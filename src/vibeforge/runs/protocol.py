@@ -83,10 +83,14 @@ class MessageFields(Strict):
 
 
 class Chat(Command, MessageFields):
-    """A user message: starts a run in the session (a run already active there is cancelled)."""
+    """A user message: starts a run in the session (a run already active there is cancelled,
+    or with `if_idle` the message is refused with `conflict`)."""
 
     type: ClassVar[str] = "chat"
     session_id: Id
+    if_idle: bool = Field(
+        default=False, strict=True, description="refuse (409) rather than cancel an active run"
+    )
 
 
 class Cancel(Command):
@@ -228,6 +232,7 @@ class ChatSessionStart:
     user_message_id: str
     model: str
     trace_id: str
+    superseded_run_id: str | None = None  # the run this one cancelled, if one was active
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +318,7 @@ class Done:
     proposal_status: str | None = None
     version_id: str | None = None
     counters: dict[str, int] | None = None
+    superseded_run_id: str | None = None  # the run this one cancelled, if one was active
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +331,12 @@ class PostResponseComplete:
 
 @dataclass(frozen=True, slots=True)
 class Cancelled:
-    """A run was cancelled; its partial answer is kept."""
+    """A run was cancelled; its partial answer is kept. `reason` says by what: the user,
+    a newer message (`superseded by message M (run R)`), the project's or session's deletion."""
 
     type: ClassVar[str] = "cancelled"
     message_id: str
+    reason: str = "cancelled by the user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +345,7 @@ class Interrupted:
 
     type: ClassVar[str] = "interrupted"
     message_id: str
+    reason: str = "the server stopped during this run"
 
 
 @dataclass(frozen=True, slots=True)

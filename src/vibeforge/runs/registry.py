@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from pathlib import Path
 
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import User
-from vibeforge.errors import VibeforgeError
+from vibeforge.db.types import new_id
+from vibeforge.errors import Conflict, VibeforgeError
 from vibeforge.llm import merge_params, validate_params
 from vibeforge.modelconfigs.service import ModelConfigService
+from vibeforge.runs import reasons
 from vibeforge.runs.context import Agent, AgentResult, RunContext
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import (
@@ -50,8 +53,11 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
+    cancel_reason: str | None = None  # why it was cancelled (see runs.reasons)
     shutting_down: bool = False
     error_status: int | None = None  # HTTP status of the error the run failed on, if any
+    superseded_run_id: str | None = None  # the run its start cancelled
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def id(self) -> str:
@@ -107,8 +113,10 @@ class RunRegistry:
     async def start(
         self, owner: User, command: Chat, *, session: ChatSession | None = None
     ) -> ActiveRun:
-        """Start a run for a user message; a run already active in the session is cancelled.
-        `session`: the session as the caller just fetched it for `owner`, saving a lookup."""
+        """Start a run for a user message; a run already active in the session is cancelled
+        (its `cancelled` names this run as the reason), or refused with Conflict when the
+        command says `if_idle`. `session`: the session as the caller just fetched it for
+        `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
         model = await self._models.resolve(owner, command.model, session.model_config_id)
@@ -116,9 +124,17 @@ class RunRegistry:
         merged = merge_params(model.spec.default_params, checked)
         async with self._lock(session.id):
             previous = self._by_session.get(session.id)
+            run_id, message_id = new_id(), new_id()
             if previous is not None:
-                await self._cancel(previous)
-            opened = await self.store.open(session, command.prompt, model.label)
+                if command.if_idle:
+                    raise Conflict(
+                        f"run {previous.id} is active in this session; cancel it, wait for "
+                        "it, or send the message without if_idle to supersede it"
+                    )
+                await self._cancel(previous, reasons.superseded_by(message_id, run_id))
+            opened = await self.store.open(
+                session, command.prompt, model.label, run_id=run_id, assistant_message_id=message_id
+            )
             ctx = RunContext(
                 run_id=opened.run_id,
                 trace_id=opened.trace_id,
@@ -137,10 +153,20 @@ class RunRegistry:
                 mode=command.mode or "code",
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
+            run.superseded_run_id = previous.id if previous is not None else None
             self._by_id[run.id] = run
             self._by_session[session.id] = run
             run.task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
             run.task.add_done_callback(lambda _: self._settle(run))
+        log.info(
+            "run %s started (session %s, project %s, model %s, user %s)",
+            run.id,
+            session.id,
+            session.project_id,
+            model.label,
+            owner.id,
+            extra={"run_id": run.id, "session_id": session.id, "project_id": session.project_id},
+        )
         return run
 
     def _settle(self, run: ActiveRun) -> None:
@@ -157,19 +183,28 @@ class RunRegistry:
         ctx = run.ctx
         ctx.emit(
             ChatSessionStart(
-                ctx.assistant_message_id, ctx.user_message_id, ctx.model.label, ctx.trace_id
+                ctx.assistant_message_id,
+                ctx.user_message_id,
+                ctx.model.label,
+                ctx.trace_id,
+                run.superseded_run_id,
             )
         )
         try:
             result = await self._agent_for(ctx)(ctx)
         except asyncio.CancelledError:
+            event: Interrupted | Cancelled
             if run.shutting_down:
-                status, event = MessageStatus.INTERRUPTED, Interrupted(ctx.assistant_message_id)
+                status, event = (
+                    MessageStatus.INTERRUPTED,
+                    Interrupted(ctx.assistant_message_id, reasons.SERVER_STOPPED),
+                )
             else:
-                status, event = MessageStatus.CANCELLED, Cancelled(ctx.assistant_message_id)
+                reason = run.cancel_reason or reasons.BY_USER
+                status, event = MessageStatus.CANCELLED, Cancelled(ctx.assistant_message_id, reason)
             ctx.emit(event)
             run.cancelled.set()
-            await self._finish(run, AgentResult(status=status))
+            await self._finish(run, AgentResult(status=status), reason=event.reason)
             raise
         except VibeforgeError as error:
             ctx.emit(RunFailed(error.code, error.detail))
@@ -190,9 +225,12 @@ class RunRegistry:
             )
         await self._finish(run, result)
 
-    async def _finish(self, run: ActiveRun, result: AgentResult) -> None:
+    async def _finish(
+        self, run: ActiveRun, result: AgentResult, *, reason: str | None = None
+    ) -> None:
         """Commit the run's outcome, then drop its journal; `done` is numbered before the
-        commit so the stored sequence covers it, and published after it."""
+        commit so the stored sequence covers it, and published after it. `reason`: why a
+        cancelled or interrupted run stopped."""
         ctx = run.ctx
         content = result.content if result.content is not None else "".join(ctx.content)
         # A model may emit NUL; PostgreSQL cannot store it in text, and nothing may be lost.
@@ -218,9 +256,18 @@ class RunRegistry:
                 stages=ctx.stages,
                 calls=ctx.calls,
                 last_seq=ctx.stream.last_seq,
+                reason=reason,
             )
         )
         ctx.journal.discard()
+        log.info(
+            "run %s ended: %s%s (%.0f ms)",
+            run.id,
+            result.status,
+            f" ({reason})" if reason else "",
+            (time.perf_counter() - run.started) * 1000,
+            extra={"run_id": run.id, "status": str(result.status), "error_code": result.error_code},
+        )
         if not run.outcome.done():
             run.outcome.set_result(done)
         for event in finals:
@@ -233,16 +280,38 @@ class RunRegistry:
         if run is None or run.ctx.owner.id != owner.id:
             stored = await self.store.status(owner, run_id)
             return CancelOutcome(run_id, stored.status, False)
-        await self._cancel(run)
+        await self._cancel(run, reasons.BY_USER)
         if run.task is not None:
             await asyncio.wait([run.task], timeout=CANCEL_WAIT_S)
         return CancelOutcome(run_id, RunStatus.CANCELLED, True)
 
-    async def _cancel(self, run: ActiveRun) -> None:
+    async def cancel_where(self, match: Callable[[ActiveRun], bool], reason: str) -> list[str]:
+        """Cancel every run `match` selects, for `reason`; returns once each has stored its
+        partial answer (or the wait timed out). The ids of the runs it cancelled."""
+        runs = [run for run in list(self._by_id.values()) if match(run)]
+        await asyncio.gather(*(self._cancel(run, reason) for run in runs), return_exceptions=True)
+        tasks = [run.task for run in runs if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+        return [run.id for run in runs]
+
+    async def cancel_project(self, project_id: str, reason: str) -> list[str]:
+        """Cancel every run in a project's sessions (before the project goes away)."""
+        return await self.cancel_where(lambda run: run.ctx.project_id == project_id, reason)
+
+    async def cancel_session(self, session_id: str, reason: str) -> list[str]:
+        """Cancel the run active in a session, if any."""
+        return await self.cancel_where(lambda run: run.ctx.session.id == session_id, reason)
+
+    async def _cancel(self, run: ActiveRun, reason: str) -> None:
         if run.task is None or run.task.done():
             return
         if not run.cancel_requested:
             run.cancel_requested = True
+            run.cancel_reason = reason
+            log.info(
+                "cancelling run %s: %s", run.id, reason, extra={"run_id": run.id, "reason": reason}
+            )
             run.task.cancel()
         try:
             await asyncio.wait_for(run.cancelled.wait(), CANCEL_WAIT_S)
@@ -275,18 +344,35 @@ class RunRegistry:
         )
 
     async def recover(self) -> int:
-        """At start-up, end the runs that a stop cut off; returns how many there were."""
-        return await self.store.recover(self._journal_dir)
+        """At start-up, end the runs that a stop cut off (each logged); returns how many."""
+        recovered = await self.store.recover(self._journal_dir)
+        for run in recovered:
+            log.warning(
+                "recovered run %s as %s: %s",
+                run.run_id,
+                run.status,
+                run.reason,
+                extra={"run_id": run.run_id, "status": str(run.status)},
+            )
+        return len(recovered)
 
-    async def shutdown(self) -> None:
-        """Stop every run; their partial answers are kept as interrupted messages."""
+    def active_count(self) -> int:
+        """How many runs this process is executing."""
+        return len(self._by_id)
+
+    async def shutdown(self) -> int:
+        """Stop every run; their partial answers are kept as interrupted messages. Returns
+        how many runs were interrupted."""
         runs = list(self._by_id.values())
         for run in runs:
             run.shutting_down = True
-        await asyncio.gather(*(self._cancel(run) for run in runs), return_exceptions=True)
+        await asyncio.gather(
+            *(self._cancel(run, reasons.SERVER_STOPPED) for run in runs), return_exceptions=True
+        )
         tasks = [run.task for run in runs if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+        return len(runs)
 
 
 def _done(run: ActiveRun, result: AgentResult, content: str) -> Done:
@@ -306,4 +392,5 @@ def _done(run: ActiveRun, result: AgentResult, content: str) -> Done:
         proposal_status=result.proposal_status,
         version_id=result.version_id,
         counters=result.counters,
+        superseded_run_id=run.superseded_run_id,
     )

@@ -23,6 +23,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import NotFound
+from vibeforge.runs import reasons
 from vibeforge.runs.journal import leftover_journals
 from vibeforge.sessions.service import SessionService
 from vibeforge.statuses import MessageStatus, RunStatus
@@ -44,6 +45,16 @@ class RunStatusOut(BaseModel):
     finished_at: datetime | None
     error: str | None
     error_code: str | None
+    reason: str | None = None  # why it was cancelled or interrupted
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRun:
+    """A run that start-up found cut off, and how it was closed."""
+
+    run_id: str
+    status: MessageStatus
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,7 @@ class FinishedRun:
     stages: list[dict[str, Any]]
     calls: list[LLMCall]
     last_seq: int
+    reason: str | None = None  # why a cancelled or interrupted run stopped
 
 
 class RunStore:
@@ -84,11 +96,20 @@ class RunStore:
         self._db = db
         self._sessions = sessions
 
-    async def open(self, session: ChatSession, prompt: str, model_label: str) -> OpenedRun:
-        """Insert the user's message, the streaming answer and the run; read the history.
-        One transaction: each costs a pool checkout, a commit and a reset, every one a round
-        trip to the database thread."""
-        run_id, user_id, assistant_id = new_id(), new_id(), new_id()
+    async def open(
+        self,
+        session: ChatSession,
+        prompt: str,
+        model_label: str,
+        *,
+        run_id: str | None = None,
+        assistant_message_id: str | None = None,
+    ) -> OpenedRun:
+        """Insert the user's message, the streaming answer and the run (with the given ids,
+        when the caller needed them first); read the history. One transaction: each costs a
+        pool checkout, a commit and a reset, every one a round trip to the database thread."""
+        run_id, user_id = run_id or new_id(), new_id()
+        assistant_id = assistant_message_id or new_id()
         trace_id = uuid.uuid4().hex
         now = utcnow()
         async with self._db.transaction() as db:
@@ -147,6 +168,7 @@ class RunStore:
                     token_usage=run.token_usage,
                     error=storable(run.error) if run.error else None,
                     error_code=run.error_code,
+                    reason=run.reason,
                 )
             )
             await db.execute(
@@ -157,6 +179,7 @@ class RunStore:
                     stages=jsonable_stages(run.stages),
                     error=run.error,
                     error_code=run.error_code,
+                    reason=run.reason,
                     finished_at=utcnow(),
                 )
             )
@@ -190,29 +213,51 @@ class RunStore:
             finished_at=row.finished_at,
             error=row.error,
             error_code=row.error_code,
+            reason=row.reason,
         )
 
-    async def recover(self, journal_dir: Path) -> int:
+    async def recover(self, journal_dir: Path) -> list[ClosedRun]:
         """At start-up: runs that never finished become interrupted (or cancelled) messages
-        holding every chunk their journal recorded. Returns how many were recovered."""
-        recovered = 0
+        holding every chunk their journal recorded, each saying why."""
+        recovered = []
         for journal in leftover_journals(journal_dir):
-            cancelled = any(event.type == "cancelled" for event in journal.events)
-            status = MessageStatus.CANCELLED if cancelled else MessageStatus.INTERRUPTED
+            # The journal tells how the run was stopping: a cancel, a shutdown, or nothing
+            # (the process died).
+            status, reason = MessageStatus.INTERRUPTED, reasons.SERVER_DIED
+            for event in journal.events:
+                if event.type == "cancelled":
+                    status = MessageStatus.CANCELLED
+                    reason = str(event.data.get("reason") or reasons.BY_USER)
+                elif event.type == "interrupted":
+                    reason = str(event.data.get("reason") or reasons.SERVER_STOPPED)
             await self.close(
-                journal.run_id, status, journal.content, journal.thinking, journal.last_seq
+                journal.run_id,
+                status,
+                journal.content,
+                journal.thinking,
+                journal.last_seq,
+                reason=reason,
             )
             journal.path.unlink(missing_ok=True)
-            recovered += 1
+            recovered.append(ClosedRun(journal.run_id, status, reason))
         async with self._db.transaction() as db:
             orphans = list(await db.scalars(select(Run.id).where(Run.status == RunStatus.RUNNING)))
         for run_id in orphans:
-            await self.close(run_id, MessageStatus.INTERRUPTED, "", "", 0)
-            recovered += 1
+            await self.close(
+                run_id, MessageStatus.INTERRUPTED, "", "", 0, reason=reasons.JOURNAL_LOST
+            )
+            recovered.append(ClosedRun(run_id, MessageStatus.INTERRUPTED, reasons.JOURNAL_LOST))
         return recovered
 
     async def close(
-        self, run_id: str, status: MessageStatus, content: str, thinking: str, last_seq: int
+        self,
+        run_id: str,
+        status: MessageStatus,
+        content: str,
+        thinking: str,
+        last_seq: int,
+        *,
+        reason: str | None = None,
     ) -> None:
         """End a run that its process could not finish, keeping what its journal held."""
         interrupted = status == MessageStatus.INTERRUPTED
@@ -224,11 +269,13 @@ class RunStore:
             row.finished_at = utcnow()
             row.error = "the server stopped during this run" if interrupted else None
             row.error_code = "interrupted" if interrupted else None
+            row.reason = reason
             message = await db.get(ChatMessage, row.assistant_message_id)
             if message is not None:
                 message.content = storable(content)
                 message.thinking = storable(thinking)
                 message.status = status
+                message.reason = reason
             await ensure_root_span(db, row)
             await db.execute(
                 update(ChatSession)

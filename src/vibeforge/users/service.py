@@ -7,8 +7,9 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.engine import Database
@@ -22,6 +23,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # at once; a revocation made by another process takes effect here within this many seconds.
 AUTH_CACHE_TTL_S = 5.0
 AUTH_CACHE_MAX = 10_000
+# A token's last_used_at is written at most this often: a write per request would make every
+# read a database write (SQLite has one writer at a time).
+LAST_USED_EVERY_S = 60.0
 
 
 def token_digest(token: str) -> str:
@@ -46,9 +50,16 @@ class IssuedToken:
 class UserService:
     """Users and tokens; every method opens its own transaction."""
 
-    def __init__(self, db: Database, *, auth_cache_ttl: float = AUTH_CACHE_TTL_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        auth_cache_ttl: float = AUTH_CACHE_TTL_S,
+        last_used_every: float = LAST_USED_EVERY_S,
+    ) -> None:
         self._db = db
         self._auth_cache_ttl = auth_cache_ttl
+        self._last_used_every = timedelta(seconds=last_used_every)
         # token digest -> (expiry on the monotonic clock, user): every WebSocket connect and
         # HTTP request authenticates, and a database round trip each costs more than a run's
         # whole start-up budget allows.
@@ -125,7 +136,9 @@ class UserService:
         self._auth_cache.pop(digest, None)
 
     async def authenticate(self, token: str) -> User:
-        """The user a bearer token belongs to; Unauthorized when unknown or revoked."""
+        """The user a bearer token belongs to; Unauthorized when unknown or revoked. The
+        token's last_used_at is brought up to date when it is older than `last_used_every`
+        (lookups served from the cache write nothing)."""
         digest = token_digest(token)
         now = time.monotonic()
         cached = self._auth_cache.get(digest)
@@ -133,12 +146,20 @@ class UserService:
             return cached[1]
         revocations = self._revocations
         async with self._db.transaction() as session:
-            row = await session.execute(
-                select(User)
-                .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.digest == digest, ApiToken.revoked_at.is_(None))
-            )
-            user = row.scalar()
+            found = (
+                await session.execute(
+                    select(User, ApiToken.id, ApiToken.last_used_at)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(ApiToken.digest == digest, ApiToken.revoked_at.is_(None))
+                )
+            ).first()
+            user = found[0] if found is not None else None
+            if found is not None:
+                stamp = utcnow()
+                if found[2] is None or stamp - found[2] >= self._last_used_every:
+                    await session.execute(
+                        update(ApiToken).where(ApiToken.id == found[1]).values(last_used_at=stamp)
+                    )
         if user is None:
             self._auth_cache.pop(digest, None)
             raise Unauthorized("invalid or revoked token")

@@ -7,12 +7,18 @@ percent-decoded bytes must be UTF-8) before the server's decoded text is used.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+import base64
+import binascii
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
 
 from vibeforge.api.changes import publish_write
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
+    CommitCreate,
+    EncodedContent,
     FileEntryOut,
     FileOut,
     FileRename,
@@ -22,6 +28,7 @@ from vibeforge.api.schemas import (
     VersionOut,
     VersionWritten,
 )
+from vibeforge.errors import InvalidInput
 from vibeforge.projects.paths import check_url_bytes
 
 router = APIRouter(tags=["files"], route_class=AuthFirstRoute)
@@ -74,6 +81,75 @@ async def file_versions(
     page = await projects.versions(user, project_id, limit, cursor, path=_url_path(request, path))
     items = [VersionOut.model_validate(commit, from_attributes=True) for commit in page.items]
     return PageOut(items=items, next=page.next)
+
+
+@router.get(
+    "/projects/{project_id}/files/{path:path}/raw",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}, "text/plain": {}}}},
+)
+async def download_file(
+    request: Request,
+    project_id: str,
+    path: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    version_id: str | None = Query(default=None, max_length=64),
+) -> Response:
+    """A file's bytes as a download (binary files included), at the head or `version_id`."""
+    data, path, version = await projects.read_bytes(
+        user, project_id, _url_path(request, path), version_id
+    )
+    try:
+        data.decode("utf-8")
+        media_type = "text/plain; charset=utf-8"
+    except UnicodeDecodeError:
+        media_type = "application/octet-stream"
+    name = path.rsplit("/", 1)[-1]
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            # A download, never a page of this origin (an HTML file must not run here).
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "X-Version-ID": version,
+        },
+    )
+
+
+@router.post("/projects/{project_id}/commits")
+async def commit_files(
+    project_id: str,
+    body: CommitCreate,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
+) -> VersionWritten:
+    """Write, delete and rename many files as one version (none when nothing changes)."""
+    changes = {path: _decoded(path, content) for path, content in body.files.items()}
+    result = await projects.write_files(
+        user,
+        project_id,
+        changes,
+        body.message or "",
+        expected_head=body.expected_version,
+        renames=body.renames,
+    )
+    paths = sorted({*body.files, *body.renames, *body.renames.values()})
+    return publish_write(services, project_id, result, paths)
+
+
+def _decoded(path: str, content: str | EncodedContent | None) -> str | bytes | None:
+    """Text as text; base64 as the bytes it encodes (strictly: no stray characters)."""
+    if not isinstance(content, EncodedContent):
+        return content
+    if content.encoding == "utf-8":
+        return content.content
+    try:
+        return base64.b64decode(content.content, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"content of {path!r} is not valid base64") from None
 
 
 @router.get("/projects/{project_id}/files/{path:path}")

@@ -11,23 +11,28 @@ from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ModelConfig
+from vibeforge.db.tables import User
 
 router = APIRouter(tags=["models"], route_class=AuthFirstRoute)
 
 
-def model_config_out(row: ModelConfig) -> ModelConfigOut:
-    """A model config as its owner sees it."""
+def model_config_out(row: ModelConfig, viewer: User) -> ModelConfigOut:
+    """A model config as `viewer` sees it: another user's shared config without its URL
+    (which may name a private host or carry credentials), and never with a key."""
+    owned = row.owner_id == viewer.id
     return ModelConfigOut(
         id=row.id,
         name=row.name,
         provider=row.provider,
         model=row.model,
-        base_url=row.base_url,
+        base_url=row.base_url if owned else None,
         has_api_key=row.api_key_encrypted is not None,
         params=row.params or {},
         prices=row.prices,
         edit_format=row.edit_format,
-        is_default=row.is_default,
+        is_default=row.is_default and owned,
+        shared=row.shared,
+        owned=owned,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -38,19 +43,20 @@ async def create_model(
     body: ModelConfigCreate, user: CurrentUser, services: ServicesDep
 ) -> ModelConfigOut:
     """Store a provider connection; its API key is encrypted and never returned."""
-    return model_config_out(await services.models.create(user, body.model_dump(mode="json")))
+    return model_config_out(await services.models.create(user, body.model_dump(mode="json")), user)
 
 
 @router.get("/models")
 async def list_models(user: CurrentUser, services: ServicesDep) -> PageOut[ModelConfigOut]:
-    """The caller's model configs."""
-    return PageOut(items=[model_config_out(row) for row in await services.models.list(user)])
+    """The model configs the caller may use: their own, then those shared by an admin."""
+    rows = await services.models.list(user)
+    return PageOut(items=[model_config_out(row, user) for row in rows])
 
 
 @router.get("/models/{config_id}")
 async def get_model(config_id: str, user: CurrentUser, services: ServicesDep) -> ModelConfigOut:
     """One model config, by id or name."""
-    return model_config_out(await services.models.get(user, config_id))
+    return model_config_out(await services.models.get(user, config_id), user)
 
 
 @router.patch("/models/{config_id}")
@@ -59,7 +65,7 @@ async def update_model(
 ) -> ModelConfigOut:
     """Change some fields of a model config."""
     changes = body.model_dump(mode="json", exclude_unset=True)
-    return model_config_out(await services.models.update(user, config_id, changes))
+    return model_config_out(await services.models.update(user, config_id, changes), user)
 
 
 @router.delete("/models/{config_id}", status_code=status.HTTP_204_NO_CONTENT)

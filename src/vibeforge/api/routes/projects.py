@@ -18,6 +18,7 @@ from vibeforge.api.schemas import (
     VersionOut,
     VersionWritten,
 )
+from vibeforge.runs import reasons
 
 router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
@@ -59,9 +60,16 @@ async def update_project(
 
 
 @router.delete("/projects/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_project(project_id: str, user: CurrentUser, projects: ProjectsDep) -> Response:
-    """Delete a project and its repository."""
-    await projects.delete(user, project_id)
+async def delete_project(
+    project_id: str, user: CurrentUser, projects: ProjectsDep, services: ServicesDep
+) -> Response:
+    """Delete a project and its repository; its runs are cancelled first (their subscribers
+    get `cancelled` with the reason)."""
+
+    async def stop_runs() -> None:
+        await services.runs.cancel_project(project_id, reasons.PROJECT_DELETED)
+
+    await projects.delete(user, project_id, before_removal=stop_runs)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from vibeforge.api.deps import CurrentUser, ServicesDep
+from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
-from vibeforge.api.schemas import Strict
+from vibeforge.api.schemas import PageOut, Strict
 from vibeforge.proposals.views import ProposalAccepted, ProposalOut
+from vibeforge.statuses import ProposalStatus
 
 router = APIRouter(tags=["proposals"], route_class=AuthFirstRoute)
 
@@ -22,6 +23,21 @@ class SessionAutoApply(Strict):
     """A session's own auto_apply; null inherits the project's."""
 
     auto_apply: bool | None
+
+
+@router.get("/projects/{project_id}/proposals")
+async def list_proposals(
+    project_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    status: ProposalStatus | None = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[ProposalOut]:
+    """The project's proposals, newest first; `?status=pending` for those awaiting a decision
+    (with auto_apply off, every approved edit waits there)."""
+    page = await services.proposals.list(user, project_id, status, limit, cursor)
+    return PageOut(items=[ProposalOut.of(row) for row in page.items], next=page.next)
 
 
 @router.get("/proposals/{proposal_id}")

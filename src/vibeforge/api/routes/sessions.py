@@ -22,6 +22,7 @@ from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.logs import request_id
+from vibeforge.runs import reasons
 from vibeforge.runs.protocol import Chat, Done, event_data
 from vibeforge.services import Services
 
@@ -73,7 +74,10 @@ async def get_session(session_id: str, user: CurrentUser, services: ServicesDep)
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def clear_session(session_id: str, user: CurrentUser, services: ServicesDep) -> Response:
-    """Clear the history: old messages stay readable as archived."""
+    """Clear the history (its active run is cancelled first): old messages stay readable as
+    archived."""
+    await services.sessions.get(user, session_id)
+    await services.runs.cancel_session(session_id, reasons.SESSION_CLEARED)
     await services.sessions.clear(user, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -97,6 +101,7 @@ async def list_messages(
     "/sessions/{session_id}/messages",
     responses={
         202: {"model": RunAccepted},
+        409: {"description": "`if_idle=true` and a run is active in the session"},
         **{code: {"model": RunFailed} for code in (500, 502, 503, 504)},
     },
     response_model=RunResult,
@@ -107,16 +112,24 @@ async def post_message(
     user: CurrentUser,
     services: ServicesDep,
     wait: bool = Query(default=True, description="false: answer 202 at once"),
+    if_idle: bool = Query(
+        default=False, description="true: 409 if a run is active, instead of cancelling it"
+    ),
 ) -> RunResult | JSONResponse:
     """Start a run; by default wait for its outcome (it streams over the sockets either way).
 
-    A run that failed on an error answers that error's status (502-504 for a provider's)
-    in the error shape, with the ids of the stored message and run."""
-    command = Chat(session_id=session_id, **body.model_dump())
+    A run already active in the session is cancelled (`superseded_run_id` names it; its
+    `cancelled` event says `superseded by message ...`), unless `if_idle`. A run that failed
+    on an error answers that error's status (502-504 for a provider's) in the error shape,
+    with the ids of the stored message and run."""
+    command = Chat(session_id=session_id, if_idle=if_idle, **body.model_dump())
     run = await services.runs.start(user, command)
     if not wait:
         accepted = RunAccepted(
-            message_id=run.ctx.assistant_message_id, run_id=run.id, trace_id=run.ctx.trace_id
+            message_id=run.ctx.assistant_message_id,
+            run_id=run.id,
+            trace_id=run.ctx.trace_id,
+            superseded_run_id=run.superseded_run_id,
         )
         return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
     outcome = await services.runs.wait(run)
