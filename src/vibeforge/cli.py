@@ -21,6 +21,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    # The sign-in link printed at first start names the address actually served.
+    settings = settings.model_copy(update={"host": host, "port": port})
     data_dir = settings.resolved_data_dir
     print(f"vibeforge {__version__}: http://{host}:{port} (data in {data_dir})", flush=True)
     app = create_app(settings)
@@ -82,6 +84,32 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _users_signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.db.engine import Database
+    from vibeforge.errors import VibeforgeError
+    from vibeforge.users.service import UserService
+    from vibeforge.users.signin import SigninCodes, signin_url
+
+    async def find() -> str:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.upgrade()
+            return (await UserService(db).by_email(args.email)).id
+        finally:
+            await db.dispose()
+
+    settings.ensure_data_dir()
+    try:
+        user_id = asyncio.run(find())
+    except VibeforgeError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    code = SigninCodes(settings.resolved_data_dir).create(user_id)
+    print("open this link to sign in to the web client (works once, for 1 hour):")
+    print(signin_url(settings.host, settings.port, code.code))
+    return 0
+
+
 def _stub_llm(args: argparse.Namespace, _: Settings) -> int:
     from vibeforge.llm.stub.cli import main as stub_main
 
@@ -126,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
     create.set_defaults(handler=_users_create)
+    link = users_commands.add_parser(
+        "signin-link", help="print a one-time link that signs a user in to the web client"
+    )
+    link.add_argument("email", nargs="?", default="admin@localhost")
+    link.set_defaults(handler=_users_signin_link)
 
     stub = commands.add_parser(
         "stub-llm",
