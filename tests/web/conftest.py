@@ -123,7 +123,7 @@ async def new_page(
     browser: Browser, server: RunningServer, *, signed_in: bool = True, **options: Any
 ) -> tuple[BrowserContext, Page, PageGuard]:
     """A fresh context (optionally holding the admin token) and a page in it."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 860}, **options)
+    context = await browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **options})
     if signed_in:
         auth = json.dumps({"token": TOKEN, "minted": False, "email": "admin@localhost"})
         await context.add_init_script(

@@ -94,12 +94,14 @@ function start() {
   });
   onAuthChange((auth) => {
     showChrome(auth);
+    if (auth) socket.connect();
     if (!auth) {
       socket.disconnect();
       if (currentRoute().screen?.name !== 'signin') navigate('/signin', null, { replace: true });
     }
   });
   showChrome(getAuth());
+  socket.connect();
   window.addEventListener('hashchange', render);
   window.addEventListener('unhandledrejection', (event) => notifyError(event.reason));
   render();

@@ -82,9 +82,13 @@ export async function render(container, route) {
     keyOf: (message) => message.id,
     estimate: estimateHeight,
   });
+  const empty = h('p', { class: 'empty' }, 'No messages yet: ask for a change or a question below.');
+  scroller.prepend(empty);
   const show = () => {
     list.setItems(state.messages);
-    if (!state.messages.length) scroller.setAttribute('aria-label', 'Messages (none yet)');
+    // A feed must hold articles: an empty list is a plain region with a note.
+    empty.hidden = state.messages.length > 0;
+    scroller.setAttribute('role', state.messages.length ? 'feed' : 'region');
   };
 
   const updateBar = () => {

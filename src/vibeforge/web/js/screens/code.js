@@ -107,15 +107,15 @@ export async function render(container, route) {
   const showTree = async () => {
     const files = await api(`/projects/${projectId}/files`);
     replace(tree,
-      h('div', { class: 'row spread' }, h('strong', null, `${files.items.length} files`),
+      h('div', { class: 'row spread' }, h('strong', null, files.items.length === 1 ? '1 file' : `${files.items.length} files`),
         h('button', { type: 'button', class: 'small', onclick: () => showEditor(null, '') }, 'New file')),
       files.items.length ? treeList(buildTree(files.items), projectId, path) : h('p', { class: 'muted' }, 'No files.'));
     return files;
   };
   const showEditor = (filePath, content) => {
     replace(view, editor(projectId, filePath, content, (saved) => {
-      if (saved) navigate(`/p/${projectId}/code/${pathSegment(saved)}`);
-      else showFile();
+      if (saved && (saved !== path || version)) navigate(`/p/${projectId}/code/${pathSegment(saved)}`);
+      else Promise.all([showTree(), showFile()]);
     }));
   };
   const showFile = async () => {

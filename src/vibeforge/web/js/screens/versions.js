@@ -27,8 +27,8 @@ export async function render(container, route) {
   };
   await load();
 
-  const fromSelect = h('select', { 'aria-label': 'Compare from (older)' });
-  const toSelect = h('select', { 'aria-label': 'Compare to (newer)' });
+  const fromSelect = h('select', { id: 'cmp-from' });
+  const toSelect = h('select', { id: 'cmp-to' });
   const fillSelects = () => {
     replace(fromSelect, h('option', { value: '' }, 'its parent'),
       versions.map((v) => h('option', { value: v.id, selected: v.id === from }, versionLabel(v))));
@@ -39,8 +39,6 @@ export async function render(container, route) {
   const compareForm = h('form', { class: 'row panel', 'aria-label': 'Compare versions' },
     h('label', { for: 'cmp-to' }, 'Changes in'), toSelect,
     h('label', { for: 'cmp-from' }, 'since'), fromSelect, compare);
-  toSelect.id = 'cmp-to';
-  fromSelect.id = 'cmp-from';
   compareForm.addEventListener('submit', (event) => {
     event.preventDefault();
     navigate(`/p/${projectId}/versions`, { to: toSelect.value, from: fromSelect.value });
