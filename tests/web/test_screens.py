@@ -157,7 +157,8 @@ async def test_model_settings_keep_keys_write_only(
     await row.get_by_role("button", name="Test second").click()
     await expect(row.get_by_role("status")).to_contain_text("ok in")
     await row.get_by_role("button", name="Make second the default").click()
-    await expect(page.locator("tr[data-model='second']")).to_contain_text("default")
+    await expect(page.locator("tr[data-model='second'] .badge")).to_have_text(" default")
+    await expect(page.get_by_role("button", name="Make second the default")).to_be_disabled()
     models = {m["name"]: m for m in (await http.get("/models")).json()["items"]}
     assert models["second"]["is_default"] and models["second"]["has_api_key"]
     await check_accessibility(page, "settings")

@@ -179,7 +179,7 @@ export function defaultDiffMode() {
 }
 
 /** A diff with its unified / side-by-side switch. */
-export function diffView(text, { mode = defaultDiffMode(), label = 'Diff' } = {}) {
+export function diffView(text, { mode = defaultDiffMode(), label = 'Diff', heading = 'h3' } = {}) {
   const files = parseDiff(text || '');
   const holder = h('div', { class: 'diff-body' });
   const unified = h('button', { type: 'button', class: 'small', 'aria-pressed': String(mode === 'unified') }, 'Unified');
@@ -197,7 +197,7 @@ export function diffView(text, { mode = defaultDiffMode(), label = 'Diff' } = {}
       const language = languageOf(file.newPath || file.oldPath);
       const table = mode === 'split' ? splitTable(file, language) : unifiedTable(file, language);
       holder.append(h('section', { class: 'diff-file', 'aria-label': fileTitle(file) },
-        h('h3', null, fileTitle(file)),
+        h(heading, { class: 'diff-title' }, fileTitle(file)),
         file.notes.length && !file.hunks.length ? h('p', { class: 'muted small-text' }, file.notes.join(' ')) : null,
         h('div', { class: 'diff-scroll' }, table)));
     }

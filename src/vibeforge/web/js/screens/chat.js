@@ -14,9 +14,12 @@ import { estimateHeight, renderMessage } from './message.js';
 const SAVE_EVERY_MS = 250;
 
 function sessionPicker(projectId, sessions, current) {
+  // The project's global session is always offered (it is created when first opened).
+  const nodes = sessions.filter((s) => s.type === 'node');
   const select = h('select', { 'aria-label': 'Session' },
-    sessions.map((s) => h('option', { value: s.node_id ?? '', selected: s.session_id === current.session_id },
-      s.type === 'global' ? 'Whole project' : `File: ${s.node_id}`)));
+    h('option', { value: '', selected: current.type === 'global' }, 'Whole project'),
+    nodes.map((s) => h('option', { value: s.node_id, selected: s.session_id === current.session_id },
+      `File: ${s.node_id}`)));
   select.addEventListener('change', () => navigate(`/p/${projectId}/chat`, { node: select.value }));
   return select;
 }

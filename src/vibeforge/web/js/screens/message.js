@@ -84,7 +84,7 @@ function proposalBox(message, view) {
       pending ? h('button', { type: 'button', class: 'small primary', onclick: () => decide('accept') }, 'Accept') : null,
       pending ? h('button', { type: 'button', class: 'small', onclick: () => decide('reject') }, 'Reject') : null,
       proposal.diff ? toggle : null),
-    message.ui.showProposal && proposal.diff ? diffView(proposal.diff, { label: 'Proposal diff' }) : null);
+    message.ui.showProposal && proposal.diff ? diffView(proposal.diff, { label: 'Proposal diff', heading: 'h2' }) : null);
 }
 
 /** The card of one message; `view.refresh(id)` re-renders it after a change. */
@@ -114,7 +114,7 @@ export function renderMessage(message, view) {
       message.ui.showDiff ? 'Hide diff' : 'Show diff');
     toggle.addEventListener('click', () => { message.ui.showDiff = !message.ui.showDiff; view.refresh(message.id); });
     card.append(h('div', { class: 'row' }, toggle));
-    if (message.ui.showDiff) card.append(diffView(message.diff, { label: 'Message diff' }));
+    if (message.ui.showDiff) card.append(diffView(message.diff, { label: 'Message diff', heading: 'h2' }));
   }
   if (assistant && message.token_usage) {
     const details = h('button', { type: 'button', class: 'small', 'aria-expanded': String(!!message.ui.details) },

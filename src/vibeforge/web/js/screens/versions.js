@@ -91,7 +91,7 @@ export async function render(container, route) {
     try {
       const diff = await api(`/projects/${projectId}/versions/${target}/diff`, { query: { against: from || undefined } });
       const title = diff.against ? `${short(diff.version_id)} against ${short(diff.against)}` : `${short(diff.version_id)} (the first version)`;
-      replace(diffBox, h('h3', null, `Diff: ${title}`), diffView(diff.diff, { label: 'Version diff' }));
+      replace(diffBox, h('h3', null, `Diff: ${title}`), diffView(diff.diff, { label: 'Version diff', heading: 'h4' }));
     } catch (error) {
       replace(diffBox, h('p', { class: 'error-text', role: 'alert' }, error.detail || error.message));
     }
