@@ -156,7 +156,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
     app.include_router(websocket.router)
     install_error_handlers(app)
-    routes = (meta, users, signin, projects, files, models, sessions, runs, proposals, usage, traces)
+    routes = (
+        meta,
+        users,
+        signin,
+        projects,
+        files,
+        models,
+        sessions,
+        runs,
+        proposals,
+        usage,
+        traces,
+    )
     for module in routes:
         app.include_router(module.router)
     mount_web_client(app)

@@ -126,8 +126,9 @@ async def new_page(
     context = await browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **options})
     if signed_in:
         auth = json.dumps({"token": TOKEN, "minted": False, "email": "admin@localhost"})
+        key = repr(AUTH_KEY)
         await context.add_init_script(
-            f"if (!localStorage.getItem({AUTH_KEY!r})) localStorage.setItem({AUTH_KEY!r}, {auth!r});"
+            f"localStorage.getItem({key}) || localStorage.setItem({key}, {auth!r})"
         )
     guard = PageGuard(server.url)
     page = await context.new_page()
@@ -169,5 +170,3 @@ async def check_accessibility(page: Page, name: str) -> None:
         for v in violations
     ]
     assert not violations, f"accessibility violations on {name}:\n" + "\n".join(summary)
-
-

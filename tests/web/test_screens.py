@@ -166,9 +166,7 @@ async def test_model_settings_keep_keys_write_only(
     await http.patch(f"/models/{stub_model['id']}", json={"is_default": True})
 
 
-async def test_usage_screen_lists_days_models_and_roles(
-    page: Page, server: RunningServer
-) -> None:
+async def test_usage_screen_lists_days_models_and_roles(page: Page, server: RunningServer) -> None:
     await page.goto(server.url + "/#/usage")
     for title in ("By day (UTC)", "By model", "By role"):
         await expect(page.get_by_role("heading", name=title)).to_be_visible()
