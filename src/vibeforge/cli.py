@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from vibeforge import __version__
 from vibeforge.config import Settings
+
+T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,23 +62,32 @@ def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+def _with_users(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(UserService)` on the migrated database, then close it."""
     from vibeforge.db.engine import Database
-    from vibeforge.errors import VibeforgeError
     from vibeforge.users.service import UserService
 
-    async def create() -> str:
+    async def run() -> T:
         db = Database(settings.resolved_database_url)
         try:
             await db.upgrade()
-            _, issued = await UserService(db).create(args.email, is_admin=args.admin)
-            return issued.token
+            return await work(UserService(db))
         finally:
             await db.dispose()
 
     settings.ensure_data_dir()
+    return asyncio.run(run())
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.errors import VibeforgeError
+
+    async def create(users: Any) -> str:
+        _, issued = await users.create(args.email, is_admin=args.admin)
+        return issued.token
+
     try:
-        token = asyncio.run(create())
+        token = _with_users(settings, create)
     except VibeforgeError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 2
@@ -85,22 +97,14 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _users_signin_link(args: argparse.Namespace, settings: Settings) -> int:
-    from vibeforge.db.engine import Database
     from vibeforge.errors import VibeforgeError
-    from vibeforge.users.service import UserService
     from vibeforge.users.signin import SigninCodes, signin_url
 
-    async def find() -> str:
-        db = Database(settings.resolved_database_url)
-        try:
-            await db.upgrade()
-            return (await UserService(db).by_email(args.email)).id
-        finally:
-            await db.dispose()
+    async def find(users: Any) -> str:
+        return (await users.by_email(args.email)).id
 
-    settings.ensure_data_dir()
     try:
-        user_id = asyncio.run(find())
+        user_id = _with_users(settings, find)
     except VibeforgeError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,10 +15,32 @@ from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 from tests.agents.conftest import APP_PY, sr, verdict
 from tests.servers import RunningServer
-from tests.web.conftest import check_accessibility, shot
+from tests.web.conftest import check_accessibility, shot, test_fixture
 from vibeforge.llm.stub import Script, StubLLMServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@dataclass
+class Chat:
+    """A signed-in page, the server, its REST API and the stub (the default model)."""
+
+    page: Page
+    server: RunningServer
+    http: httpx.AsyncClient
+    stub: StubLLMServer
+    stub_model: dict[str, Any]
+
+
+@test_fixture
+async def chat(
+    page: Page,
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    stub: StubLLMServer,
+    stub_model: dict[str, Any],
+) -> Chat:
+    return Chat(page, server, http, stub, stub_model)
 
 
 async def open_chat(
@@ -70,13 +93,8 @@ async def watch_until_done(answer: Locator, full: str) -> list[str]:
     raise AssertionError(f"the answer did not complete: {samples[-1][-80:]!r}")
 
 
-async def test_chunks_stream_live_with_the_stage_and_the_cost_of_the_message(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
+async def test_chunks_stream_live_with_the_stage_and_the_cost_of_the_message(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     _, session_id = await open_chat(page, server, http, "live")
     words = tuple(f"w{i} " for i in range(30))
     usage = {"prompt_tokens": 1200, "completion_tokens": 30, "cost": 0.0123}
@@ -102,12 +120,9 @@ async def test_chunks_stream_live_with_the_stage_and_the_cost_of_the_message(
 
 
 async def test_stop_shows_stopped_at_once_keeps_the_partial_and_closes_the_upstream(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
+    chat: Chat,
 ) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     _, session_id = await open_chat(page, server, http, "stop")
     stub.script(Script(chunks=tuple(f"s{i} " for i in range(400)), chunk_delay=0.02))
     answer = await send(page, "talk for a long time")
@@ -140,13 +155,8 @@ async def test_stop_shows_stopped_at_once_keeps_the_partial_and_closes_the_upstr
     await shot(page, "12-chat-stopped")
 
 
-async def test_a_reload_mid_stream_resumes_with_no_chunk_lost_or_doubled(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
+async def test_a_reload_mid_stream_resumes_with_no_chunk_lost_or_doubled(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     _, session_id = await open_chat(page, server, http, "reload")
     words = tuple(f"r{i} " for i in range(80))
     stub.script(Script(chunks=words, chunk_delay=0.04))
@@ -160,13 +170,8 @@ async def test_a_reload_mid_stream_resumes_with_no_chunk_lost_or_doubled(
     assert (await stored_answer(http, session_id))["content"] == "".join(words)
 
 
-async def test_a_dropped_socket_reconnects_and_resumes_from_the_last_seq(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
+async def test_a_dropped_socket_reconnects_and_resumes_from_the_last_seq(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     sockets: list[WebSocketRoute] = []
 
     def through(route: WebSocketRoute) -> None:
@@ -184,13 +189,8 @@ async def test_a_dropped_socket_reconnects_and_resumes_from_the_last_seq(
     assert len(sockets) >= 2, "the client opened a new socket"
 
 
-async def test_a_pending_proposal_is_accepted_from_the_chat(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
+async def test_a_pending_proposal_is_accepted_from_the_chat(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     project_id, session_id = await open_chat(page, server, http, "proposal")
     off = await http.put(f"/sessions/{session_id}/auto_apply", json={"auto_apply": False})
     assert off.status_code == 204
@@ -199,7 +199,8 @@ async def test_a_pending_proposal_is_accepted_from_the_chat(
     proposal = answer.locator(".proposal")
     await expect(proposal.locator(".proposal-status")).to_have_text("pending")
     await proposal.get_by_role("button", name="Show changes").click()
-    await expect(proposal.locator("td.code.add, tr.add td.code").first).to_contain_text("welcome")
+    added = proposal.locator("td.dcode.add, tr.add td.dcode").first
+    await expect(added).to_have_text("def welcome(name):")
     await check_accessibility(page, "chat with a proposal")
     await shot(page, "13-chat-proposal")
     file = f"/projects/{project_id}/files/app.py"
@@ -212,14 +213,9 @@ async def test_a_pending_proposal_is_accepted_from_the_chat(
     await expect(proposal.locator(".proposal-status")).to_have_text("applied")
 
 
-async def test_model_picker_node_session_and_chat_mode(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
-    other = {**{k: stub_model[k] for k in ("provider", "base_url")}, "name": "other"}
+async def test_model_picker_node_session_and_chat_mode(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
+    other = {**{k: chat.stub_model[k] for k in ("provider", "base_url")}, "name": "other"}
     created = await http.post("/models", json={**other, "model": "stub-model-2", "api_key": "k"})
     assert created.status_code == 201, created.text
     project_id, session_id = await open_chat(page, server, http, "node", node="app.py")
@@ -238,13 +234,8 @@ async def test_model_picker_node_session_and_chat_mode(
     await expect(page.locator(".msg")).to_have_count(0)
 
 
-async def test_a_long_session_renders_only_what_is_visible(
-    page: Page,
-    server: RunningServer,
-    http: httpx.AsyncClient,
-    stub: StubLLMServer,
-    stub_model: dict[str, Any],
-) -> None:
+async def test_a_long_session_renders_only_what_is_visible(chat: Chat) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
     project = (await http.post("/projects", json={"name": "long"})).json()
     session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
     stub.rule(Script(chunks=("ok",), usage={"prompt_tokens": 3, "completion_tokens": 1}))

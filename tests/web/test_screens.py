@@ -119,8 +119,8 @@ async def test_diff_between_two_versions_then_revert(
     await expect(diff.get_by_role("region", name="notes.md (new)")).to_be_visible()
     await diff.get_by_role("button", name="Side by side").click()
     split = diff.locator("table.diff.split").first
-    await expect(split.locator("td.code.del")).to_contain_text("'Hello, '")
-    await expect(split.locator("td.code.add")).to_contain_text("'Hey, '")
+    await expect(split.locator("td.dcode.del")).to_contain_text("'Hello, '")
+    await expect(split.locator("td.dcode.add")).to_contain_text("return 'Hey, ' + name")
     await check_accessibility(page, "versions")
     await shot(page, "05-versions-diff-split")
     await diff.get_by_role("button", name="Unified").click()

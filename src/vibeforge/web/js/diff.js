@@ -112,7 +112,7 @@ export function pairRows(lines) {
 }
 
 function code(text, language, cls) {
-  return h('td', { class: `code ${cls || ''}` }, highlight(text, language));
+  return h('td', { class: `dcode ${cls || ''}` }, highlight(text, language));
 }
 
 function fileTitle(file) {
@@ -153,7 +153,7 @@ function splitTable(file, language) {
     for (const { left, right } of pairRows(hunk.lines)) {
       const same = left === right;
       const side = (line, which) => {
-        if (!line) return [h('td', { class: 'ln empty' }), h('td', { class: 'code empty' })];
+        if (!line) return [h('td', { class: 'ln empty' }), h('td', { class: 'dcode empty' })];
         const changed = !same && line.kind !== ' ';
         const cls = changed ? (which === 'old' ? 'del' : 'add') : '';
         return [
