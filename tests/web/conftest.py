@@ -48,7 +48,7 @@ if not Path(CHROMIUM).exists():
     )
 
 module_fixture = pytest_asyncio.fixture(scope="module", loop_scope="module")
-test_fixture = pytest_asyncio.fixture(loop_scope="module")
+per_test_fixture = pytest_asyncio.fixture(loop_scope="module")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -139,7 +139,7 @@ async def new_page(
     return context, page, guard
 
 
-@test_fixture
+@per_test_fixture
 async def page(browser: Browser, server: RunningServer) -> AsyncIterator[Page]:
     """A signed-in page; the test fails if it reached another host or threw."""
     context, created, guard = await new_page(browser, server)

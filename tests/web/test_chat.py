@@ -15,7 +15,7 @@ from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 from tests.agents.conftest import APP_PY, sr, verdict
 from tests.servers import RunningServer
-from tests.web.conftest import check_accessibility, shot, test_fixture
+from tests.web.conftest import check_accessibility, per_test_fixture, shot
 from vibeforge.llm.stub import Script, StubLLMServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -32,7 +32,7 @@ class Chat:
     stub_model: dict[str, Any]
 
 
-@test_fixture
+@per_test_fixture
 async def chat(
     page: Page,
     server: RunningServer,

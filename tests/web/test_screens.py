@@ -131,7 +131,8 @@ async def test_diff_between_two_versions_then_revert(
 
     await page.get_by_role("button", name=f"Revert to {first_greet['id'][:8]}").click()
     await page.get_by_role("dialog").get_by_role("button", name="Revert").click()
-    await expect(page.locator("table.versions tbody tr").first).to_contain_text("Revert")
+    newest = page.locator("table.versions tbody tr td.vmsg").first
+    await expect(newest).to_contain_text(f"Revert to {first_greet['id'][:8]}")
     assert "Hello, " in await read(http, project["id"], "app.py")
     tree = (await http.get(f"/projects/{project['id']}/files")).json()["items"]
     assert "notes.md" not in [entry["path"] for entry in tree]
