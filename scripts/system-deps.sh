@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (PostgreSQL, bubblewrap) when they are missing.
+# Installs the Debian packages the tests need (PostgreSQL, bubblewrap, Chromium for the web
+# client's browser tests and bench/web.py) when they are missing.
 set -euo pipefail
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Playwright drives Debian's browser: its own browser download cannot work here.
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -43,6 +43,24 @@ def test_db_upgrade_then_users_create_prints_a_working_token(
     assert "exists" in duplicate.stderr
 
 
+def test_users_signin_link_prints_a_link_whose_code_is_redeemable(
+    tmp_path: Path, database_url: str
+) -> None:
+    from vibeforge.users.signin import SigninCodes
+
+    args = {"data_dir": tmp_path, "database_url": database_url}
+    created = _vibeforge("users", "create", "web@example.com", **args)
+    assert created.returncode == 0, created.stderr
+    printed = _vibeforge("users", "signin-link", "web@example.com", **args)
+    assert printed.returncode == 0, printed.stderr
+    link = printed.stdout.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:8000/#/signin?code=")
+    code = link.split("code=", 1)[1]
+    assert SigninCodes(tmp_path).redeem(code)  # the user's id; it then stops working
+    unknown = _vibeforge("users", "signin-link", "nobody@example.com", **args)
+    assert unknown.returncode == 2 and "no user" in unknown.stderr
+
+
 def test_help_lists_the_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "vibeforge.cli", "--help"],

@@ -25,11 +25,13 @@ from vibeforge.api.routes import (
     proposals,
     runs,
     sessions,
+    signin,
     traces,
     usage,
     users,
 )
 from vibeforge.api.socketio import build_socketio, stop_task
+from vibeforge.api.web import mount_web_client
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
 from vibeforge.datadir import lock_data_dir
@@ -37,25 +39,27 @@ from vibeforge.db.engine import SQLITE_POOL_SIZE
 from vibeforge.llm.factory import detect_default_model, warm_sdks
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.services import Services
+from vibeforge.users.signin import SigninCodes, signin_url
 
 log = logging.getLogger("vibeforge")
 
 HealthProbe = Callable[[], Awaitable[Any]]
 
 
-async def bootstrap_admin(services: Services) -> str | None:
-    """On the first start, create the admin user; return its token if one was generated."""
+async def bootstrap_admin(services: Services) -> tuple[str, str | None] | None:
+    """On the first start, create the admin user; return its id and its token if one was
+    generated (None when the admin existed already)."""
     if await services.users.count() > 0:
         return None
     configured = services.settings.admin_token
     token = configured.get_secret_value() if configured else None
-    _, issued = await services.users.create("admin@localhost", is_admin=True, token=token)
+    user, issued = await services.users.create("admin@localhost", is_admin=True, token=token)
     if token is not None:
         log.info("created the admin user with the token from VIBEFORGE_ADMIN_TOKEN")
-        return None
+        return user.id, None
     path = services.settings.resolved_data_dir / "admin-token"
     write_private_file(path, issued.token + "\n")
-    return issued.token
+    return user.id, issued.token
 
 
 async def start_services(services: Services) -> None:
@@ -85,12 +89,20 @@ async def start_services(services: Services) -> None:
     services.models.set_default(default)
     await asyncio.to_thread(shared_ssl_context)  # loaded once, before any client needs it
     log.info("default model: %s (%s)", default.label, default.note)
-    token = await bootstrap_admin(services)
+    created = await bootstrap_admin(services)
+    if created is None:
+        return
+    admin_id, token = created
     if token is not None:
         path = services.settings.resolved_data_dir / "admin-token"
         # Printed once, on purpose, so the person who started the server can log in.
         print(f"vibeforge: created user admin@localhost; its API token (also in {path}):")
         print(token, flush=True)
+    # The web client's way in: a link that works once, for an hour, and holds no token.
+    code = await asyncio.to_thread(SigninCodes(settings.resolved_data_dir).create, admin_id)
+    link = signin_url(settings.host, settings.port, code.code)
+    print(f"vibeforge: open {link} to sign in to the web client (works once, for 1 hour)")
+    print("vibeforge: a new link: vibeforge users signin-link admin@localhost", flush=True)
 
 
 async def _model_health(services: Services) -> dict[str, str]:
@@ -157,7 +169,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(websocket.router)
     app.include_router(docs.router)
     install_error_handlers(app)
-    for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
+    routes = (
+        meta,
+        users,
+        signin,
+        projects,
+        files,
+        models,
+        sessions,
+        runs,
+        proposals,
+        usage,
+        traces,
+    )
+    for module in routes:
         app.include_router(module.router)
+    mount_web_client(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -7,10 +7,13 @@ import asyncio
 import gc
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from vibeforge import __version__
 from vibeforge.config import Settings
+
+T = TypeVar("T")
 
 
 def _announce_storage(settings: Settings, command: str) -> bool:
@@ -54,6 +57,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    # The sign-in link printed at first start names the address actually served.
+    settings = settings.model_copy(update={"host": host, "port": port})
     print(f"vibeforge {__version__}: http://{host}:{port}", flush=True)
     _announce_storage(settings, "serve")
     try:
@@ -110,46 +115,89 @@ def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+def _with_users(
+    settings: Settings, work: Callable[[Any], Awaitable[T]], *, init: bool = False
+) -> T | None:
+    """Run `work(UserService)` on the migrated database, then close it; None (and nothing
+    created) when there is no vibeforge database and `init` does not ask for one."""
     from vibeforge.db.engine import Database
-    from vibeforge.errors import VibeforgeError
     from vibeforge.users.service import UserService
 
-    async def create() -> str | None:
+    async def run() -> T | None:
         db = Database(settings.resolved_database_url)
         try:
-            if not args.init and not await db.has_schema():
+            if not init and not await db.has_schema():
                 return None
             await db.upgrade()
-            _, issued = await UserService(db).create(args.email, is_admin=args.admin)
-            return issued.token
+            return await work(UserService(db))
         finally:
             await db.dispose()
 
-    refusal = (
-        f"error: there is no vibeforge database here ({settings.describe_storage()}), so a"
-        " user made now would belong to a new, empty one that your server does not use. Run"
+    return asyncio.run(run())
+
+
+def _no_database(settings: Settings, *, offer_init: bool = True) -> str:
+    """Why a user command refuses to run where there is no vibeforge database."""
+    return (
+        f"error: there is no vibeforge database here ({settings.describe_storage()}): run"
         " this where the server runs (or set VIBEFORGE_DATA_DIR / VIBEFORGE_DATABASE_URL as"
-        " it has them), or pass --init to create a new database on purpose."
+        " it has them)"
+        + (
+            ", or pass --init to create a new database on purpose (a user made in a new one"
+            " would belong to an empty database your server does not use)."
+            if offer_init
+            else "."
+        )
     )
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.errors import VibeforgeError
+
+    async def create(users: Any) -> str:
+        _, issued = await users.create(args.email, is_admin=args.admin)
+        return str(issued.token)
+
     if args.init:
         _announce_storage(settings, "users create")
         settings.ensure_data_dir()
     else:
         print(f"vibeforge users create: {settings.describe_storage()}", file=sys.stderr)
         if not settings.database_exists():  # SQLite: no file; a server's is checked below
-            print(refusal, file=sys.stderr)
+            print(_no_database(settings), file=sys.stderr)
             return 2
     try:
-        token = asyncio.run(create())
+        token = _with_users(settings, create, init=args.init)
     except VibeforgeError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 2
     if token is None:
-        print(refusal, file=sys.stderr)
+        print(_no_database(settings), file=sys.stderr)
         return 2
     print(f"created user {args.email.strip().lower()}; its API token:")
     print(token)
+    return 0
+
+
+def _users_signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from vibeforge.errors import VibeforgeError
+    from vibeforge.users.signin import SigninCodes, signin_url
+
+    async def find(users: Any) -> str:
+        return str((await users.by_email(args.email)).id)
+
+    print(f"vibeforge users signin-link: {settings.describe_storage()}", file=sys.stderr)
+    try:
+        user_id = _with_users(settings, find) if settings.database_exists() else None
+    except VibeforgeError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    if user_id is None:
+        print(_no_database(settings, offer_init=False), file=sys.stderr)
+        return 2
+    code = SigninCodes(settings.resolved_data_dir).create(user_id)
+    print("open this link to sign in to the web client (works once, for 1 hour):")
+    print(signin_url(settings.host, settings.port, code.code))
     return 0
 
 
@@ -202,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the data directory and database if there is none (else refused)",
     )
     create.set_defaults(handler=_users_create)
+    link = users_commands.add_parser(
+        "signin-link", help="print a one-time link that signs a user in to the web client"
+    )
+    link.add_argument("email", nargs="?", default="admin@localhost")
+    link.set_defaults(handler=_users_signin_link)
 
     stub = commands.add_parser(
         "stub-llm",

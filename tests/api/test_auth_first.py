@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import serve_in_process
 
-PUBLIC = {("GET", "/"), ("GET", "/health")}
+# /auth/signin takes a one-time code instead of a token (tests/api/test_web.py).
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("POST", "/auth/signin")}
 HUGE = str(1 << 40)
 BODY_PROBLEMS = {
     "malformed JSON",

@@ -89,6 +89,14 @@ class UserService:
             issued = self._add_token(session, user.id, "initial", token or new_token())
         return user, issued
 
+    async def by_email(self, email: str) -> User:
+        """The user with this email address; NotFound when there is none."""
+        async with self._db.session() as session:
+            user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"no user {email.strip().lower()!r}")
+        return user
+
     async def issue_token(self, user_id: str, name: str) -> IssuedToken:
         """A new token for an existing user."""
         async with self._db.transaction() as session:

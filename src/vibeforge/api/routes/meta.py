@@ -8,10 +8,12 @@ import subprocess
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from vibeforge import __version__
 from vibeforge.api.deps import ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.api.web import index_page, wants_html
 
 router = APIRouter(tags=["meta"], route_class=AuthFirstRoute)
 
@@ -35,9 +37,16 @@ def _git_version() -> str | None:
     return result.stdout.strip().removeprefix("git version ") or None
 
 
-@router.get("/")
-async def index() -> dict[str, Any]:
-    """What this server is and where its API documentation lives."""
+@router.get(
+    "/",
+    response_model=None,
+    responses={200: {"content": {"text/html": {}}, "description": "the web client (browsers)"}},
+)
+async def index(request: Request) -> dict[str, Any] | HTMLResponse:
+    """The web client for a browser; for anything else, what this server is and where its API
+    documentation lives."""
+    if wants_html(request):
+        return index_page()
     return {"name": "vibeforge", "version": __version__, "features": FEATURES, "docs": "/docs"}
 
 
