@@ -49,7 +49,7 @@ def test_users_signin_link_prints_a_link_whose_code_is_redeemable(
     from vibeforge.users.signin import SigninCodes
 
     args = {"data_dir": tmp_path, "database_url": database_url}
-    created = _vibeforge("users", "create", "web@example.com", **args)
+    created = _vibeforge("users", "create", "web@example.com", "--init", **args)
     assert created.returncode == 0, created.stderr
     printed = _vibeforge("users", "signin-link", "web@example.com", **args)
     assert printed.returncode == 0, printed.stderr

@@ -21,8 +21,8 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.runs.conftest import create_stub_model
 from tests.servers import RunningServer, vibeforge_server
+from tests.stubs import create_stub_model
 from vibeforge.llm.stub import StubLLMServer
 
 CHROMIUM = "/usr/bin/chromium"

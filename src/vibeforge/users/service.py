@@ -91,7 +91,7 @@ class UserService:
 
     async def by_email(self, email: str) -> User:
         """The user with this email address; NotFound when there is none."""
-        async with self._db.session() as session:
+        async with self._db.transaction() as session:
             user = await session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise NotFound(f"no user {email.strip().lower()!r}")
