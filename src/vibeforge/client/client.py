@@ -1,0 +1,182 @@
+"""The Python client of vibeforge: REST calls, and runs streamed over one `/ws` connection.
+
+    async with Client("http://127.0.0.1:8000", token) as client:
+        run = await client.send(session_id, "add a docstring", params={"temperature": 0.2})
+        async for event in run:          # the server's typed events (runs.protocol)
+            ...
+        done = await run.result()
+
+A run is started over REST (`POST /sessions/{id}/messages?wait=false`, so a refusal is an
+`ApiError` at once and the run's id is known before its first event) after its session is
+followed on the socket, so no event of the run can be missed; events that arrive before the
+REST answer are held and handed to the run when its id is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from vibeforge.client.errors import ConnectionLost
+from vibeforge.client.params import check_params
+from vibeforge.client.rest import JSON, RestClient
+from vibeforge.client.run import Callback, Callbacks, Run
+from vibeforge.client.socket import EventSocket
+from vibeforge.runs.protocol import decode_event
+
+MODEL_CACHE_S = 5.0
+_Held = tuple[str, int, dict[str, Any]]
+
+
+class Client(RestClient):
+    """One user's connection to one server; many runs may be in flight at once."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        reconnect_within: float = 30.0,
+        on_partial: Callback | None = None,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_status: Callback | None = None,
+    ) -> None:
+        super().__init__(base_url, token, timeout=timeout)
+        self.callbacks = Callbacks(on_partial, on_done, on_error, on_status)
+        self.runs: dict[str, Run] = {}  # in flight, by id
+        self.socket = EventSocket(
+            self.base_url,
+            token,
+            self._deliver,
+            self._replay_unavailable,
+            self._lost,
+            reconnect_within=reconnect_within,
+        )
+        self._starting: dict[str, int] = {}  # session -> sends awaiting their run id
+        self._held: dict[str, list[_Held]] = {}  # their sessions' events of unknown runs
+        self._models: dict[str | None, tuple[float, str | None]] = {}
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop following runs (they go on on the server) and close the connections."""
+        await self.socket.close()
+        for run in list(self.runs.values()):
+            run.fail(ConnectionLost("the client was closed"))
+        self.runs.clear()
+        await super().aclose()
+
+    async def send(
+        self,
+        session_id: str,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        mode: str | None = None,
+        on_partial: Callback | None = None,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_status: Callback | None = None,
+    ) -> Run:
+        """Start a run in a session and return it as soon as the server accepted it.
+
+        `model` is a config id or name; `params` are checked as the server checks them (an
+        `ApiError` 422 `invalid_parameter` before anything is sent); `mode` is code or chat.
+        A session runs one run at a time: a new message cancels the session's active run."""
+        if params:
+            check_params(await self._provider_of(model), params)
+        if session_id not in self.socket.last_seq:
+            session = await self.get_session(session_id)  # 404 for another user's
+            await self.socket.follow(session_id, int(session["last_seq"]))
+        body: JSON = {"prompt": prompt}
+        for name, value in (("model", model), ("params", params), ("mode", mode)):
+            if value is not None:
+                body[name] = dict(value) if name == "params" else value
+        self._starting[session_id] = self._starting.get(session_id, 0) + 1
+        try:
+            accepted = await self.post_message(session_id, body, wait=False)
+            callbacks = Callbacks(on_partial, on_done, on_error, on_status).over(self.callbacks)
+            run = Run(
+                self,
+                session_id,
+                accepted["run_id"],
+                accepted["message_id"],
+                accepted["trace_id"],
+                callbacks,
+            )
+            self.runs[run.id] = run
+            for kind, seq, data in self._held.get(session_id, ()):
+                if data.get("run_id") == run.id:
+                    self._to_run(run, kind, seq, data)
+        finally:
+            self._starting[session_id] -= 1
+            if not self._starting[session_id]:
+                del self._starting[session_id]
+                self._held.pop(session_id, None)
+        return run
+
+    async def cancel_all(self) -> list[JSON]:
+        """Cancel every run in flight; their cancel answers."""
+        runs = list(self.runs.values())
+        answers = await asyncio.gather(*(run.cancel() for run in runs), return_exceptions=True)
+        return [answer for answer in answers if isinstance(answer, dict)]
+
+    # -- events from the socket --------------------------------------------------------------
+
+    def _deliver(self, kind: str, seq: int, data: dict[str, Any]) -> None:
+        run_id = data.get("run_id")
+        run = self.runs.get(run_id) if run_id else None
+        if run is not None:
+            self._to_run(run, kind, seq, data)
+            return
+        session_id = data.get("session_id")
+        if run_id and session_id in self._starting:
+            self._held.setdefault(session_id, []).append((kind, seq, data))
+
+    def _to_run(self, run: Run, kind: str, seq: int, data: dict[str, Any]) -> None:
+        event = decode_event(kind, data, seq)
+        if event is None:  # a type this version does not know
+            run.last_seq = seq
+            return
+        run.push(event, seq)
+        if run.ended:
+            self.runs.pop(run.id, None)
+
+    def _replay_unavailable(self, session_id: str, snapshot: dict[str, Any]) -> None:
+        messages = {message.get("id"): message for message in snapshot.get("messages") or ()}
+        for run in [run for run in self.runs.values() if run.session_id == session_id]:
+            message = messages.get(run.message_id)
+            if message is not None:
+                run.settle_from_message(message)
+                if run.ended:
+                    self.runs.pop(run.id, None)
+
+    def _lost(self, error: Exception) -> None:
+        for run in list(self.runs.values()):
+            run.fail(error)
+        self.runs.clear()
+
+    # -- which provider a request goes to ----------------------------------------------------
+
+    async def _provider_of(self, model: str | None) -> str | None:
+        """The provider of the config a request names, else of the caller's default config;
+        None when the server's own default model serves it."""
+        cached = self._models.get(model)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        if model is not None:
+            provider: str | None = (await self.get_model(model))["provider"]
+        else:
+            defaults = [row for row in await self.list_models() if row.get("is_default")]
+            provider = defaults[0]["provider"] if defaults else None
+        self._models[model] = (time.monotonic() + MODEL_CACHE_S, provider)
+        return provider
