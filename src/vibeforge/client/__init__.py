@@ -25,7 +25,17 @@ _EXPORTS = {
     "SyncClient": "vibeforge.client.sync",
     "SyncRun": "vibeforge.client.sync",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ApiError",
+    "Callbacks",
+    "Client",
+    "ClientError",
+    "ConnectionLost",
+    "Run",
+    "SyncClient",
+    "SyncRun",
+]
+assert sorted(_EXPORTS) == __all__
 
 
 def __getattr__(name: str) -> Any:
