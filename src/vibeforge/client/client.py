@@ -15,6 +15,7 @@ REST answer are held and handed to the run when its id is known.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from vibeforge.client.run import Callback, Callbacks, Run
 from vibeforge.client.socket import EventSocket
 from vibeforge.runs.protocol import decode_event
 
+log = logging.getLogger("vibeforge.client")
 MODEL_CACHE_S = 5.0
 _Held = tuple[str, int, dict[str, Any]]
 
@@ -54,11 +56,13 @@ class Client(RestClient):
             self._deliver,
             self._replay_unavailable,
             self._lost,
+            self._caught_up,
             reconnect_within=reconnect_within,
         )
         self._starting: dict[str, int] = {}  # session -> sends awaiting their run id
         self._held: dict[str, list[_Held]] = {}  # their sessions' events of unknown runs
         self._models: dict[str | None, tuple[float, str | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Client:
         return self
@@ -159,6 +163,27 @@ class Client(RestClient):
                 run.settle_from_message(message)
                 if run.ended:
                     self.runs.pop(run.id, None)
+
+    def _caught_up(self, session_id: str) -> None:
+        for run in [run for run in self.runs.values() if run.session_id == session_id]:
+            task = asyncio.get_running_loop().create_task(self._reconcile(run))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile(self, run: Run) -> None:
+        """After a reconnect found no event missed: a run its server no longer runs ended
+        without a last event (a crash); end it from its stored message."""
+        try:
+            if (await self.get_run(run.id))["status"] == "running":
+                return  # still going: its events keep coming
+            message = (await self.message_full(run.message_id))["message"]
+        except Exception as error:  # the next reconnect tries again
+            log.warning("could not check run %s after a reconnect: %s", run.id, error)
+            return
+        if not run.ended:  # its last events may have arrived meanwhile
+            run.settle_from_message(message)
+        if run.ended:
+            self.runs.pop(run.id, None)
 
     def _lost(self, error: Exception) -> None:
         for run in list(self.runs.values()):

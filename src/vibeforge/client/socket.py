@@ -5,7 +5,9 @@ the highest `seq` delivered per session; after a dropped connection it reconnect
 subscribes again with `after_seq`, so the server replays what was missed, and an event at or
 below the mark is dropped, so each is delivered exactly once and in order. A jump in `seq`
 (an event lost on the way) asks for the replay the same way. When the server no longer holds
-the missed events it sends a snapshot instead, handed to `on_snapshot`.
+the missed events it sends a snapshot instead, handed to `on_snapshot`; when a resubscribe
+finds nothing missed, `on_caught_up` is told, since a run may have ended without a last event
+(its server died, and the one that recovered it has no stream to replay).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger("vibeforge.client")
 Deliver = Callable[[str, int, dict[str, Any]], None]
 OnSnapshot = Callable[[str, dict[str, Any]], None]
 OnLost = Callable[[Exception], None]
+OnCaughtUp = Callable[[str], None]
 FOLLOW_TIMEOUT_S = 30.0
 FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 1.0
@@ -49,6 +52,7 @@ class EventSocket:
         deliver: Deliver,
         on_snapshot: OnSnapshot,
         on_lost: OnLost,
+        on_caught_up: OnCaughtUp,
         *,
         reconnect_within: float = 30.0,
     ) -> None:
@@ -57,6 +61,7 @@ class EventSocket:
         self.deliver = deliver
         self.on_snapshot = on_snapshot
         self.on_lost = on_lost
+        self.on_caught_up = on_caught_up
         self.reconnect_within = reconnect_within
         self.last_seq: dict[str, int] = {}  # followed session -> highest seq delivered
         self.connections = 0  # how many times a connection was opened (1 + reconnects)
@@ -203,9 +208,14 @@ class EventSocket:
             self.deliver(kind, seq, data)
             return
         if kind == "session_start":
-            started = self._started.pop(data.get("session_id", ""), None)
-            if started is not None and not started.done():
-                started.set_result(int(data.get("last_seq") or 0))
+            session_id = data.get("session_id", "")
+            last_seq = int(data.get("last_seq") or 0)
+            started = self._started.pop(session_id, None)
+            if started is not None:
+                if not started.done():
+                    started.set_result(last_seq)
+            elif session_id in self.last_seq and last_seq <= self.last_seq[session_id]:
+                self.on_caught_up(session_id)
         elif kind == "snapshot" and data.get("reason") == "replay_unavailable":
             session_id = (data.get("session") or {}).get("session_id")
             if session_id in self.last_seq:
