@@ -11,8 +11,7 @@ import pytest
 
 from tests.servers import RunningServer
 from tests.stubs import TOKEN
-from vibeforge.client import ApiError, Client, SyncClient
-from vibeforge.client.run import Callbacks, Run
+from vibeforge.client import ApiError, Callbacks, Client, Run, SyncClient
 from vibeforge.runs.protocol import Chunk, Done, PostResponseComplete
 
 

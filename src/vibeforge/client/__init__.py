@@ -10,9 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vibeforge.client.callbacks import Callbacks
     from vibeforge.client.client import Client
     from vibeforge.client.errors import ApiError, ClientError, ConnectionLost
-    from vibeforge.client.run import Callbacks, Run
+    from vibeforge.client.run import Run
     from vibeforge.client.sync import SyncClient, SyncRun
 
 _EXPORTS = {
@@ -20,7 +21,7 @@ _EXPORTS = {
     "ApiError": "vibeforge.client.errors",
     "ClientError": "vibeforge.client.errors",
     "ConnectionLost": "vibeforge.client.errors",
-    "Callbacks": "vibeforge.client.run",
+    "Callbacks": "vibeforge.client.callbacks",
     "Run": "vibeforge.client.run",
     "SyncClient": "vibeforge.client.sync",
     "SyncRun": "vibeforge.client.sync",

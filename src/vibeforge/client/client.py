@@ -10,6 +10,10 @@ A run is started over REST (`POST /sessions/{id}/messages?wait=false`, so a refu
 `ApiError` at once and the run's id is known before its first event) after its session is
 followed on the socket, so no event of the run can be missed; events that arrive before the
 REST answer are held and handed to the run when its id is known.
+
+The event side (the socket, `websockets`, the event protocol and its pydantic models) is
+imported when it is first needed, or ahead of that in a thread by `prepare()`: a terminal chat
+shows its prompt before paying for it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from vibeforge.client.callbacks import Callback, Callbacks
 from vibeforge.client.errors import ConnectionLost
 from vibeforge.client.params import check_params
 from vibeforge.client.rest import JSON, RestClient
-from vibeforge.client.run import Callback, Callbacks, Run
-from vibeforge.client.socket import EventSocket
-from vibeforge.runs.protocol import decode_event
+
+if TYPE_CHECKING:
+    from vibeforge.client.run import Run
+    from vibeforge.client.socket import EventSocket
 
 log = logging.getLogger("vibeforge.client")
 MODEL_CACHE_S = 5.0
@@ -46,19 +52,17 @@ class Client(RestClient):
         on_done: Callback | None = None,
         on_error: Callback | None = None,
         on_status: Callback | None = None,
+        on_envelope: Callable[[Run, str, int, dict[str, Any]], None] | None = None,
     ) -> None:
+        """`on_envelope` sees each event of a run as it came over the wire (type, seq, data),
+        before it is decoded: for tools that relay or log the server's events as they are."""
         super().__init__(base_url, token, timeout=timeout)
         self.callbacks = Callbacks(on_partial, on_done, on_error, on_status)
+        self.on_envelope = on_envelope
         self.runs: dict[str, Run] = {}  # in flight, by id
-        self.socket = EventSocket(
-            self.base_url,
-            token,
-            self._deliver,
-            self._replay_unavailable,
-            self._lost,
-            self._caught_up,
-            reconnect_within=reconnect_within,
-        )
+        self.reconnect_within = reconnect_within
+        self._socket: EventSocket | None = None
+        self._decode: Callable[[str, dict[str, Any], int], Any] = _not_loaded
         self._starting: dict[str, int] = {}  # session -> sends awaiting their run id
         self._held: dict[str, list[_Held]] = {}  # their sessions' events of unknown runs
         self._models: dict[str | None, tuple[float, str | None]] = {}
@@ -70,9 +74,37 @@ class Client(RestClient):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    @property
+    def socket(self) -> EventSocket:
+        """The event socket (made on first use; it connects when a session is followed)."""
+        if self._socket is None:
+            from vibeforge.client.socket import EventSocket
+            from vibeforge.runs.protocol import decode_event
+
+            self._decode = decode_event
+            self._socket = EventSocket(
+                self.base_url,
+                self.token,
+                self._deliver,
+                self._replay_unavailable,
+                self._lost,
+                self._caught_up,
+                reconnect_within=self.reconnect_within,
+            )
+        return self._socket
+
+    async def prepare(self, session_id: str | None = None) -> None:
+        """Load the event side in a worker thread, and follow `session_id` if given, so the
+        first `send` starts at once."""
+        await asyncio.to_thread(_import_event_side)
+        if session_id is not None and session_id not in self.socket.last_seq:
+            session = await self.get_session(session_id)
+            await self.socket.follow(session_id, int(session["last_seq"]))
+
     async def aclose(self) -> None:
         """Stop following runs (they go on on the server) and close the connections."""
-        await self.socket.close()
+        if self._socket is not None:
+            await self._socket.close()
         for run in list(self.runs.values()):
             run.fail(ConnectionLost("the client was closed"))
         self.runs.clear()
@@ -98,6 +130,8 @@ class Client(RestClient):
         A session runs one run at a time: a new message cancels the session's active run."""
         if params:
             check_params(await self._provider_of(model), params)
+        from vibeforge.client.run import Run
+
         if session_id not in self.socket.last_seq:
             session = await self.get_session(session_id)  # 404 for another user's
             await self.socket.follow(session_id, int(session["last_seq"]))
@@ -147,7 +181,9 @@ class Client(RestClient):
             self._held.setdefault(session_id, []).append((kind, seq, data))
 
     def _to_run(self, run: Run, kind: str, seq: int, data: dict[str, Any]) -> None:
-        event = decode_event(kind, data, seq)
+        if self.on_envelope is not None:
+            self.on_envelope(run, kind, seq, data)
+        event = self._decode(kind, data, seq)
         if event is None:  # a type this version does not know
             run.last_seq = seq
             return
@@ -205,3 +241,12 @@ class Client(RestClient):
             provider = defaults[0]["provider"] if defaults else None
         self._models[model] = (time.monotonic() + MODEL_CACHE_S, provider)
         return provider
+
+
+def _import_event_side() -> None:
+    import vibeforge.client.run
+    import vibeforge.client.socket  # noqa: F401
+
+
+def _not_loaded(kind: str, data: dict[str, Any], seq: int) -> Any:
+    raise AssertionError("events arrive only once the socket (and the protocol) is loaded")
