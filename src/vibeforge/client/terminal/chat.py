@@ -302,6 +302,6 @@ async def send_lines(chat: Chat, lines: list[str] | None = None) -> int:
             done = await chat.turn(prompt)
         except ExitChat:
             return 130
-        chat.screen.line() if not chat.screen.at_line_start else None
+        chat.screen.end_line()
         failed = failed or done is None or done.status not in ("success", "needs_input")
     return 1 if failed else 0

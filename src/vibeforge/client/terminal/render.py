@@ -55,6 +55,11 @@ class Screen:
         self.out.flush()
         self.at_line_start = text.endswith("\n")
 
+    def end_line(self) -> None:
+        """Finish the streamed line, if the cursor is in the middle of one."""
+        if not self.at_line_start:
+            self.text("\n")
+
     def line(self, text: str = "", *styles: str) -> None:
         """A line of its own (after a newline if the stream left the cursor mid-line)."""
         if not self.at_line_start:

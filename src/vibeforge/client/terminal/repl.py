@@ -74,7 +74,7 @@ async def repl(chat: Chat) -> int:
             return 130
         except ApiError as error:
             chat.log.line(f"refused: {error}", "red")
-        chat.screen.line() if not chat.screen.at_line_start else None
+        chat.screen.end_line()
 
 
 async def command(chat: Chat, text: str) -> bool:
