@@ -292,10 +292,20 @@ def print_envelope(out: TextIO) -> Any:
 
 
 async def send_lines(chat: Chat, lines: list[str] | None = None) -> int:
-    """Non-interactive: send `-m TEXT`, or each line of stdin; 0 if every run succeeded."""
-    prompts = lines if lines is not None else [line.rstrip("\n") for line in sys.stdin]
+    """Non-interactive: send `-m TEXT`, or each line of stdin as it arrives (until its end);
+    0 if every run succeeded."""
     failed = False
-    for prompt in prompts:
+    pending = list(lines) if lines is not None else None
+    while True:
+        if pending is not None:
+            if not pending:
+                break
+            prompt = pending.pop(0)
+        else:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            prompt = line.rstrip("\n")
         if not prompt.strip():
             continue
         try:
