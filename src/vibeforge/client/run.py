@@ -106,15 +106,19 @@ class Run:
     def push(self, event: ServerEvent, seq: int) -> None:
         """One event of this run, in order."""
         self.last_seq = seq
-        match event:
-            case Chunk(content=content, thinking=thinking):
-                if content:
-                    self.text.append(content)
-                if thinking:
-                    self.thinking.append(thinking)
-                self._queue(event)
+        if type(event) is Chunk:  # the hot path: one per streamed piece
+            if event.content:
+                self.text.append(event.content)
+            if event.thinking:
+                self.thinking.append(event.thinking)
+            self._events.append(event)
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if self.callbacks.on_partial is not None:
                 self._call(self.callbacks.on_partial, event)
-                return
+            return
+        match event:
             case TokenUsage(total=total):
                 self.usage = total
             case Done():
