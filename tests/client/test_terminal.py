@@ -211,6 +211,7 @@ async def test_proposals_diffs_accept_undo_and_cost_from_the_chat(
     await _expect(child, "stub: openai-compatible stub-model")
     child.send("/bogus\r")
     await _expect(child, "unknown command")
+    await _expect(child, "you›")
     child.sendeof()
     await _expect(child, pexpect.EOF)
     transcript = parse(next((tmp_path / "vibeforge" / "transcripts").glob("*.md")).read_text())

@@ -22,7 +22,7 @@ HELP = """\
 /undo             revert the last version (as a new version)
 /cost             tokens and cost of this session and its project
 /quit             leave (so does Ctrl-D, or Ctrl-C at the prompt)
-Enter sends; Esc Enter (or Ctrl-J) adds a line. While a run streams, Esc or Ctrl-C cancels
+Enter sends; Esc Enter (or Alt-Enter) adds a line; a paste keeps its lines. While a run streams, Esc or Ctrl-C cancels
 it on the server; a second Ctrl-C leaves."""
 
 
@@ -32,12 +32,14 @@ def _prompt_session() -> Any:
 
     bindings = KeyBindings()
 
+    # Ctrl-J sends too: text typed ahead while a run streams reaches the prompt through the
+    # terminal's line discipline, which turns its Enter into a line feed.
     @bindings.add("enter")
+    @bindings.add("c-j")
     def _send(event: Any) -> None:
         event.current_buffer.validate_and_handle()
 
     @bindings.add("escape", "enter")
-    @bindings.add("c-j")
     def _newline(event: Any) -> None:
         event.current_buffer.insert_text("\n")
 
