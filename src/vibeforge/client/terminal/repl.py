@@ -22,8 +22,8 @@ HELP = """\
 /undo             revert the last version (as a new version)
 /cost             tokens and cost of this session and its project
 /quit             leave (so does Ctrl-D, or Ctrl-C at the prompt)
-Enter sends; Esc Enter (or Alt-Enter) adds a line; a paste keeps its lines. While a run streams, Esc or Ctrl-C cancels
-it on the server; a second Ctrl-C leaves."""
+Enter sends; Esc Enter (or Alt-Enter) adds a line; a paste keeps its lines. While a run
+streams, Esc or Ctrl-C cancels it on the server; a second Ctrl-C leaves."""
 
 
 def _prompt_session() -> Any:
