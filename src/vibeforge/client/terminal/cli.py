@@ -115,9 +115,9 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def _export(args: argparse.Namespace) -> int:
+    from vibeforge.atomic import write_atomically
     from vibeforge.client.rest import RestClient
     from vibeforge.client.terminal.sessions import export
-    from vibeforge.client.terminal.store import atomic_write
 
     url, token = connection()
     client = RestClient(url, token)
@@ -128,7 +128,7 @@ async def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        atomic_write(args.output, text)
+        write_atomically(args.output, text)
     return 0
 
 

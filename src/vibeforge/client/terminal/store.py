@@ -13,15 +13,16 @@ when the process dies) keeps two chats from writing one transcript.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from vibeforge.atomic import write_atomically
 from vibeforge.client.terminal.transcript import Section, Transcript, parse, render
+
+PRIVATE = 0o600  # a conversation is its user's alone
 
 
 class TranscriptBusy(RuntimeError):
@@ -32,31 +33,6 @@ def default_transcript_dir() -> Path:
     """Where transcripts live unless --transcript says otherwise (the user's data directory)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "vibeforge" / "transcripts"
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a reader (or a crash) sees the old file or the new one."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    fsync_dir(path.parent)
 
 
 class TranscriptFile:
@@ -90,7 +66,7 @@ class TranscriptFile:
             self.transcript = Transcript({**loaded.meta, **self.transcript.meta}, loaded.sections)
         recovered = self._recover()
         if not self.path.exists():
-            atomic_write(self.path, render(self.transcript))
+            write_atomically(self.path, render(self.transcript), mode=PRIVATE)
         return recovered
 
     def close(self) -> None:
@@ -126,7 +102,7 @@ class TranscriptFile:
     def end(self, *sections: Section) -> None:
         """The turn ended: write it into the Markdown, atomically, then drop the journal."""
         self.transcript.sections.extend(sections)
-        atomic_write(self.path, render(self.transcript))
+        write_atomically(self.path, render(self.transcript), mode=PRIVATE)
         if self._journal is not None:
             os.close(self._journal)
             self._journal = None
@@ -136,7 +112,7 @@ class TranscriptFile:
     def add(self, *sections: Section) -> None:
         """Sections outside a turn (a note, a diff asked for): one atomic rewrite."""
         self.transcript.sections.extend(sections)
-        atomic_write(self.path, render(self.transcript))
+        write_atomically(self.path, render(self.transcript), mode=PRIVATE)
 
     def _append(self, record: dict[str, Any]) -> None:
         assert self._journal is not None, "begin() first"
@@ -153,7 +129,7 @@ class TranscriptFile:
             sections = interrupted_sections(records)
             self.transcript.sections.extend(sections)
             recovered = sections[-1]
-            atomic_write(self.path, render(self.transcript))
+            write_atomically(self.path, render(self.transcript), mode=PRIVATE)
         self.journal_path.unlink(missing_ok=True)
         return recovered
 
