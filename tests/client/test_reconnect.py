@@ -16,7 +16,7 @@ from tests.client.proxy import CuttableProxy
 from tests.servers import RunningServer, vibeforge_server
 from tests.stubs import TOKEN, create_stub_model, until
 from tests.wsclient import WsClient
-from vibeforge.client import Client
+from vibeforge.client import Client, ConnectionLost
 from vibeforge.llm.stub import Script, StubLLMServer
 from vibeforge.runs.protocol import Chunk, decode_event
 
@@ -114,3 +114,32 @@ async def test_a_run_whose_server_was_killed_ends_with_what_its_journal_kept(
         assert len(run.content) > len(seen_before_restart) + 100, "the missed text arrived"
     assert events, "the iterator ends"
     assert client.runs == {}
+
+
+async def test_a_socket_down_too_long_fails_its_runs_and_the_next_send_reconnects(
+    server: RunningServer, http: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    await create_stub_model(http, stub)
+    session = await _session(http)
+    stub.script(Script(chunks=tuple(f"z{i}" for i in range(500)), chunk_delay=0.01))
+    errors: list[Exception] = []
+    async with CuttableProxy(_address(server.url)) as proxy:
+        client = Client(
+            proxy.url, TOKEN, reconnect_within=0.3, on_error=lambda r, e: errors.append(e)
+        )
+        run = await client.send(session, "long", mode="chat")
+        await until(lambda: bool(run.text))
+        live = proxy.target
+        proxy.target = ("127.0.0.1", 9)
+        proxy.cut()
+        with pytest.raises(ConnectionLost):
+            await asyncio.wait_for(run.result(), 10)
+        with pytest.raises(ConnectionLost):
+            async for _ in run:
+                pass
+        assert isinstance(errors[-1], ConnectionLost) and client.runs == {}
+        proxy.target = live
+        stub.script(Script(chunks=("back",)))
+        again = await client.send(session, "again", mode="chat")
+        assert (await asyncio.wait_for(again.result(), 20)).content == "back"
+        await client.aclose()

@@ -132,7 +132,9 @@ class Client(RestClient):
             check_params(await self._provider_of(model), params)
         from vibeforge.client.run import Run
 
-        if session_id not in self.socket.last_seq:
+        if session_id in self.socket.last_seq:
+            await self.socket.connected()
+        else:
             session = await self.get_session(session_id)  # 404 for another user's
             await self.socket.follow(session_id, int(session["last_seq"]))
         body: JSON = {"prompt": prompt}

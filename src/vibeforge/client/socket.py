@@ -77,7 +77,7 @@ class EventSocket:
     async def follow(self, session_id: str, after_seq: int) -> int:
         """Receive the session's events after `after_seq` (once; later calls do nothing);
         returns the session's `last_seq` as the server reported it."""
-        await self._connected()
+        await self.connected()
         async with self._follow_lock:
             if session_id in self.last_seq:
                 return self.last_seq[session_id]
@@ -104,7 +104,9 @@ class EventSocket:
 
     # -- the connection ----------------------------------------------------------------------
 
-    async def _connected(self) -> None:
+    async def connected(self) -> None:
+        """Connect (again, after giving up) unless connected; every followed session is
+        subscribed again from its mark."""
         if self._task is None or self._task.done():
             self._ready = asyncio.get_running_loop().create_future()
             self._task = asyncio.create_task(self._run(self._ready), name="vibeforge-ws")
