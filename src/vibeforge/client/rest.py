@@ -49,6 +49,9 @@ class RestClient:
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
+            # Over plain HTTP no TLS handshake can happen (redirects are not followed), and
+            # the default context would load the CA bundle: 50 ms of every chat's start-up.
+            verify=self.base_url.startswith("https://"),
         )
 
     async def aclose(self) -> None:
