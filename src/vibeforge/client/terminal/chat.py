@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from vibeforge.client.errors import ApiError
+import httpx
+
+from vibeforge.client.errors import ApiError, ClientError
 from vibeforge.client.terminal.keys import Interrupts
 from vibeforge.client.terminal.render import Screen, usage_text
 from vibeforge.client.terminal.store import TranscriptFile, default_transcript_dir
@@ -147,11 +149,12 @@ class Chat:
                 params=self.options.params,
                 mode=self.mode,
             )
-        except ApiError as error:
-            self.log.line(f"refused: {error}", "red")
+        except (ClientError, httpx.HTTPError) as error:
+            said = f"refused: {error}" if isinstance(error, ApiError) else f"not sent: {error}"
+            self.log.line(said, "red")
             self.store.end(
                 Section("user", prompt, {"turn": turn, "at": at}),
-                Section("note", f"refused: {error}", {"turn": turn}),
+                Section("note", said, {"turn": turn}),
             )
             return None
         self.store.started(run_id=run.id, message_id=run.message_id)
@@ -163,6 +166,11 @@ class Chat:
         except ExitChat:
             self.store.end(*self._sections(turn, at, prompt, run, None, diffs, "interrupted"))
             raise
+        except ClientError as error:  # the connection was lost for good; the run may go on
+            self.log.line(f"lost the run: {error}", "red")
+            note = Section("note", f"lost the run: {error} (vibeforge export has it)", {})
+            self.store.end(*self._sections(turn, at, prompt, run, None, diffs, "interrupted"), note)
+            return None
         self.store.end(*self._sections(turn, at, prompt, run, done, diffs, done.status))
         return done
 

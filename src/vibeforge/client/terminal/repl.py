@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
-from vibeforge.client.errors import ApiError
+import httpx
+
+from vibeforge.client.errors import ClientError
 from vibeforge.client.terminal.chat import Chat, ExitChat
 from vibeforge.client.terminal.keys import Interrupts
 from vibeforge.client.terminal.render import usage_text
@@ -54,10 +57,12 @@ async def repl(chat: Chat) -> int:
     # user types, so the first message starts streaming at once.
     loop = asyncio.get_running_loop()
     preparing: list[asyncio.Task[None]] = []
-    loop.call_later(
-        PREPARE_AFTER_S,
-        lambda: preparing.append(loop.create_task(chat.client.prepare(chat.session["session_id"]))),
-    )
+
+    async def prepare() -> None:
+        with contextlib.suppress(Exception):  # the first message will say what is wrong
+            await chat.client.prepare(chat.session["session_id"])
+
+    loop.call_later(PREPARE_AFTER_S, lambda: preparing.append(loop.create_task(prepare())))
     while True:
         try:
             text: str = await session.prompt_async(PROMPT)
@@ -74,8 +79,8 @@ async def repl(chat: Chat) -> int:
             await chat.turn(text, Interrupts())
         except ExitChat:
             return 130
-        except ApiError as error:
-            chat.log.line(f"refused: {error}", "red")
+        except (ClientError, httpx.HTTPError) as error:
+            chat.log.line(f"failed: {error}", "red")
         chat.screen.end_line()
 
 

@@ -104,7 +104,7 @@ def local_sessions(directory: Path | None = None) -> list[Recent]:
 async def recent_sessions(client: RestClient, limit: int = 20) -> list[Recent]:
     """This machine's sessions first, then the server's others, newest projects first."""
     recent = []
-    for local in local_sessions():
+    for local in local_sessions()[:limit]:
         try:
             await client.get_session(local.session_id)  # of this server and this user
         except Exception:
