@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,3 +252,30 @@ async def test_export_rebuilds_the_transcript_from_the_server_and_resume_lists_i
     assert listed.returncode == 0 and session in listed.stdout and "2 turns" in listed.stdout
     missing = await _run(server, tmp_path, "export", "no-such-session")
     assert missing.returncode == 1 and "not_found" in missing.stderr
+
+
+async def test_sigint_cancels_a_message_sent_from_a_script(
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    stub: StubLLMServer,
+    project: Any,
+    tmp_path: Path,
+) -> None:
+    stub.script(Script(chunks=LONG, chunk_delay=0.02))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "vibeforge.cli", "chat", "term", "--mode", "chat", "-m", "go on"),
+        env=_env(server, tmp_path),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await until(lambda: bool(stub.requests) and stub.requests[-1].chunks_sent > 5, within=20)
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1, err.decode()
+    assert b"cancelled" in err and out.startswith(b"w0 w1 ")
+    await until(lambda: stub.requests[-1].client_disconnected_at is not None)
+    session = await _session_of(http, project["id"])
+    stored = (await http.get(f"/sessions/{session}/messages")).json()["items"][-1]
+    assert stored["status"] == "cancelled"
