@@ -212,6 +212,9 @@ async def test_proposals_diffs_accept_undo_and_cost_from_the_chat(
     await _expect(child, "stub: openai-compatible stub-model")
     child.send("/bogus\r")
     await _expect(child, "unknown command")
+    child.send("/reset\r")
+    await _expect(child, "history cleared")
+    assert (await http.get(f"/sessions/{session}/messages")).json()["items"] == []
     await _expect(child, "you›")
     child.sendeof()
     await _expect(child, pexpect.EOF)
