@@ -71,8 +71,18 @@ async def test_kill_9_at_random_moments_never_corrupts_or_loses_the_transcript(
         assert chat.stdin is not None
         chat.stdin.write(f"{prompt}\n".encode())
         await chat.stdin.drain()
-        # From before the chat has even loaded to after the answer was written out.
-        await asyncio.sleep(chance.uniform(0.0, 1.4))
+        if turn % 2:
+            # Any moment, from before the chat has loaded to after its answer was written.
+            await asyncio.sleep(chance.uniform(0.0, 1.4))
+        else:
+            # Within the turn, however slow the machine: once its journal has begun, while
+            # it streams, or as its Markdown is rewritten.
+            journal = folder / "session.md.journal"
+            for _ in range(5000):
+                if journal.exists():
+                    break
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(chance.uniform(0.0, 0.6))
         if chat.returncode is None:
             chat.send_signal(signal.SIGKILL)
         await chat.wait()
