@@ -134,3 +134,41 @@ def test_a_server_database_without_tables_is_refused_without_init(
         "users", "create", "x@example.com", "--init", data_dir=tmp_path, database_url=database_url
     )
     assert made.returncode == 0, made.stderr
+
+
+def _imported(code: str) -> set[str]:
+    """The modules a fresh interpreter imports to run `code`."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_help_loads_no_settings_web_stack_or_sdk() -> None:
+    modules = _imported(
+        "import sys; sys.argv = ['vibeforge', '--help']\n"
+        "from vibeforge.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    assert "vibeforge.cli" in modules
+    heavy = {"asyncio", "pydantic", "vibeforge.config", "fastapi", "httpx", "openai", "anthropic"}
+    assert not heavy & modules
+
+
+def test_the_chat_reaches_its_prompt_without_the_event_side() -> None:
+    """What `vibeforge chat` imports before its prompt is drawn: the event protocol (pydantic),
+    websockets and the provider SDKs wait until the prompt is up."""
+    modules = _imported(
+        "import vibeforge.client.terminal.cli, vibeforge.client.client, "
+        "vibeforge.client.terminal.chat, vibeforge.client.terminal.repl"
+    )
+    assert "httpx" in modules
+    later = {"vibeforge.runs.protocol", "pydantic", "websockets", "openai", "anthropic", "fastapi"}
+    assert not later & modules

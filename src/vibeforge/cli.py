@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vibeforge import __version__
-from vibeforge.config import Settings
+
+if TYPE_CHECKING:
+    import socket
+
+    from vibeforge.config import Settings
 
 T = TypeVar("T")
+# Every command imports what it needs when it runs: `vibeforge --help` and `vibeforge chat`
+# start fast because nothing here loads the settings, asyncio, the web stack or an SDK.
 
 
 def _announce_storage(settings: Settings, command: str) -> bool:
@@ -34,6 +37,8 @@ def _announce_storage(settings: Settings, command: str) -> bool:
 def _listen(host: str, port: int) -> socket.socket:
     """A socket bound to host:port and listening, before any start-up work: a port in use
     fails here, not after recovery ran and "ready" was announced."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -48,6 +53,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import gc
+
     import uvicorn
 
     from vibeforge.app import create_app
@@ -99,6 +106,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from vibeforge.db.engine import Database
 
     async def upgrade() -> None:
@@ -120,6 +129,8 @@ def _with_users(
 ) -> T | None:
     """Run `work(UserService)` on the migrated database, then close it; None (and nothing
     created) when there is no vibeforge database and `init` does not ask for one."""
+    import asyncio
+
     from vibeforge.db.engine import Database
     from vibeforge.users.service import UserService
 
@@ -201,16 +212,25 @@ def _users_signin_link(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _stub_llm(args: argparse.Namespace, _: Settings) -> int:
+def _stub_llm(rest: list[str]) -> int:
     from vibeforge.llm.stub.cli import main as stub_main
 
-    return stub_main(args.rest)
+    return stub_main(rest)
 
 
-def _edit(args: argparse.Namespace, _: Settings) -> int:
+def _edit(rest: list[str]) -> int:
     from vibeforge.edits.cli import main as edit_main
 
-    return edit_main(args.rest)
+    return edit_main(rest)
+
+
+def _client_command(name: str) -> Callable[[list[str]], int]:
+    def run(rest: list[str]) -> int:
+        from vibeforge.client.terminal.cli import main as terminal_main
+
+        return terminal_main(name, rest)
+
+    return run
 
 
 def _demo(_: argparse.Namespace, __: Settings) -> int:
@@ -219,7 +239,12 @@ def _demo(_: argparse.Namespace, __: Settings) -> int:
     return run_demo()
 
 
-_PASS_THROUGH = {"stub-llm": _stub_llm, "edit": _edit}
+# These tools parse their own options, --help included.
+_PASS_THROUGH: dict[str, Callable[[list[str]], int]] = {
+    "stub-llm": _stub_llm,
+    "edit": _edit,
+    **{name: _client_command(name) for name in ("chat", "resume", "export")},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,16 +287,23 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     stub.add_argument("rest", nargs=argparse.REMAINDER, help="--host H --port N")
-    stub.set_defaults(handler=_stub_llm)
 
     edit = commands.add_parser("edit", help="apply an LLM-written edit to a file", add_help=False)
     edit.add_argument(
         "rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F] [--in-place]"
     )
-    edit.set_defaults(handler=_edit)
 
     demo = commands.add_parser("demo", help="run the coding pipeline offline, narrated")
     demo.set_defaults(handler=_demo)
+
+    # The terminal client's commands parse their own options (see `vibeforge chat --help`).
+    for name, summary, usage in (
+        ("chat", "chat with a project in the terminal", "[PROJECT] [--session S] [-m TEXT] ..."),
+        ("resume", "list recent sessions and reopen one", "[N]"),
+        ("export", "a session's transcript from the server", "SESSION [--format md|json]"),
+    ):
+        command = commands.add_parser(name, help=summary, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER, help=usage)
     return parser
 
 
@@ -280,11 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in _PASS_THROUGH:
-        # These tools parse their own options, --help included.
-        args = argparse.Namespace(handler=_PASS_THROUGH[arguments[0]], rest=arguments[1:])
-        return args.handler(args, Settings())
+        return _PASS_THROUGH[arguments[0]](arguments[1:])
     args = parser.parse_args(arguments)
-    return args.handler(args, Settings())
+    from vibeforge.config import Settings
+
+    return int(args.handler(args, Settings()))
 
 
 if __name__ == "__main__":

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from vibeforge.atomic import write_atomically
 from vibeforge.edits.apply import apply_edit_reported
 from vibeforge.edits.errors import EditError
 from vibeforge.edits.model import FORMATS
+
+__all__ = ["main", "write_atomically"]
 
 EXIT_REFUSED = 3
 
@@ -40,35 +41,6 @@ def _read(path: Path) -> str:
     # newline="" keeps CRLF endings, so the engine can preserve them.
     with path.open(encoding="utf-8", newline="") as handle:
         return handle.read()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace a file's content so that readers see the old file or the new one, never half.
-
-    The new text goes to a temporary file beside it (same file system), is flushed to disk,
-    takes the old file's permissions and is renamed over it.
-    """
-    target = path.resolve() if path.exists() else path.absolute()
-    if target.exists():
-        mode = target.stat().st_mode & 0o7777
-    else:
-        # A new file gets what open() would give it; mkstemp's own 0600 would surprise.
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""`vibeforge chat`, `resume` and `export`: the terminal client."""
