@@ -96,10 +96,10 @@ async def sandbox_python() -> str:
     candidates = ["/usr/local/bin/python3", "/usr/bin/python3"]
     if caps.python_prefix:
         candidates.insert(0, os.path.join(caps.python_prefix, "bin", "python3"))
-    for candidate in candidates:
-        if os.path.exists(candidate):
-            return candidate
-    raise Unavailable("no python3 inside the sandbox")
+    found = await asyncio.to_thread(lambda: [c for c in candidates if os.path.exists(c)])
+    if not found:
+        raise Unavailable("no python3 inside the sandbox")
+    return found[0]
 
 
 class Environments:
@@ -180,7 +180,11 @@ class Environments:
         (target / "requirements.txt").write_text("".join(line + "\n" for line in lines))
         home = target / ".pip-home"
         home.mkdir()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+        }
         env.update({k: v for k, v in os.environ.items() if k in PIP_ENV or k in PIP_ENV_PREFIXES})
         argv = [
             str(target / "bin" / "python"),
