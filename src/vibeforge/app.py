@@ -24,6 +24,7 @@ from vibeforge.api.routes import (
     proposals,
     runs,
     sessions,
+    tests,
     traces,
     usage,
     users,
@@ -66,6 +67,8 @@ async def start_services(services: Services) -> None:
     recovered = await services.runs.recover()
     if recovered:
         log.warning("recovered %d runs that were cut off by a stop", recovered)
+    if await services.tests.recover():
+        log.warning("test runs cut off by a stop were marked as errors")
     settings = services.settings
     secret = settings.openai_api_key
     default = await detect_default_model(
@@ -144,5 +147,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)
+    app.include_router(tests.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -96,10 +96,17 @@ class CallRecorder:
     rows: list[LLMCall] = field(default_factory=list)
 
     async def stream(
-        self, model: ChatModel, request: ChatRequest, *, iteration: int
+        self,
+        model: ChatModel,
+        request: ChatRequest,
+        *,
+        iteration: int,
+        asked: ChatRequest | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """The model's events (without AttemptFailed), each attempt recorded however it ends:
-        a retried one as `error`, the last as `success`, `error` or `cancelled`."""
+        a retried one as `error`, the last as `success`, `error` or `cancelled`. `asked` is
+        the request as the caller made it, if the one sent differs (a capped max_tokens): a
+        replay compares with what was asked."""
         scope = self.scope
         record = CallRecord(role=scope.role, iteration=iteration, model=scope.model_label)
         try:
@@ -127,7 +134,8 @@ class CallRecorder:
                 self._store(record, request, CallStatus.CANCELLED)
             raise
         row = self._store(record, request, CallStatus.SUCCESS)
-        row.exchange = {"request": request_record(request), "reply": reply_record(record)}
+        asked_record = request_record(asked or request)
+        row.exchange = {"request": asked_record, "reply": reply_record(record)}
 
     def _store(
         self,

@@ -122,8 +122,11 @@ class Relay:
     async def complete(self, session: RelaySession, body: Any) -> Answer:
         """Answer one request body: a chat.completion dict, or SSE chunks when it streams."""
         purpose = session.recorder.scope.role
-        translated = session.admit(translate(body, session.model.capabilities, purpose))
-        events = session.recorder.stream(session.model, translated.request, iteration=session.calls)
+        asked = translate(body, session.model.capabilities, purpose)
+        translated = session.admit(asked)
+        events = session.recorder.stream(
+            session.model, translated.request, iteration=session.calls, asked=asked.request
+        )
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if not translated.stream:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import regex
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Discriminator, Field, JsonValue, Tag, field_validator
 
 from vibeforge.strict import Strict
 
@@ -94,9 +94,26 @@ class StderrEmpty(Strict):
     type: Literal["stderr_empty"]
 
 
+def _kind(value: Any) -> str | None:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
 Check = Annotated[
-    Equals | Contains | NotContains | Regex | JsonPath | ExitCode | MaxDuration | StderrEmpty,
-    Field(discriminator="type"),
+    Annotated[Equals, Tag("equals")]
+    | Annotated[Contains, Tag("contains")]
+    | Annotated[NotContains, Tag("not_contains")]
+    | Annotated[Regex, Tag("regex")]
+    | Annotated[JsonPath, Tag("json_path")]
+    | Annotated[ExitCode, Tag("exit_code")]
+    | Annotated[MaxDuration, Tag("max_duration_ms")]
+    | Annotated[StderrEmpty, Tag("stderr_empty")],
+    # A function, not a field name: the strict base's validators run on every field.
+    Discriminator(
+        _kind,
+        custom_error_type="invalid_check",
+        custom_error_message="type must be one of equals, contains, not_contains, regex, "
+        "json_path, exit_code, max_duration_ms, stderr_empty",
+    ),
 ]
 
 

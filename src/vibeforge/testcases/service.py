@@ -1,0 +1,618 @@
+"""Test cases and their runs, scoped to their owner: storing, planning runs, reading results.
+
+Starting runs: `run_test` (one test, `repeat` times), `run_suite` (the project's tests, per
+model) and `replay` (a recorded run, its LLM calls answered from the recording) each store a
+suite run with its queued test runs, then hand the plan to the `TestRunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+
+from vibeforge.db.chat_tables import LLMCall
+from vibeforge.db.engine import Database
+from vibeforge.db.tables import User
+from vibeforge.db.test_tables import ProjectTestSettings, TestCase, TestRun, TestSuiteRun
+from vibeforge.db.types import new_id, utcnow
+from vibeforge.errors import InvalidInput, NotFound
+from vibeforge.modelconfigs.service import ModelConfigService, ResolvedModel
+from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.projects.service import ProjectService
+from vibeforge.relay import RelayCaps
+from vibeforge.statuses import TEST_ENDED, TestStatus
+from vibeforge.testcases import outputs
+from vibeforge.testcases.checks import Check
+from vibeforge.testcases.program import ProgramModel, command
+from vibeforge.testcases.replay import ReplayModel
+from vibeforge.testcases.runner import JudgeModel, RunPlan, SuitePlan, TestRunner
+from vibeforge.testcases.views import (
+    DEFAULT_RUN_COMMAND,
+    SuiteOut,
+    TestCreate,
+    TestOut,
+    TestRunOut,
+    TestSettingsOut,
+    VersionTests,
+)
+
+log = logging.getLogger("vibeforge.testcases")
+_CHECKS: Any = None  # the pydantic adapter of a stored check list, built on first use
+
+
+def stored_checks(raw: list[dict[str, Any]]) -> list[Any]:
+    """Stored checks as check objects."""
+    global _CHECKS
+    if _CHECKS is None:
+        from pydantic import TypeAdapter
+
+        _CHECKS = TypeAdapter(list[Check])
+    return list(_CHECKS.validate_python(raw))
+
+
+def _model_program(resolved: ResolvedModel, caps: RelayCaps) -> ProgramModel:
+    spec = resolved.spec
+    return ProgramModel(resolved.chat, spec.model, resolved.label, spec.prices, caps)
+
+
+class TestService:
+    """Every test operation."""
+
+    __test__ = False
+
+    def __init__(
+        self,
+        db: Database,
+        projects: ProjectService,
+        models: ModelConfigService,
+        runner: TestRunner,
+    ) -> None:
+        self._db = db
+        self._projects = projects
+        self._models = models
+        self.runner = runner
+
+    # -- test cases ---------------------------------------------------------------------------
+
+    async def create(self, owner: User, project_id: str, body: TestCreate) -> TestOut:
+        """A new test of the owner's project."""
+        return (await self.create_many(owner, project_id, [body]))[0]
+
+    async def create_many(
+        self, owner: User, project_id: str, bodies: Sequence[TestCreate], *, replace: bool = False
+    ) -> list[TestOut]:
+        """New tests in one transaction (all or none); `replace` deletes the others first."""
+        await self._projects.owned(owner, project_id)
+        if replace:
+            await self.delete_all(owner, project_id)
+        now = utcnow()
+        rows = [
+            TestCase(
+                id=new_id(),
+                project_id=project_id,
+                owner_id=owner.id,
+                name=body.name,
+                input_prompt=body.input_prompt,
+                expected_behavior=body.expected_behavior,
+                checks=[check.model_dump(mode="json") for check in body.checks],
+                tags=list(dict.fromkeys(body.tags)),
+                judge_model=body.judge_model,
+                created_at=now,
+                updated_at=now,
+            )
+            for body in bodies
+        ]
+        async with self._db.transaction() as db:
+            db.add_all(rows)
+        return [outputs.test_out(row) for row in rows]
+
+    async def _test(self, owner: User, test_id: str, *, deleted: bool = False) -> TestCase:
+        async with self._db.transaction() as db:
+            row = await db.scalar(
+                select(TestCase).where(TestCase.id == test_id, TestCase.owner_id == owner.id)
+            )
+        if row is None or (row.deleted_at is not None and not deleted):
+            raise NotFound(f"no test {test_id!r}")
+        return row
+
+    async def get(self, owner: User, test_id: str) -> TestOut:
+        """One test."""
+        return outputs.test_out(await self._test(owner, test_id))
+
+    async def list(
+        self, owner: User, project_id: str, limit: int, cursor: str | None, tag: str | None
+    ) -> Page[TestOut]:
+        """The project's tests, oldest first."""
+        await self._projects.owned(owner, project_id)
+        query = select(TestCase).where(
+            TestCase.project_id == project_id, TestCase.deleted_at.is_(None)
+        )
+        if cursor:
+            stamp, last = decode_cursor(cursor, 2)
+            query = query.where(tuple_(TestCase.created_at, TestCase.id) > (_stamp(stamp), last))
+        query = query.order_by(TestCase.created_at, TestCase.id)
+        async with self._db.transaction() as db:
+            rows = [row for row in await db.scalars(query) if tag is None or tag in row.tags]
+        page, more = rows[:limit], len(rows) > limit
+        after = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None
+        return Page([outputs.test_out(row) for row in page], after)
+
+    async def update(self, owner: User, test_id: str, changes: dict[str, Any]) -> TestOut:
+        """Change a test's fields (checks are validated by the body model)."""
+        await self._test(owner, test_id)
+        async with self._db.transaction() as db:
+            row = await db.get(TestCase, test_id)
+            assert row is not None
+            for name, value in changes.items():
+                if name == "tags":
+                    value = list(dict.fromkeys(value))
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+        return outputs.test_out(row)
+
+    async def delete(self, owner: User, test_id: str) -> None:
+        """Delete a test: its runs in flight are cancelled; its history stays readable."""
+        row = await self._test(owner, test_id)
+        async with self._db.transaction() as db:
+            stored = await db.get(TestCase, row.id)
+            if stored is not None:
+                stored.deleted_at = utcnow()
+        await self.runner.cancel_runs(sorted(self.runner.runs_of_test.get(test_id, set())))
+
+    async def delete_all(self, owner: User, project_id: str) -> None:
+        """Delete every test of a project (an import with `replace`)."""
+        async with self._db.transaction() as db:
+            ids = list(
+                await db.scalars(
+                    select(TestCase.id).where(
+                        TestCase.project_id == project_id,
+                        TestCase.owner_id == owner.id,
+                        TestCase.deleted_at.is_(None),
+                    )
+                )
+            )
+        for test_id in ids:
+            await self.delete(owner, test_id)
+
+    # -- settings -----------------------------------------------------------------------------
+
+    async def settings(self, owner: User, project_id: str) -> TestSettingsOut:
+        """The project's test settings (defaults until changed)."""
+        await self._projects.owned(owner, project_id)
+        return outputs.settings_out(project_id, await self._settings_row(project_id))
+
+    async def _settings_row(self, project_id: str) -> ProjectTestSettings | None:
+        async with self._db.transaction() as db:
+            return await db.get(ProjectTestSettings, project_id)
+
+    async def update_settings(
+        self, owner: User, project_id: str, changes: dict[str, Any]
+    ) -> TestSettingsOut:
+        """Change the project's test settings."""
+        await self._projects.owned(owner, project_id)
+        async with self._db.transaction() as db:
+            row = await db.get(ProjectTestSettings, project_id)
+            if row is None:
+                row = outputs.default_settings(project_id)
+                db.add(row)
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+        return outputs.settings_out(project_id, row)
+
+    # -- starting runs ------------------------------------------------------------------------
+
+    async def run_test(
+        self,
+        owner: User,
+        test_id: str,
+        *,
+        version_id: str | None,
+        model: str | None,
+        judge_model: str | None,
+        repeat: int,
+    ) -> TestSuiteRun:
+        """Run one test `repeat` times."""
+        test = await self._test(owner, test_id)
+        plan = await self._plan(owner, test.project_id, "test", version_id, [model], judge_model)
+        for resolved, index in ((r, i) for r in plan.models for i in range(repeat)):
+            await self._add_run(owner, plan, test, resolved, index)
+        return await self._start(plan)
+
+    async def run_suite(
+        self,
+        owner: User,
+        project_id: str,
+        *,
+        version_id: str | None,
+        tags: Sequence[str] | None,
+        only_failed: bool,
+        models: Sequence[str] | None,
+        judge_model: str | None,
+        proposal_id: str | None = None,
+        message_id: str | None = None,
+    ) -> TestSuiteRun:
+        """Run the project's tests (those with any of `tags`), once per model."""
+        refs: list[str | None] = list(models) if models else [None]
+        plan = await self._plan(owner, project_id, "suite", version_id, refs, judge_model)
+        plan.suite.tags = list(tags) if tags else None
+        plan.suite.only_failed = only_failed
+        plan.suite.proposal_id, plan.suite.message_id = proposal_id, message_id
+        tests = await self._selected(project_id, tags, only_failed)
+        for test in tests:
+            for resolved in plan.models:
+                await self._add_run(owner, plan, test, resolved, 0)
+        return await self._start(plan)
+
+    async def replay(self, owner: User, run_id: str, judge: str) -> TestSuiteRun:
+        """Re-run a recorded run at its version, its LLM calls answered from the recording."""
+        source = await self._run(owner, run_id)
+        origin = await self._run(owner, source.replay_of) if source.replay_of else source
+        test = await self._test(owner, origin.test_id, deleted=True)
+        plan = await self._plan(owner, origin.project_id, "replay", origin.version_id, [], None)
+        calls = await self._recorded(origin.id)
+        program = [c.exchange for c in calls if c.role == "program" and c.exchange]
+        what = f"recorded run {origin.id}"
+        replayed = ProgramModel(ReplayModel(program, what), "replay", "replay", None, plan.caps)
+        judge_model = None
+        if test.expected_behavior:
+            if judge == "live":
+                judge_model = await self._judge_model(owner, test, plan.judge_ref, None)
+            else:
+                judged = [c.exchange for c in calls if c.role == "judge" and c.exchange]
+                judge_model = JudgeModel(
+                    ReplayModel(judged, f"{what}'s judge"), "replay", None, False
+                )
+        row = self._run_row(owner, plan, test, replayed, 0)
+        row.replay_of = origin.id
+        plan.runs.append(
+            RunPlan(
+                row,
+                test.name,
+                stored_checks(test.checks),
+                test.expected_behavior,
+                replayed,
+                judge_model,
+                replay=replayed.chat,
+            )  # type: ignore[arg-type]
+        )
+        return await self._start(plan)
+
+    async def after_apply(
+        self,
+        owner: User,
+        project_id: str,
+        version_id: str,
+        proposal_id: str,
+        message_id: str | None,
+    ) -> None:
+        """Run the project's tests on a version an applied proposal made, if it asks for it."""
+        settings = await self._settings_row(project_id)
+        if settings is None or not settings.run_tests_on_apply:
+            return
+        try:
+            await self.run_suite(
+                owner,
+                project_id,
+                version_id=version_id,
+                tags=settings.apply_tags,
+                only_failed=False,
+                models=None,
+                judge_model=None,
+                proposal_id=proposal_id,
+                message_id=message_id,
+            )
+        except Exception:
+            log.exception("could not start the tests of version %s", version_id)
+
+    async def _plan(
+        self,
+        owner: User,
+        project_id: str,
+        kind: str,
+        version_id: str | None,
+        refs: Sequence[str | None],
+        judge_ref: str | None,
+    ) -> _Planning:
+        project = await self._projects.owned(owner, project_id)
+        settings = await self._settings_row(project_id) or outputs.default_settings(project_id)
+        version, files = await self._projects.read_tree(owner, project_id, version_id)
+        models = [await self._models.resolve(owner, ref) for ref in refs]
+        suite = TestSuiteRun(
+            id=new_id(),
+            project_id=project_id,
+            owner_id=owner.id,
+            kind=kind,
+            status=TestStatus.RUNNING,
+            version_id=version,
+            models=[m.label for m in models] or ["replay"],
+            only_failed=False,
+            trace_id=secrets.token_hex(16),
+            summary={},
+            created_at=utcnow(),
+        )
+        caps = RelayCaps(settings.llm_max_calls, settings.llm_max_tokens)
+        run_command = settings.run_command or DEFAULT_RUN_COMMAND
+        plan = SuitePlan(
+            owner,
+            suite,
+            command(run_command, project.main_file),
+            files,
+            settings.timeout_s,
+            settings.memory_mb,
+        )
+        return _Planning(plan, models, caps, judge_ref or settings.judge_model)
+
+    async def _judge_model(
+        self, owner: User, test: TestCase, judge_ref: str | None, fallback: ResolvedModel | None
+    ) -> JudgeModel:
+        ref = test.judge_model or judge_ref
+        resolved = await self._models.resolve(owner, ref) if ref or not fallback else fallback
+        return JudgeModel(resolved.chat, resolved.label, resolved.spec.prices)
+
+    def _run_row(
+        self, owner: User, plan: _Planning, test: TestCase, model: ProgramModel, index: int
+    ) -> TestRun:
+        suite = plan.suite
+        return TestRun(
+            id=new_id(),
+            test_id=test.id,
+            suite_id=suite.id,
+            project_id=suite.project_id,
+            owner_id=owner.id,
+            version_id=suite.version_id,
+            model=model.label,
+            repeat_index=index,
+            status=TestStatus.QUEUED,
+            input=test.input_prompt,
+            stdout="",
+            stderr="",
+            truncated=False,
+            checks=[],
+            llm_calls=0,
+            trace_id=suite.trace_id,
+            created_at=suite.created_at,
+        )
+
+    async def _add_run(
+        self, owner: User, plan: _Planning, test: TestCase, resolved: ResolvedModel, index: int
+    ) -> None:
+        program = _model_program(resolved, plan.caps)
+        judge_model = None
+        if test.expected_behavior:
+            judge_model = await self._judge_model(owner, test, plan.judge_ref, resolved)
+        row = self._run_row(owner, plan, test, program, index)
+        row.model_config_id = resolved.config_id
+        row.judge_model = judge_model.label if judge_model else None
+        checks = stored_checks(test.checks)
+        plan.runs.append(
+            RunPlan(row, test.name, checks, test.expected_behavior, program, judge_model)
+        )
+
+    async def _start(self, planning: _Planning) -> TestSuiteRun:
+        plan = planning.plan
+        if not plan.runs:
+            plan.suite.status = TestStatus.FINISHED
+            plan.suite.finished_at = utcnow()
+        async with self._db.transaction() as db:
+            db.add(plan.suite)
+            db.add_all([run.row for run in plan.runs])
+        if plan.runs:
+            self.runner.start(plan)
+        return plan.suite
+
+    async def _selected(
+        self, project_id: str, tags: Sequence[str] | None, only_failed: bool
+    ) -> list[TestCase]:
+        async with self._db.transaction() as db:
+            tests = list(
+                await db.scalars(
+                    select(TestCase)
+                    .where(TestCase.project_id == project_id, TestCase.deleted_at.is_(None))
+                    .order_by(TestCase.created_at, TestCase.id)
+                )
+            )
+            if tags:
+                tests = [test for test in tests if set(tags) & set(test.tags)]
+            if not only_failed:
+                return tests
+            last = await _last_statuses(db, [test.id for test in tests])
+        return [test for test in tests if last.get(test.id) != TestStatus.PASSED]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def _run(self, owner: User, run_id: str) -> TestRun:
+        async with self._db.transaction() as db:
+            row = await db.scalar(
+                select(TestRun).where(TestRun.id == run_id, TestRun.owner_id == owner.id)
+            )
+        if row is None:
+            raise NotFound(f"no test run {run_id!r}")
+        return row
+
+    async def _recorded(self, run_id: str) -> list[LLMCall]:
+        async with self._db.transaction() as db:
+            return list(
+                await db.scalars(
+                    select(LLMCall)
+                    .where(LLMCall.run_id == run_id, LLMCall.status == "success")
+                    .order_by(LLMCall.role, LLMCall.iteration, LLMCall.attempt)
+                )
+            )
+
+    async def get_run(self, owner: User, run_id: str) -> TestRunOut:
+        """One test run with its LLM calls."""
+        row = await self._run(owner, run_id)
+        async with self._db.transaction() as db:
+            calls = list(
+                await db.scalars(
+                    select(LLMCall)
+                    .where(LLMCall.run_id == row.id, LLMCall.owner_id == owner.id)
+                    .order_by(LLMCall.created_at)
+                )
+            )
+        return outputs.run_out(row, calls)
+
+    async def cancel_run(self, owner: User, run_id: str) -> TestRunOut:
+        """Cancel a queued or running test run (an ended one is returned as it is)."""
+        row = await self._run(owner, run_id)
+        if row.status not in TEST_ENDED:
+            await self.runner.cancel_runs([row.id])
+        return await self.get_run(owner, run_id)
+
+    async def runs_of(
+        self, owner: User, test_id: str, limit: int, cursor: str | None
+    ) -> Page[TestRunOut]:
+        """A test's runs, newest first (also of a deleted test)."""
+        test = await self._test(owner, test_id, deleted=True)
+        query = select(TestRun).where(TestRun.test_id == test.id)
+        if cursor:
+            stamp, last = decode_cursor(cursor, 2)
+            query = query.where(tuple_(TestRun.created_at, TestRun.id) < (_stamp(stamp), last))
+        query = query.order_by(TestRun.created_at.desc(), TestRun.id.desc()).limit(limit + 1)
+        async with self._db.transaction() as db:
+            rows = list(await db.scalars(query))
+        page = rows[:limit]
+        more = len(rows) > limit
+        after = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None
+        return Page([outputs.run_out(row) for row in page], after)
+
+    async def suite(self, owner: User, project_id: str, suite_id: str) -> SuiteOut:
+        """One suite run with its test runs."""
+        async with self._db.transaction() as db:
+            suite = await db.scalar(
+                select(TestSuiteRun).where(
+                    TestSuiteRun.id == suite_id,
+                    TestSuiteRun.project_id == project_id,
+                    TestSuiteRun.owner_id == owner.id,
+                )
+            )
+            if suite is None:
+                raise NotFound(f"no test suite run {suite_id!r}")
+            rows = list(
+                await db.scalars(
+                    select(TestRun)
+                    .where(TestRun.suite_id == suite.id)
+                    .order_by(TestRun.created_at, TestRun.test_id, TestRun.repeat_index)
+                )
+            )
+            names = dict(
+                (
+                    await db.execute(
+                        select(TestCase.id, TestCase.name).where(
+                            TestCase.id.in_({row.test_id for row in rows})
+                        )
+                    )
+                ).all()
+            )
+        return outputs.suite_out(suite, rows, names)
+
+    async def wait(self, owner: User, suite: TestSuiteRun) -> SuiteOut:
+        """The suite run once it has finished (a dropped request does not stop it)."""
+        task = self.runner.suites.get(suite.id)
+        if task is not None:
+            await asyncio.shield(task)
+        return await self.suite(owner, suite.project_id, suite.id)
+
+    async def version_tests(
+        self, owner: User, project_id: str, version_ids: Sequence[str]
+    ) -> dict[str, VersionTests]:
+        """The latest result of each test at each version."""
+        if not version_ids:
+            return {}
+        async with self._db.transaction() as db:
+            rows = list(
+                await db.scalars(
+                    select(TestRun)
+                    .where(
+                        TestRun.project_id == project_id,
+                        TestRun.owner_id == owner.id,
+                        TestRun.version_id.in_(list(version_ids)),
+                        TestRun.replay_of.is_(None),
+                        TestRun.status.in_(list(TEST_ENDED)),
+                    )
+                    .order_by(TestRun.created_at)
+                )
+            )
+        return outputs.version_tests(rows)
+
+    async def recover(self) -> int:
+        """At start-up: runs a stop cut off become `error`, their suites `finished`."""
+        reason = "the server stopped before this run finished"
+        async with self._db.transaction() as db:
+            runs = list(
+                await db.scalars(
+                    select(TestRun).where(
+                        TestRun.status.in_([TestStatus.QUEUED, TestStatus.RUNNING])
+                    )
+                )
+            )
+            for row in runs:
+                row.status, row.reason, row.finished_at = TestStatus.ERROR, reason, utcnow()
+            suites = list(
+                await db.scalars(
+                    select(TestSuiteRun).where(TestSuiteRun.status == TestStatus.RUNNING)
+                )
+            )
+            for suite in suites:
+                suite.status, suite.finished_at = TestStatus.FINISHED, utcnow()
+        return len(runs)
+
+
+class _Planning:
+    """A suite plan while its runs are added."""
+
+    def __init__(
+        self, plan: SuitePlan, models: list[ResolvedModel], caps: RelayCaps, judge: str | None
+    ) -> None:
+        self.plan, self.models, self.caps, self.judge_ref = plan, models, caps, judge
+
+    @property
+    def suite(self) -> TestSuiteRun:
+        """The suite run's row."""
+        return self.plan.suite
+
+    @property
+    def runs(self) -> list[RunPlan]:
+        """The planned test runs."""
+        return self.plan.runs
+
+
+async def _last_statuses(db: Any, test_ids: list[str]) -> dict[str, str]:
+    """The status of each test's newest ended run (not counting replays)."""
+    if not test_ids:
+        return {}
+    newest = (
+        select(TestRun.test_id, func.max(TestRun.created_at).label("at"))
+        .where(
+            TestRun.test_id.in_(test_ids),
+            TestRun.status.in_(list(TEST_ENDED)),
+            TestRun.replay_of.is_(None),
+        )
+        .group_by(TestRun.test_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(TestRun.test_id, TestRun.status).join(
+            newest, (TestRun.test_id == newest.c.test_id) & (TestRun.created_at == newest.c.at)
+        )
+    )
+    found: dict[str, str] = {}
+    for test_id, status in rows.all():
+        # Repeated runs share a start time: any that did not pass makes the test "not passed".
+        if found.get(test_id) in (None, TestStatus.PASSED):
+            found[test_id] = status
+    return found
+
+
+def _stamp(value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor is not valid") from None
