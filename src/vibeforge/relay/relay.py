@@ -43,6 +43,9 @@ class RelayCaps:
 
     max_calls: int = 20
     max_tokens: int = 200_000
+    # Cap each answer's max_tokens at what is left, so the provider stops there. Off for a
+    # replay, whose answers cost nothing and must be asked exactly as recorded.
+    clamp: bool = True
 
 
 @dataclass
@@ -80,7 +83,7 @@ class RelaySession:
             )
         self.calls += 1
         params = translated.request.params
-        if params.max_tokens is None or params.max_tokens > left:
+        if caps.clamp and (params.max_tokens is None or params.max_tokens > left):
             capped = params.model_copy(update={"max_tokens": left})
             translated = replace(translated, request=replace(translated.request, params=capped))
         return translated

@@ -150,7 +150,9 @@ class TestRunner:
                     self.runs_of_test.setdefault(run.row.test_id, set()).add(run.row.id)
                     task.add_done_callback(lambda _, run=run: self._forget(run.row))
                     tasks.append(task)
-                await asyncio.gather(*tasks, return_exceptions=True)
+                for failure in await asyncio.gather(*tasks, return_exceptions=True):
+                    if isinstance(failure, Exception):
+                        log.error("a test run of suite %s failed", suite.id, exc_info=failure)
                 status = TestStatus.FINISHED
                 root.attributes["runs"] = len(tasks)
         finally:
@@ -198,44 +200,53 @@ class TestRunner:
         tracer: Tracer,
         environment: PythonEnvironment | InstallFailed,
     ) -> Outcome:
-        row = run.row
         outcome = Outcome()
-        phase = "run"
         try:
-            await self._mark_running(row)
-            if isinstance(environment, InstallFailed):
-                raise environment
-            await self._run_program(plan, run, tracer, environment, outcome)
-            if run.replay is not None and run.replay.divergence is not None:
-                outcome.set(TestStatus.ERROR, f"the replay diverged: {run.replay.divergence}")
-                return outcome
-            seen = outcome.observed()
-            with tracer.span("checks", "checks") as span:
-                outcome.checks = await asyncio.to_thread(evaluate_all, run.checks, seen)
-                span.attributes["failed"] = [c["type"] for c in outcome.checks if not c["passed"]]
-            undecided = [c for c in outcome.checks if c["passed"] is None]
-            failed = [c for c in outcome.checks if c["passed"] is False]
-            if undecided:
-                outcome.set(TestStatus.ERROR, f"could not check: {undecided[0]['detail']}")
-            elif failed:
-                outcome.set(TestStatus.FAILED, _failure_reason(failed[0]))
-            elif run.expected_behavior and run.judge is not None:
-                phase = "judge"
-                await self._judge(run, outcome, tracer)
-            else:
-                outcome.set(TestStatus.PASSED, "every check passed")
+            await self._decide(plan, run, tracer, environment, outcome)
         except asyncio.CancelledError:
             outcome.set(TestStatus.CANCELLED, "cancelled")
             await asyncio.shield(self._store(plan, run, outcome))
             raise
         except VibeforgeError as failure:
-            what = "could not judge" if phase == "judge" else "could not run"
+            what = "could not judge" if outcome.judging else "could not run"
             outcome.set(TestStatus.ERROR, f"{what}: {failure.detail}")
         except Exception as failure:
-            log.exception("test run %s failed", row.id)
+            log.exception("test run %s failed", run.row.id)
             outcome.set(TestStatus.ERROR, f"internal error: {type(failure).__name__}")
         await asyncio.shield(self._store(plan, run, outcome))
         return outcome
+
+    async def _decide(
+        self,
+        plan: SuitePlan,
+        run: RunPlan,
+        tracer: Tracer,
+        environment: PythonEnvironment | InstallFailed,
+        outcome: Outcome,
+    ) -> None:
+        """Run the program, then the checks, then the judge; the outcome says how it went."""
+        await self._mark_running(run.row)
+        if isinstance(environment, InstallFailed):
+            raise environment
+        await self._run_program(plan, run, tracer, environment, outcome)
+        if run.replay is not None and run.replay.divergence is not None:
+            outcome.set(TestStatus.ERROR, f"the replay diverged: {run.replay.divergence}")
+            return
+        seen = outcome.observed()
+        with tracer.span("checks", "checks") as span:
+            outcome.checks = await asyncio.to_thread(evaluate_all, run.checks, seen)
+            span.attributes["failed"] = [c["type"] for c in outcome.checks if not c["passed"]]
+        undecided = [c for c in outcome.checks if c["passed"] is None]
+        failed = [c for c in outcome.checks if c["passed"] is False]
+        if undecided:
+            outcome.set(TestStatus.ERROR, f"could not check: {undecided[0]['detail']}")
+        elif failed:
+            outcome.set(TestStatus.FAILED, _failure_reason(failed[0]))
+        elif run.expected_behavior and run.judge is not None:
+            outcome.judging = True
+            await self._judge(run, outcome, tracer)
+        else:
+            outcome.set(TestStatus.PASSED, "every check passed")
 
     async def _run_program(
         self,
@@ -359,6 +370,7 @@ class Outcome:
     checks: list[dict[str, Any]] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
     recorders: list[tuple[CallRecorder, bool]] = field(default_factory=list)  # (calls, store)
+    judging: bool = False  # an error from here on is the judge's
 
     def set(self, status: str, reason: str | None) -> None:
         """Decide the run."""

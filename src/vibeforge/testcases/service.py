@@ -8,6 +8,7 @@ suite run with its queued test runs, then hand the plan to the `TestRunner`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import Sequence
@@ -259,7 +260,8 @@ class TestService:
         calls = await self._recorded(origin.id)
         program = [c.exchange for c in calls if c.role == "program" and c.exchange]
         what = f"recorded run {origin.id}"
-        replayed = ProgramModel(ReplayModel(program, what), "replay", "replay", None, plan.caps)
+        caps = dataclasses.replace(plan.caps, clamp=False)
+        replayed = ProgramModel(ReplayModel(program, what), "replay", "replay", None, caps)
         judge_model = None
         if test.expected_behavior:
             if judge == "live":
