@@ -1,14 +1,13 @@
 """Run inside a sandbox (standard library only): forward 127.0.0.1 to the relay's Unix socket.
 
 `python3 -I -S jail_forwarder.py SOCKET -- PROGRAM ARGS...` listens on a free loopback port,
-sets OPENAI_BASE_URL to it, runs the program with the same stdin, stdout and stderr, and exits
-with its status (128 + N when signal N ended it). Every connection is piped to SOCKET, where
-vibeforge answers; the sandbox has no other way out.
+sets OPENAI_BASE_URL to it, runs the program (forked, then exec'd) with the same stdin, stdout
+and stderr, and exits with its status (128 + N when signal N ended it). Every connection is
+piped to SOCKET, where vibeforge answers; the sandbox has no other way out.
 """
 
 import os
 import socket
-import subprocess
 import sys
 import threading
 
@@ -58,15 +57,21 @@ def main() -> int:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-        threading.Thread(target=serve, args=(listener, path), daemon=True).start()
     except OSError as error:
+        listener = None
         print(f"vibeforge: no LLM endpoint in this sandbox: {error}", file=sys.stderr)
-    try:
-        child = subprocess.Popen(argv, env=env)
-    except OSError as error:
-        print(f"vibeforge: cannot run {argv[0]}: {error}", file=sys.stderr)
-        return 127
-    code = child.wait()
+    # fork + exec rather than subprocess: one module less to import on every run. The
+    # listening socket is not inherited (Python sockets are close-on-exec).
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as error:
+            print(f"vibeforge: cannot run {argv[0]}: {error}", file=sys.stderr)
+        os._exit(127)
+    if listener is not None:
+        threading.Thread(target=serve, args=(listener, path), daemon=True).start()
+    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
     return 128 - code if code < 0 else code
 
 

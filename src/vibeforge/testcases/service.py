@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -104,10 +104,11 @@ class TestService:
                 checks=[check.model_dump(mode="json") for check in body.checks],
                 tags=list(dict.fromkeys(body.tags)),
                 judge_model=body.judge_model,
-                created_at=now,
+                # Apart by a microsecond each: the list is ordered by creation, as imported.
+                created_at=now + timedelta(microseconds=number),
                 updated_at=now,
             )
-            for body in bodies
+            for number, body in enumerate(bodies)
         ]
         async with self._db.transaction() as db:
             db.add_all(rows)
@@ -255,36 +256,59 @@ class TestService:
         """Re-run a recorded run at its version, its LLM calls answered from the recording."""
         source = await self._run(owner, run_id)
         origin = await self._run(owner, source.replay_of) if source.replay_of else source
-        test = await self._test(owner, origin.test_id, deleted=True)
         plan = await self._plan(owner, origin.project_id, "replay", origin.version_id, [], None)
-        calls = await self._recorded(origin.id)
-        program = [c.exchange for c in calls if c.role == "program" and c.exchange]
-        what = f"recorded run {origin.id}"
-        caps = dataclasses.replace(plan.caps, clamp=False)
-        replayed = ProgramModel(ReplayModel(program, what), "replay", "replay", None, caps)
-        judge_model = None
-        if test.expected_behavior:
-            if judge == "live":
-                judge_model = await self._judge_model(owner, test, plan.judge_ref, None)
-            else:
-                judged = [c.exchange for c in calls if c.role == "judge" and c.exchange]
-                judge_model = JudgeModel(
-                    ReplayModel(judged, f"{what}'s judge"), "replay", None, False
-                )
-        row = self._run_row(owner, plan, test, replayed, 0)
-        row.replay_of = origin.id
-        plan.runs.append(
-            RunPlan(
-                row,
-                test.name,
-                stored_checks(test.checks),
-                test.expected_behavior,
-                replayed,
-                judge_model,
-                replay=replayed.chat,
-            )  # type: ignore[arg-type]
-        )
+        await self._add_replays(owner, plan, [origin], judge)
         return await self._start(plan)
+
+    async def replay_suite(
+        self, owner: User, project_id: str, suite_id: str, judge: str
+    ) -> TestSuiteRun:
+        """Replay every run of a suite run, as one new suite run."""
+        found = await self.suite(owner, project_id, suite_id)
+        origins = []
+        for run in found.runs:
+            source = await self._run(owner, run.id)
+            origins.append(await self._run(owner, source.replay_of) if source.replay_of else source)
+        plan = await self._plan(owner, project_id, "replay", found.version_id, [], None)
+        await self._add_replays(owner, plan, origins, judge)
+        return await self._start(plan)
+
+    async def _add_replays(
+        self, owner: User, plan: _Planning, origins: Sequence[TestRun], judge: str
+    ) -> None:
+        """A replay run for each recorded run: its input, the test's current checks and judge."""
+        async with self._db.transaction() as db:
+            calls = list(
+                await db.scalars(
+                    select(LLMCall)
+                    .where(
+                        LLMCall.run_id.in_([origin.id for origin in origins]),
+                        LLMCall.status == "success",
+                    )
+                    .order_by(LLMCall.role, LLMCall.iteration, LLMCall.attempt)
+                )
+            )
+        caps = dataclasses.replace(plan.caps, clamp=False)
+        for origin in origins:
+            test = await self._test(owner, origin.test_id, deleted=True)
+            mine = [c for c in calls if c.run_id == origin.id and c.exchange]
+            what = f"recorded run {origin.id}"
+            program = [c.exchange for c in mine if c.role == "program"]
+            replayed = ProgramModel(ReplayModel(program, what), "replay", "replay", None, caps)
+            judge_model = None
+            if test.expected_behavior and judge == "live":
+                judge_model = await self._judge_model(owner, test, plan.judge_ref, None)
+            elif test.expected_behavior:
+                judged = ReplayModel([c.exchange for c in mine if c.role == "judge"], what)
+                judge_model = JudgeModel(judged, "replay", None, record=False)
+            row = self._run_row(owner, plan, test, replayed, origin.repeat_index)
+            row.replay_of, row.input = origin.id, origin.input
+            row.judge_model = judge_model.label if judge_model else None
+            checks = stored_checks(test.checks)
+            expected = test.expected_behavior
+            plan.runs.append(
+                RunPlan(row, test.name, checks, expected, replayed, judge_model, replayed.chat)  # type: ignore[arg-type]
+            )
 
     async def after_apply(
         self,

@@ -177,6 +177,22 @@ async def replay_run(
     return await _answer(tests, user, suite, wait, response)
 
 
+@router.post("/projects/{project_id}/test-suites/{suite_id}/replay")
+async def replay_suite(
+    project_id: str,
+    suite_id: str,
+    user: CurrentUser,
+    tests: TestsDep,
+    response: Response,
+    body: ReplayRequest | None = None,
+    wait: Wait = True,
+) -> SuiteOut:
+    """Replay every run of a suite run as one new suite run ($0 with the recorded judge)."""
+    judge = body.judge if body is not None else "recorded"
+    suite = await tests.replay_suite(user, project_id, suite_id, judge)
+    return await _answer(tests, user, suite, wait, response)
+
+
 @router.get("/projects/{project_id}/test-suites/{suite_id}")
 async def get_suite(project_id: str, suite_id: str, user: CurrentUser, tests: TestsDep) -> SuiteOut:
     """A suite run: its summary (per test × model) and its runs."""
