@@ -83,7 +83,8 @@ class RelaySession:
             )
         self.calls += 1
         params = translated.request.params
-        if caps.clamp and (params.max_tokens is None or params.max_tokens > left):
+        clamps = caps.clamp and "max_tokens" in self.model.capabilities.parameters
+        if clamps and (params.max_tokens is None or params.max_tokens > left):
             capped = params.model_copy(update={"max_tokens": left})
             translated = replace(translated, request=replace(translated.request, params=capped))
         return translated
