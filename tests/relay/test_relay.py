@@ -111,9 +111,11 @@ def test_requests_translate_to_chat_requests() -> None:
     assert none.request.tools == ()
 
 
-def session_of(model: Scripted, caps: RelayCaps = RelayCaps()) -> RelaySession:
+def session_of(model: Scripted, caps: RelayCaps | None = None) -> RelaySession:
     recorder = CallRecorder(CallScope(owner_id="owner", role="program", model_label="scripted"))
-    return RelaySession(model=model, model_name="scripted-1", recorder=recorder, caps=caps)
+    return RelaySession(
+        model=model, model_name="scripted-1", recorder=recorder, caps=caps or RelayCaps()
+    )
 
 
 async def post(relay: Relay, token: str, payload: Any) -> httpx.Response:
