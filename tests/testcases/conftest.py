@@ -23,23 +23,9 @@ def env_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, env_dir: Path):  # type: ignore[no-untyped-def]
+def settings(settings, env_dir: Path):  # type: ignore[no-untyped-def]
     """The suite's settings, with the shared environment cache."""
-    from tests.conftest import ADMIN_TOKEN
-    from vibeforge.config import Settings
-
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        secret_key="test-secret-key",
-        openai_api_key=None,
-        ollama_host="127.0.0.1:9",
-        default_model="offline",
-        log_json=False,
-        test_env_dir=env_dir,
-        test_concurrency=4,
-    )
+    return settings.model_copy(update={"test_env_dir": env_dir, "test_concurrency": 4})
 
 
 async def make_project(client: httpx.AsyncClient, files: dict[str, str]) -> str:

@@ -114,13 +114,7 @@ class CallRecorder:
                 async for event in events:
                     if isinstance(event, AttemptFailed):
                         self._store(record, request, CallStatus.ERROR, event.error, event.elapsed)
-                        record = CallRecord(
-                            role=scope.role,
-                            iteration=iteration,
-                            model=scope.model_label,
-                            attempt=event.attempt + 1,
-                            started=time.perf_counter() + event.retry_in,
-                        )
+                        record = record.next_attempt(event)
                         continue
                     record.feed(event)
                     yield event

@@ -21,18 +21,15 @@ from vibeforge.llm import (
     ChatModel,
     Finished,
     ProviderError,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
     Usage,
     UsageReport,
 )
-from vibeforge.llm.completion import ToolCallAssembler
 from vibeforge.llm.tokens import estimate_prompt_tokens
 from vibeforge.llm.types import StreamEvent
 from vibeforge.relay.encode import DONE, ChunkEncoder, completion_body
 from vibeforge.relay.recorder import CallRecorder
 from vibeforge.relay.translate import RelayError, Translated, translate
+from vibeforge.runs.calls import CallRecord
 
 Answer = dict[str, Any] | AsyncIterator[bytes]
 
@@ -160,36 +157,23 @@ async def _first(events: AsyncIterator[StreamEvent]) -> StreamEvent | None:
 async def _whole(
     session: RelaySession, events: AsyncIterator[StreamEvent], completion_id: str, created: int
 ) -> dict[str, Any]:
-    text: list[str] = []
-    thinking: list[str] = []
-    tools = ToolCallAssembler()
-    usage: Usage | None = None
-    stop_reason: str | None = None
+    answer = CallRecord(role="", iteration=0, model="")  # gathers text, tools, usage
     try:
         async with aclosing(events):  # type: ignore[type-var]
             async for event in events:
-                if isinstance(event, TextDelta):
-                    text.append(event.text)
-                elif isinstance(event, ThinkingDelta):
-                    thinking.append(event.text)
-                elif isinstance(event, ToolCallDelta):
-                    tools.add(event)
-                elif isinstance(event, UsageReport):
-                    usage = event.usage
-                elif isinstance(event, Finished):
-                    stop_reason = event.stop_reason
+                answer.feed(event)
     except ProviderError as error:
         raise provider_refusal(error) from None
-    session.spend(usage)
+    session.spend(answer.usage)
     return completion_body(
         completion_id,
         session.model_name,
         created,
-        text="".join(text),
-        thinking="".join(thinking),
-        tool_calls=tools.calls(),
-        stop_reason=stop_reason,
-        usage=usage,
+        text=answer.content,
+        thinking="".join(answer.thinking),
+        tool_calls=answer.tool_calls,
+        stop_reason=answer.stop_reason,
+        usage=answer.usage,
     )
 
 

@@ -8,23 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from vibeforge.errors import VibeforgeError
-from vibeforge.llm import Capabilities, ChatRequest, InvalidParameter, Message, validate_params
+from vibeforge.llm import (
+    PARAMETER_NAMES,
+    Capabilities,
+    ChatRequest,
+    InvalidParameter,
+    Message,
+    validate_params,
+)
 from vibeforge.llm.types import ImagePart, Part, TextPart, ToolCall, ToolSpec
 
 # Sampling and output parameters, passed on (validated against the model's capabilities).
-PARAMS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "user",
-    "response_format",
-    "reasoning_effort",
-)
+PARAMS = tuple(sorted(PARAMETER_NAMES - {"extra"}))
 # Accepted and ignored: they change nothing about one answer.
 IGNORED = frozenset({"parallel_tool_calls", "metadata", "store", "service_tier"})
 KNOWN = frozenset(

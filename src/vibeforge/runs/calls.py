@@ -11,6 +11,7 @@ from vibeforge.db.chat_tables import LLMCall
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import VibeforgeError
 from vibeforge.llm import (
+    AttemptFailed,
     ChatRequest,
     Finished,
     ProviderError,
@@ -59,6 +60,16 @@ class CallRecord:
         elif isinstance(event, Finished):
             self.stop_reason = event.stop_reason
             self.raw = event.raw
+
+    def next_attempt(self, failed: AttemptFailed) -> CallRecord:
+        """The record of the attempt that follows a failed one, after its retry delay."""
+        return CallRecord(
+            role=self.role,
+            iteration=self.iteration,
+            model=self.model,
+            attempt=failed.attempt + 1,
+            started=time.perf_counter() + failed.retry_in,
+        )
 
     @property
     def content(self) -> str:

@@ -156,13 +156,7 @@ class RunContext:
                         self._store_call(
                             record, request, CallStatus.ERROR, event.error, event.elapsed
                         )
-                        record = CallRecord(
-                            role=role,
-                            iteration=iteration,
-                            model=self.model.label,
-                            attempt=event.attempt + 1,
-                            started=time.perf_counter() + event.retry_in,
-                        )
+                        record = record.next_attempt(event)
                         continue
                     record.feed(event)
                     if not publish:
