@@ -403,7 +403,8 @@ class TestService:
             checks=[],
             llm_calls=0,
             trace_id=suite.trace_id,
-            created_at=suite.created_at,
+            # Apart by a microsecond each, so a suite's runs list in the order planned.
+            created_at=suite.created_at + timedelta(microseconds=len(plan.runs)),
         )
 
     async def _add_run(
@@ -611,28 +612,35 @@ class _Planning:
 
 
 async def _last_statuses(db: Any, test_ids: list[str]) -> dict[str, str]:
-    """The status of each test's newest ended run (not counting replays)."""
+    """Per test, how its newest suite run (not a replay) went: `passed` only if every run of
+    the test in it passed (repeats included)."""
     if not test_ids:
         return {}
+    ended = (
+        TestRun.test_id.in_(test_ids),
+        TestRun.status.in_(list(TEST_ENDED)),
+        TestRun.replay_of.is_(None),
+    )
     newest = (
         select(TestRun.test_id, func.max(TestRun.created_at).label("at"))
-        .where(
-            TestRun.test_id.in_(test_ids),
-            TestRun.status.in_(list(TEST_ENDED)),
-            TestRun.replay_of.is_(None),
-        )
+        .where(*ended)
         .group_by(TestRun.test_id)
         .subquery()
     )
-    rows = await db.execute(
-        select(TestRun.test_id, TestRun.status).join(
+    latest = await db.execute(
+        select(TestRun.test_id, TestRun.suite_id).join(
             newest, (TestRun.test_id == newest.c.test_id) & (TestRun.created_at == newest.c.at)
         )
     )
+    suites = dict(latest.all())
+    rows = await db.execute(
+        select(TestRun.test_id, TestRun.suite_id, TestRun.status).where(
+            *ended, TestRun.suite_id.in_(set(suites.values()))
+        )
+    )
     found: dict[str, str] = {}
-    for test_id, status in rows.all():
-        # Repeated runs share a start time: any that did not pass makes the test "not passed".
-        if found.get(test_id) in (None, TestStatus.PASSED):
+    for test_id, suite_id, status in rows.all():
+        if suites.get(test_id) == suite_id and found.get(test_id) in (None, TestStatus.PASSED):
             found[test_id] = status
     return found
 
