@@ -26,6 +26,7 @@ from vibeforge.api.routes import (
     runs,
     sessions,
     signin,
+    tests,
     traces,
     usage,
     users,
@@ -78,6 +79,8 @@ async def start_services(services: Services) -> None:
     if services.data_lock.alone:
         recovered = await services.runs.recover()
         log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
+        if await services.tests.recover():
+            log.warning("test runs cut off by a stop were marked as errors")
     else:
         # Other processes share the directory: leftover journals may be their live runs.
         log.warning("other servers share %s: start-up recovery skipped", data_dir)
@@ -184,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in routes:
         app.include_router(module.router)
+    app.include_router(tests.router)
     mount_web_client(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

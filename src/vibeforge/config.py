@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     # Events a socket may fall behind by before it is closed (code 4008) instead of buffered.
     ws_queue_events: int = Field(default=2048, ge=8, le=1_000_000)
 
+    # Prompt tests: how many test runs go at once, where the programs' Python environments are
+    # cached (it must be reachable by the sandbox's uids: not inside the 0700 data directory),
+    # and arguments added to every pip install (e.g. ["--no-index", "--find-links", "DIR"]).
+    test_concurrency: int = Field(default=4, ge=1, le=64)
+    test_env_dir: Path | None = None
+    test_pip_args: list[str] = Field(default_factory=list)
+
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("VIBEFORGE_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
@@ -55,6 +63,13 @@ class Settings(BaseSettings):
     def projects_dir(self) -> Path:
         """Where project repositories live."""
         return self.resolved_data_dir / "projects"
+
+    @property
+    def resolved_test_env_dir(self) -> Path:
+        """Where test environments are cached: /var/tmp/vibeforge-envs-UID unless set."""
+        if self.test_env_dir is not None:
+            return self.test_env_dir.expanduser().resolve()
+        return Path("/var/tmp") / f"vibeforge-envs-{os.geteuid()}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,16 +10,23 @@ from vibeforge.agents.pipeline import CodingAgent
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.datadir import DataDirLock
+from vibeforge.db.agent_tables import Proposal
 from vibeforge.db.engine import Database
+from vibeforge.db.tables import User
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
 from vibeforge.proposals import ProposalService
+from vibeforge.relay import Relay
+from vibeforge.relay.unix import UnixRelayServer
 from vibeforge.runs.bus import InProcessBus
 from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.store import RunStore
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
+from vibeforge.testcases.environments import Environments
+from vibeforge.testcases.runner import TestRunner
+from vibeforge.testcases.service import TestService
 from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
 
@@ -43,6 +50,7 @@ class Services:
     proposals: ProposalService
     traces: TraceStore
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
+    tests: TestService
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -57,6 +65,25 @@ class Services:
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
+        relay = Relay()
+        runner = TestRunner(
+            db,
+            traces,
+            relay,
+            UnixRelayServer(relay),
+            Environments(settings.resolved_test_env_dir, settings.test_pip_args),
+            streams.emit_project,
+            settings.test_concurrency,
+        )
+        tests = TestService(db, projects, models, runner)
+
+        async def run_tests_on_apply(owner: User, proposal: Proposal) -> None:
+            assert proposal.version_id is not None
+            await tests.after_apply(
+                owner, proposal.project_id, proposal.version_id, proposal.id, proposal.message_id
+            )
+
+        proposals.after_apply = run_tests_on_apply
         chat = ChatAgent(projects=projects, traces=traces)
         coding = CodingAgent(
             projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
@@ -88,12 +115,14 @@ class Services:
             runs=runs,
             proposals=proposals,
             traces=traces,
+            tests=tests,
         )
 
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""
         log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         await self.runs.shutdown()
+        await self.tests.runner.close()
         await self.db.dispose()
         if self.data_lock is not None:
             self.data_lock.release()

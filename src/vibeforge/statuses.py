@@ -83,3 +83,22 @@ class SpanStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
+
+
+class TestStatus(StrEnum):
+    """How a test run (or a suite run: `finished`) stands."""
+
+    __test__ = False  # not a pytest class
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # could not run or could not judge; the reason says which
+    CANCELLED = "cancelled"
+    FINISHED = "finished"  # a suite run whose test runs all ended
+
+
+#: Test run statuses after which nothing more happens to the run.
+TEST_ENDED = frozenset(
+    {TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR, TestStatus.CANCELLED}
+)

@@ -19,7 +19,9 @@ from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
 from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
 from vibeforge.db.chat_tables import ChatSession, ModelConfig
 from vibeforge.db.tables import Project
+from vibeforge.db.test_tables import ProjectTestSettings, TestCase
 from vibeforge.strict import admits_null
+from vibeforge.testcases.views import TestSettingsUpdate, TestUpdate
 
 _counter = itertools.count()
 Reader = Callable[[httpx.AsyncClient, FastAPI, str], Awaitable[dict[str, Any]]]
@@ -104,6 +106,20 @@ async def make_session_auto_apply(client: httpx.AsyncClient, app: FastAPI) -> Ta
     return Target(f"/sessions/{session}/auto_apply", read)
 
 
+async def make_test(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    project = await _project(client)
+    body = {"name": "t", "input_prompt": "in"}
+    created = await client.post(f"/projects/{project}/tests", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/tests/{created.json()['id']}"
+    return Target(url, lambda: _json(client, url))
+
+
+async def make_test_settings(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    url = f"/projects/{await _project(client)}/test-settings"
+    return Target(url, lambda: _json(client, url))
+
+
 def _fresh_content() -> dict[str, Any]:
     return {"content": f"x = {next(_counter)}\n"}  # new content: every write makes a version
 
@@ -131,6 +147,12 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("PUT", "/sessions/{session_id}/auto_apply"): Case(
         make_session_auto_apply, base=lambda: {"auto_apply": False}, seed={"auto_apply": True}
+    ),
+    ("PATCH", "/tests/{test_id}"): Case(
+        make_test, seed={"expected_behavior": "says hello", "judge_model": "judge"}
+    ),
+    ("PATCH", "/projects/{project_id}/test-settings"): Case(
+        make_test_settings, seed={"judge_model": "judge", "apply_tags": ["smoke"]}
     ),
 }
 
@@ -201,6 +223,8 @@ STORED_AS: list[tuple[type[Strict], type[Any], dict[str, str]]] = [
     (ModelConfigUpdate, ModelConfig, {"api_key": "api_key_encrypted"}),
     (ProjectAutoApply, Project, {}),
     (SessionAutoApply, ChatSession, {}),
+    (TestUpdate, TestCase, {}),
+    (TestSettingsUpdate, ProjectTestSettings, {}),
 ]
 
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from vibeforge.db.tables import User
@@ -71,32 +68,13 @@ class Workspace:
         missing = [p for p in paths if p not in self._cache and p in self.entries]
         if missing:
             blobs = [self.entries[path].blob for path in missing]
-            datas = await asyncio.to_thread(_cat_blobs, self._repo.path, blobs)
+            datas = await asyncio.to_thread(self._repo.read_blobs, blobs)
             for path, data in zip(missing, datas, strict=True):
                 try:
                     self._cache[path] = data.decode("utf-8")
                 except UnicodeDecodeError:
                     self._cache[path] = None
         return {p: text for p in paths if (text := self._cache.get(p)) is not None}
-
-
-def _cat_blobs(git_dir: Path, blobs: list[str]) -> list[bytes]:
-    """Many blobs through one `git cat-file --batch` (a process per file costs milliseconds)."""
-    result = subprocess.run(
-        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
-        input="".join(blob + "\n" for blob in blobs).encode(),
-        capture_output=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_CONFIG_NOSYSTEM": "1"},
-        timeout=60,
-        check=True,
-    )
-    out, position, datas = result.stdout, 0, []
-    for _ in blobs:
-        header_end = out.index(b"\n", position)
-        size = int(out[position:header_end].split()[2])
-        datas.append(out[header_end + 1 : header_end + 1 + size])
-        position = header_end + 1 + size + 1
-    return datas
 
 
 TOOLS = (

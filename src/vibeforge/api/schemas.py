@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from vibeforge.strict import Strict, has_nul, omittable
+from vibeforge.testcases.views import VersionTests
 
 T = TypeVar("T")
 __all__ = ["Strict", "has_nul", "omittable"]  # defined in vibeforge.strict, used by routes
@@ -205,6 +206,9 @@ class VersionOut(BaseModel):
     message: str
     created_at: datetime
     parent: str | None
+    tests: VersionTests | None = Field(
+        default=None, description="the latest result of each test at this version"
+    )
 
 
 class DiffOut(BaseModel):

@@ -130,4 +130,7 @@ class LLMCall(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The request and the answer in vibeforge's own terms, for calls that can be replayed
+    # (a test run's program and judge): {"request": {...}, "reply": {...}}.
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -244,6 +244,20 @@ class GitRepository:
             self._cache.put_blob(found.blob, data)
         return data
 
+    def read_blobs(self, blobs: list[str]) -> list[bytes]:
+        """Many blobs through one `git cat-file --batch` (a process per file costs milliseconds)."""
+        if not blobs:
+            return []
+        batch = "".join(blob + "\n" for blob in blobs).encode()
+        out = self._git("cat-file", "--batch", input=batch).stdout
+        position, datas = 0, []
+        for _ in blobs:
+            header_end = out.index(b"\n", position)
+            size = int(out[position:header_end].split()[2])
+            datas.append(out[header_end + 1 : header_end + 1 + size])
+            position = header_end + 1 + size + 1
+        return datas
+
     def resolve_version(self, version_id: str) -> Commit:
         """The commit `version_id` (a full id, or an unambiguous prefix of at least
         MIN_SHORT_ID hex digits, as messages show them) if it is on the project's branch, else

@@ -275,6 +275,21 @@ class ProjectService:
 
         return await self._git(project_id, read)
 
+    async def read_tree(
+        self, owner: User, project_id: str, version_id: str | None = None
+    ) -> tuple[str, dict[str, bytes]]:
+        """Every regular file of a version (default: the head) with its bytes, and the
+        version's id; symbolic links are left out, never followed."""
+        await self._owned(owner, project_id)
+
+        def read(repo: GitRepository) -> tuple[str, dict[str, bytes]]:
+            rev = repo.resolve_version(version_id).id if version_id else _require_head(repo)
+            entries = [entry for entry in repo.tree(rev) if entry.mode in ("100644", "100755")]
+            datas = repo.read_blobs([entry.blob for entry in entries])
+            return rev, {entry.path: data for entry, data in zip(entries, datas, strict=True)}
+
+        return await self._git(project_id, read)
+
     def _encode(self, path: str, content: str | bytes) -> bytes:
         """A file's bytes: text must be UTF-8 without NUL; bytes (a binary file, sent as
         base64) are stored as they are. Either within the size limit."""

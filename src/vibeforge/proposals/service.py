@@ -8,7 +8,7 @@ proposal `conflict`; nothing is written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from vibeforge.runs.protocol import CodeChanged, ProposalMade, ServerEvent
 from vibeforge.statuses import ProposalStatus
 
 Publish = Callable[[ServerEvent], object]
+AfterApply = Callable[[User, Proposal], Awaitable[None]]
 APPLY_ATTEMPTS = 3  # the head may move between the merge and the commit; retry that race
 
 
@@ -83,6 +84,8 @@ class ProposalService:
         self._db = db
         self._projects = projects
         self._publish_project = publish_project
+        # Called after a proposal made a new version (the tests' run_tests_on_apply hook).
+        self.after_apply: AfterApply | None = None
 
     def _publish(self, outcome: ApplyOutcome) -> None:
         for event in outcome_events(outcome):
@@ -200,6 +203,8 @@ class ProposalService:
             await self._decide(
                 row, status=ProposalStatus.APPLIED, version_id=written.version_id, detail=detail
             )
+            if written.changed and self.after_apply is not None:
+                await self.after_apply(owner, row)
             return ApplyOutcome(row, head, merged)
         await self._decide(
             row, status=ProposalStatus.CONFLICT, detail="the project kept changing; retry"

@@ -12,25 +12,17 @@ from typing import Any, Protocol
 
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
 from vibeforge.db.tables import User
-from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import VibeforgeError
+from vibeforge.db.types import utcnow
 from vibeforge.llm import (
     AttemptFailed,
     ChatRequest,
-    Finished,
     Params,
-    ProviderError,
     TextDelta,
     ThinkingDelta,
-    ToolCall,
-    ToolCallDelta,
     Usage,
-    UsageReport,
 )
-from vibeforge.llm.completion import ToolCallAssembler
-from vibeforge.llm.tokens import completed_usage
-from vibeforge.llm.usage import with_cost
 from vibeforge.modelconfigs.service import ResolvedModel
+from vibeforge.runs.calls import CallRecord, attempt_usage, call_row
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import Chunk, ServerEvent, StageUpdate, TokenUsage
 from vibeforge.runs.streams import SessionStream, Streams
@@ -51,51 +43,6 @@ class AgentResult:
     proposal_status: str | None = None
     version_id: str | None = None  # the version the proposal was committed as
     counters: dict[str, int] | None = None  # how hard the pipeline had to work
-
-
-@dataclass
-class CallRecord:
-    """One LLM call being made: fed with stream events, turned into an LLMCall row."""
-
-    role: str
-    iteration: int
-    model: str
-    attempt: int = 1
-    started: float = field(default_factory=time.perf_counter)
-    first_token_at: float | None = None
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    tools: ToolCallAssembler = field(default_factory=ToolCallAssembler)
-    usage: Usage | None = None
-    stop_reason: str | None = None
-    raw: dict[str, Any] | None = None
-
-    def feed(self, event: object) -> None:
-        """Take one stream event."""
-        if isinstance(event, (TextDelta, ThinkingDelta, ToolCallDelta)):
-            if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-            if isinstance(event, TextDelta):
-                self.text.append(event.text)
-            elif isinstance(event, ThinkingDelta):
-                self.thinking.append(event.text)
-            else:
-                self.tools.add(event)
-        elif isinstance(event, UsageReport):
-            self.usage = event.usage
-        elif isinstance(event, Finished):
-            self.stop_reason = event.stop_reason
-            self.raw = event.raw
-
-    @property
-    def content(self) -> str:
-        """The text so far."""
-        return "".join(self.text)
-
-    @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The complete tool calls so far."""
-        return self.tools.calls()
 
 
 class Agent(Protocol):
@@ -209,13 +156,7 @@ class RunContext:
                         self._store_call(
                             record, request, CallStatus.ERROR, event.error, event.elapsed
                         )
-                        record = CallRecord(
-                            role=role,
-                            iteration=iteration,
-                            model=self.model.label,
-                            attempt=event.attempt + 1,
-                            started=time.perf_counter() + event.retry_in,
-                        )
+                        record = record.next_attempt(event)
                         continue
                     record.feed(event)
                     if not publish:
@@ -244,51 +185,20 @@ class RunContext:
         elapsed: float | None = None,
     ) -> None:
         """Append the attempt's LLMCall and announce its usage."""
-        usage = record.usage
-        if usage is None and isinstance(failure, ProviderError):
-            usage = failure.usage
-        if usage is None and (record.text or record.thinking or record.tools.calls()):
-            # Cancelled mid-answer: the provider bills what it sent, so it is estimated.
-            output = record.content + "".join(call.arguments for call in record.tool_calls)
-            estimate = completed_usage(None, request, output, "".join(record.thinking))
-            usage = with_cost(estimate, self.model.spec.prices)
-        raw = record.raw
-        if raw is None and isinstance(failure, ProviderError):
-            raw = failure.raw
-        if raw is None and (record.text or record.thinking):
-            raw = {"partial": True, "content": record.content, "thinking": "".join(record.thinking)}
-        latency = elapsed if elapsed is not None else time.perf_counter() - record.started
-        counted = usage or Usage()
+        usage = attempt_usage(record, request, self.model.spec.prices, failure)
         self.calls.append(
-            LLMCall(
-                id=new_id(),
+            call_row(
+                record,
+                request,
+                status,
+                usage=usage,
+                failure=failure,
+                elapsed=elapsed,
                 owner_id=self.owner.id,
                 project_id=self.project_id,
                 session_id=self.session.id,
                 run_id=self.run_id,
                 message_id=self.assistant_message_id,
-                model=record.model,
-                role=record.role,
-                iteration=record.iteration,
-                attempt=record.attempt,
-                status=status,
-                prompt_tokens=counted.prompt_tokens,
-                completion_tokens=counted.completion_tokens,
-                cached_tokens=counted.cached_tokens,
-                reasoning_tokens=counted.reasoning_tokens,
-                cost_usd=counted.cost_usd,
-                cost_source=counted.cost_source,
-                usage_source=usage.source if usage is not None else None,
-                latency_ms=round(latency * 1000, 2),
-                first_token_ms=(
-                    round((record.first_token_at - record.started) * 1000, 2)
-                    if record.first_token_at
-                    else None
-                ),
-                raw=raw,
-                error=str(failure) if isinstance(failure, Exception) else None,
-                error_code=error_code(failure) if isinstance(failure, Exception) else None,
-                created_at=utcnow(),
             )
         )
         if usage is not None:
@@ -305,11 +215,6 @@ class RunContext:
                     status=status,
                 )
             )
-
-
-def error_code(failure: Exception) -> str:
-    """The code a failure is told by: a domain error's own, else `internal_error`."""
-    return failure.code if isinstance(failure, VibeforgeError) else "internal_error"
 
 
 def _usage_dict(usage: Usage) -> dict[str, Any]:

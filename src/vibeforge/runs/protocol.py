@@ -357,6 +357,23 @@ class RunFailed:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class TestCompleted:
+    """A test run ended (to the project's subscribers); `output` is the start of its stdout."""
+
+    __test__ = False
+    type: ClassVar[str] = "test_completed"
+    test_id: str
+    run_id: str
+    status: str
+    output: str | None
+    trace_id: str
+    suite_id: str | None = None
+    version_id: str | None = None
+    model: str | None = None
+    reason: str | None = None
+
+
 ServerEvent = (
     SessionStart
     | Snapshot
@@ -374,6 +391,7 @@ ServerEvent = (
     | Cancelled
     | Interrupted
     | RunFailed
+    | TestCompleted
 )
 
 # Run and project events by wire name (`error` is a run's RunFailed; a reply's ErrorReply has
@@ -392,6 +410,7 @@ EVENTS: dict[str, type[Any]] = {
         Cancelled,
         Interrupted,
         RunFailed,
+        TestCompleted,
     )
 }
 REPLIES: dict[str, type[Any]] = {

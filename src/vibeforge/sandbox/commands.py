@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from vibeforge.sandbox.limits import Limits, MiB
@@ -37,10 +37,14 @@ ETC_FILES = (
 )
 
 
-def sandbox_env(home: str, extra_path: str | None = None) -> dict[str, str]:
-    """The whole environment a sandboxed program gets: nothing of the server's."""
+def sandbox_env(
+    home: str, extra_path: str | None = None, extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The whole environment a sandboxed program gets: nothing of the server's, only what the
+    caller adds (`extra_env`, `extra_path` before the system PATH)."""
     path = f"{extra_path}:{BASE_PATH}" if extra_path else BASE_PATH
     return {
+        **(extra_env or {}),
         "PATH": path,
         "HOME": home,
         "TMPDIR": "/tmp",
@@ -91,6 +95,7 @@ def bubblewrap_argv(
     ro_paths: Sequence[str] = (),
     hide_paths: Sequence[str] = (),
     extra_path: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """bwrap arguments: every namespace, no way back to more privilege, an allow-listed view."""
     args = [
@@ -137,7 +142,7 @@ def bubblewrap_argv(
         SCRATCH_IN_SANDBOX,
         "--clearenv",
     ]
-    for key, value in sandbox_env(SCRATCH_IN_SANDBOX, extra_path).items():
+    for key, value in sandbox_env(SCRATCH_IN_SANDBOX, extra_path, extra_env).items():
         args += ["--setenv", key, value]
     args.append("--")
     return args

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -48,13 +49,17 @@ async def run(
     isolation: IsolationMode | str | None = None,
     ro_paths: Sequence[str] = (),
     hide_paths: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    path: Sequence[str] = (),
 ) -> SandboxResult:
     """Run `argv` in a fresh scratch directory holding `files`, never in this process.
 
     `isolation` picks a mode (default: the strongest this machine allows). Under bubblewrap,
     `ro_paths` are extra host paths shown read-only and `hide_paths` (the server's data
     directory, say) are masked wherever they fall inside a shown tree; the weaker modes show
-    the whole filesystem as file permissions allow, so there they change nothing.
+    the whole filesystem as file permissions allow, so there they change nothing. `env` adds
+    variables to the program's otherwise empty environment (not PATH or HOME), and `path`
+    directories in front of its PATH (a virtual environment's `bin`, say).
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) and a for a in argv):
         raise InvalidInput("argv must be a non-empty list of non-empty strings")
@@ -74,6 +79,8 @@ async def run(
     checked_files = validate_files(files or {})
     _check_paths("ro_paths", ro_paths)
     _check_paths("hide_paths", hide_paths)
+    _check_paths("path", path)
+    extra_env = _checked_env(env or {})
     caps = await isolation_support()
     mode = _choose_mode(caps, isolation)
     preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, checked_files, caps.is_root))
@@ -86,6 +93,7 @@ async def run(
         raise
     try:
         job = _Job(caps, mode, limits, scratch, lease, list(ro_paths), list(hide_paths))
+        job.extra_env, job.path = extra_env, list(path)
         return await job.run(list(argv), stdin)
     finally:
         await asyncio.to_thread(_release, lease, scratch)
@@ -117,6 +125,21 @@ def _check_paths(name: str, paths: Sequence[str]) -> None:
     for path in paths:
         if not isinstance(path, str) or not os.path.isabs(path) or not os.path.exists(path):
             raise InvalidInput(f"{name} entries must be existing absolute paths: {path!r}")
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RESERVED_ENV = frozenset({"PATH", "HOME"})  # the sandbox's own: `path` adds to PATH
+
+
+def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name) or name in RESERVED_ENV:
+            raise InvalidInput(f"env: {name!r} is not a variable the program may be given")
+        if not isinstance(value, str) or "\x00" in value:
+            raise InvalidInput(f"env: the value of {name} must be text without NUL")
+        checked[name] = value
+    return checked
 
 
 def _choose_mode(caps: IsolationSupport, requested: IsolationMode | str | None) -> IsolationMode:
@@ -181,6 +204,19 @@ class _Job:
         self.caps, self.mode, self.limits = caps, mode, limits
         self.scratch, self.lease = scratch, lease
         self.ro_paths, self.hide_paths = ro_paths, hide_paths
+        self.extra_env: dict[str, str] = {}
+        self.path: list[str] = []
+
+    def environment(self, home: str) -> dict[str, str]:
+        """The program's whole environment, with its home at `home`."""
+        return sandbox_env(home, self.extra_path(), self.extra_env)
+
+    def extra_path(self) -> str | None:
+        """What goes before the system PATH: the caller's directories, then a bound Python."""
+        entries = list(self.path)
+        if self.mode is IsolationMode.BUBBLEWRAP and self.caps.python_prefix:
+            entries.append(os.path.join(self.caps.python_prefix, "bin"))
+        return ":".join(entries) or None
 
     def command(self, argv: list[str]) -> tuple[list[str], dict[str, object]]:
         """The full command line and the extra spawn arguments (uid switch) for this mode."""
@@ -192,17 +228,16 @@ class _Job:
         if self.mode is IsolationMode.BUBBLEWRAP:
             assert caps.bwrap is not None
             ro = list(self.ro_paths)
-            extra_path = None
             if caps.python_prefix:
                 ro.append(caps.python_prefix)
-                extra_path = os.path.join(caps.python_prefix, "bin")
             jail = bubblewrap_argv(
                 caps.bwrap,
                 limits,
                 str(self.scratch),
                 ro_paths=ro,
                 hide_paths=self.hide_paths,
-                extra_path=extra_path,
+                extra_path=self.extra_path(),
+                extra_env=self.extra_env,
             )
             return [*prefix, *as_uid, *jail, *argv], {}
         if self.mode is IsolationMode.UNSHARE:
@@ -282,7 +317,7 @@ class _Job:
                 stdout=out_write,
                 stderr=err_write,
                 cwd=self.scratch,
-                env=sandbox_env(str(self.scratch)),
+                env=self.environment(str(self.scratch)),
                 start_new_session=True,  # its own process group, and no controlling terminal
                 **spawn_args,  # type: ignore[arg-type]
             )

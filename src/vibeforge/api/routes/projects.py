@@ -78,12 +78,19 @@ async def list_versions(
     project_id: str,
     user: CurrentUser,
     projects: ProjectsDep,
+    services: ServicesDep,
     limit: Limit = DEFAULT_PAGE,
     cursor: Cursor = None,
 ) -> PageOut[VersionOut]:
-    """The project's versions, newest first."""
+    """The project's versions, newest first, each with its test results."""
     page = await projects.versions(user, project_id, limit, cursor)
-    items = [VersionOut.model_validate(commit, from_attributes=True) for commit in page.items]
+    tests = await services.tests.version_tests(user, project_id, [c.id for c in page.items])
+    items = [
+        VersionOut(id=c.id, message=c.message, created_at=c.created_at, parent=c.parent)
+        for c in page.items
+    ]
+    for item in items:
+        item.tests = tests.get(item.id)
     return PageOut(items=items, next=page.next)
 
 

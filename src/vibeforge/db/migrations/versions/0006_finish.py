@@ -5,7 +5,7 @@ owner; names that already collide get a numbered suffix (`demo (2)`), oldest kee
 model_configs.shared: an administrator's config every user may use (never see the key of).
 chat_messages.reason and runs.reason: why a run was cancelled or interrupted.
 
-Revision ID: 0009_finish
+Revision ID: 0006_finish
 Revises: 0005_llmcall_attempts
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 from vibeforge.projects.naming import project_name_key
 
-revision = "0009_finish"
+revision = "0006_finish"
 down_revision = "0005_llmcall_attempts"
 branch_labels = None
 depends_on = None
