@@ -49,8 +49,8 @@ class Services:
     runs: RunRegistry
     proposals: ProposalService
     traces: TraceStore
-    data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
     tests: TestService
+    data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
