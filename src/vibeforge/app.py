@@ -20,10 +20,13 @@ from vibeforge.api.routes import (
     files,
     meta,
     models,
+    modules,
+    personas,
     projects,
     proposals,
     runs,
     sessions,
+    templates,
     traces,
     usage,
     users,
@@ -143,6 +146,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(websocket.router)
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
+        app.include_router(module.router)
+    for module in (personas, modules, templates):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -11,6 +11,7 @@ from vibeforge.crypto import SecretBox
 from vibeforge.db.engine import Database
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
+from vibeforge.prompting.service import PromptingService
 from vibeforge.proposals import ProposalService
 from vibeforge.runs.bus import InProcessBus
 from vibeforge.runs.context import Agent, RunContext
@@ -38,6 +39,7 @@ class Services:
     runs: RunRegistry
     proposals: ProposalService
     traces: TraceStore
+    prompting: PromptingService
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -52,6 +54,7 @@ class Services:
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
+        prompting = PromptingService(db, sessions, models, settings.resolved_data_dir)
         chat = ChatAgent(projects=projects, traces=traces)
         coding = CodingAgent(
             projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
@@ -83,6 +86,7 @@ class Services:
             runs=runs,
             proposals=proposals,
             traces=traces,
+            prompting=prompting,
         )
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +16,7 @@ class Persona(Base):
     """A named system-prompt template with a mode, an optional model and an image."""
 
     __tablename__ = "personas"
+    kind_label: ClassVar[str] = "persona"
     __table_args__ = (Index("ux_personas_owner_name", "owner_id", "name", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -42,6 +43,7 @@ class PromptModule(Base):
     """A reusable prompt piece, `@name` in templates: text, or a script run in the sandbox."""
 
     __tablename__ = "prompt_modules"
+    kind_label: ClassVar[str] = "module"
     __table_args__ = (Index("ux_prompt_modules_owner_name", "owner_id", "name", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
