@@ -71,7 +71,11 @@ def plugin_functions() -> list[PluginFunctionInfo]:
     for name, member in inspect.getmembers(jail_ctx.Ctx, inspect.isfunction):
         if name.startswith("_"):
             continue
-        signature = str(inspect.signature(member)).replace("(self, ", "(").replace("(self)", "()")
+        signature = (
+            str(inspect.signature(member, eval_str=True))
+            .replace("(self, ", "(")
+            .replace("(self)", "()")
+        )
         doc = " ".join((inspect.getdoc(member) or "").split())
         functions.append(
             PluginFunctionInfo(name, f"ctx.{name}{signature}", doc, name == "ask_model")
