@@ -11,6 +11,7 @@ from vibeforge.crypto import SecretBox
 from vibeforge.db.engine import Database
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
+from vibeforge.prompting.run_hooks import PersonaRuns
 from vibeforge.prompting.service import PromptingService
 from vibeforge.proposals import ProposalService
 from vibeforge.runs.bus import InProcessBus
@@ -55,9 +56,16 @@ class Services:
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
         prompting = PromptingService(db, sessions, models, settings.resolved_data_dir)
-        chat = ChatAgent(projects=projects, traces=traces)
+        # A persona's template (with its modules) opens the system prompt of every agent.
+        personas = PersonaRuns(db, prompting.personas, prompting.modules, prompting.hide_paths)
+        chat = ChatAgent(projects=projects, traces=traces, sources=(personas,))
         coding = CodingAgent(
-            projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
+            projects=projects,
+            proposals=proposals,
+            traces=traces,
+            db=db,
+            chat=chat,
+            sources=(personas,),
         )
 
         def agent_for(ctx: RunContext) -> Agent:
@@ -72,6 +80,7 @@ class Services:
             sessions,
             settings.resolved_data_dir / "journal",
             agent_for,
+            hooks=personas,
         )
         return cls(
             settings=settings,

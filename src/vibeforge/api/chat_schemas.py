@@ -124,6 +124,7 @@ class MessageOut(BaseModel):
     token_usage: dict[str, Any] | None
     error: str | None
     error_code: str | None = None
+    module_outputs: dict[str, Any] | None = None  # of its run's post-response modules
     archived: bool
     created_at: datetime
 

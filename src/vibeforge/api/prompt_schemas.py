@@ -88,7 +88,7 @@ class PersonaOut(BaseModel):
 
 
 class PersonaChoice(Strict):
-    """The persona a session's or project's runs speak as; `null`: none."""
+    """The persona (id or name) a session's or project's runs speak as; `null`: none."""
 
     persona_id: Id | None
 

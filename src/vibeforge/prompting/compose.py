@@ -4,7 +4,8 @@ post-response modules after an answer."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,9 @@ WINDOW_MESSAGES = 50  # what a script is shown of the conversation
 WINDOW_MESSAGE_CHARS = 20_000
 
 RunModule = Callable[[ModuleSpec, ScriptInput], Awaitable[ScriptResult]]
-"""Runs one script module in the sandbox (the caller adds stage updates, limits, the model)."""
+"""Runs one script module in the sandbox (with its limits and its access to the model)."""
+Staging = Callable[[str], AbstractAsyncContextManager[dict[str, Any]]]
+"""A stage around one module's run, by module name (a run's `stage_update`s)."""
 
 
 class ModuleFailed(VibeforgeError):
@@ -60,6 +63,11 @@ def window(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
     ]
 
 
+@asynccontextmanager
+async def _unstaged(_name: str) -> AsyncIterator[dict[str, Any]]:
+    yield {}
+
+
 async def run_modules(
     specs: Sequence[ModuleSpec],
     variables: Variables,
@@ -68,10 +76,12 @@ async def run_modules(
     *,
     stage: str,
     answer: str | None = None,
-) -> tuple[list[ModuleOutcome], dict[str, Any]]:
-    """Run script modules in order, each seeing the outputs and state the earlier ones left;
-    a failure leaves its module out, unless it is `required` (ModuleFailed). Returns the
-    outcomes and the state changes made."""
+    staging: Staging = _unstaged,
+) -> tuple[list[ModuleOutcome], dict[str, Any], ModuleOutcome | None]:
+    """Run script modules in order, each seeing the outputs and state the earlier ones left,
+    each inside `staging(name)` (a stage whose record gets the module's `error`, or its
+    `outputs`). A failure leaves its module out; a `required` module's failure stops the loop.
+    Returns the outcomes, the state changes made, and the required module that failed."""
     outcomes: list[ModuleOutcome] = []
     changes: dict[str, Any] = {}
     for spec in specs:
@@ -83,23 +93,28 @@ async def run_modules(
             messages=messages,
             answer=answer,
         )
-        result = await run_module(spec, given)
-        error = result.error
-        if result.ok:
-            try:
-                with_changes(variables.layers["state"], result.variables)
-            except InvalidInput as too_big:
-                error = too_big.detail
+        async with staging(spec.name) as record:
+            result = await run_module(spec, given)
+            error = result.error
+            if result.ok:
+                try:
+                    with_changes(variables.layers["state"], result.variables)
+                except InvalidInput as too_big:
+                    error = too_big.detail
+            if error is None:
+                record["outputs"] = result.outputs
+            else:
+                record["error"] = error
         outcome = ModuleOutcome(spec.name, result, error)
         outcomes.append(outcome)
         if not outcome.ok:
             if spec.required:
-                raise ModuleFailed(f"the required module @{spec.name} failed: {error}")
+                return outcomes, changes, outcome
             continue
         variables.add_outputs(result.outputs)
         variables.set_state(result.variables)
         changes.update(result.variables)
-    return outcomes, changes
+    return outcomes, changes, None
 
 
 async def compose(
@@ -110,18 +125,21 @@ async def compose(
     *,
     run_module: RunModule | None,
     budget: int | None = None,
+    staging: Staging = _unstaged,
 ) -> Composed:
     """Resolve `template` with its script modules run through `run_module` (None: scripts are
-    left out as not run)."""
+    left out as not run), each inside `staging(name)`."""
     shown = window(messages)
     scanned = [str(m["content"]) for m in messages[-TRIGGER_MESSAGES:]]
     expansion = expand(template, specs, scanned)
     outcomes: list[ModuleOutcome] = []
     changes: dict[str, Any] = {}
     if run_module is not None and expansion.scripts:
-        outcomes, changes = await run_modules(
-            expansion.scripts, variables, shown, run_module, stage="before"
+        outcomes, changes, failed = await run_modules(
+            expansion.scripts, variables, shown, run_module, stage="before", staging=staging
         )
+        if failed is not None:
+            raise ModuleFailed(f"the required module @{failed.module} failed: {failed.error}")
     texts: dict[str, str | Excluded] = {
         o.module: o.result.text if o.ok else Excluded(o.module, "failed", o.error or "failed")
         for o in outcomes

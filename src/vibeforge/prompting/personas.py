@@ -84,6 +84,18 @@ class PersonaService:
             raise NotFound(f"no persona {persona_id!r}")
         return row
 
+    async def named(self, db: AsyncSession, owner: User, ref: str) -> Persona:
+        """The owner's persona with this id, else with this name."""
+        try:
+            return await self.owned(db, owner, ref)
+        except NotFound:
+            row = await db.scalar(
+                select(Persona).where(Persona.name == ref, Persona.owner_id == owner.id)
+            )
+            if row is None:
+                raise
+            return row
+
     async def update(self, owner: User, persona_id: str, changes: dict[str, Any]) -> Persona:
         """Change some fields."""
         _check_fields(changes)
@@ -150,11 +162,12 @@ class PersonaService:
         table: type[ChatSession] | type[Project],
         row_id: str,
         persona: str | None,
-    ) -> None:
-        """Name the persona a session's or a project's runs speak as (None: none)."""
+    ) -> str | None:
+        """Name the persona (id or name; None: none) a session's or a project's runs speak
+        as; returns its id."""
         async with self._db.transaction() as db:
             if persona is not None:
-                await self.owned(db, owner, persona)
+                persona = (await self.named(db, owner, persona)).id
             query = update(table).where(table.id == row_id, table.owner_id == owner.id)
             if table is Project:
                 query = query.where(Project.state == "ready")
@@ -162,13 +175,14 @@ class PersonaService:
             if changed.rowcount == 0:  # type: ignore[attr-defined]
                 kind = "session" if table is ChatSession else "project"
                 raise NotFound(f"no {kind} {row_id!r}")
+        return persona
 
     async def for_run(self, owner: User, named: str | None, session: ChatSession) -> Persona | None:
-        """The persona a run speaks as: the message's (which must exist and be active), else
-        the session's, else its project's (left out if inactive)."""
+        """The persona a run speaks as: the message's (an id or name; it must exist and be
+        active), else the session's, else its project's (left out if inactive)."""
         async with self._db.transaction() as db:
             if named is not None:
-                row = await self.owned(db, owner, named)
+                row = await self.named(db, owner, named)
                 if not row.is_active:
                     raise InvalidInput(f"persona {named!r} is not active")
                 return row

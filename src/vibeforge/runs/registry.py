@@ -20,6 +20,7 @@ from vibeforge.errors import VibeforgeError
 from vibeforge.llm import merge_params, validate_params
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.runs.context import Agent, AgentResult, RunContext
+from vibeforge.runs.hooks import AfterWrites, PostResponse, RunHooks, RunSetup
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import (
     Cancelled,
@@ -30,7 +31,7 @@ from vibeforge.runs.protocol import (
     PostResponseComplete,
     RunFailed,
 )
-from vibeforge.runs.store import FinishedRun, RunStatusOut, RunStore, storable
+from vibeforge.runs.store import FinishedAfter, FinishedRun, RunStatusOut, RunStore, storable
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
 from vibeforge.statuses import MessageStatus, RunStatus
@@ -79,6 +80,7 @@ class RunRegistry:
         sessions: SessionService,
         journal_dir: Path,
         agent_for: Callable[[RunContext], Agent],
+        hooks: RunHooks | None = None,
     ) -> None:
         self.store = store
         self._streams = streams
@@ -86,6 +88,7 @@ class RunRegistry:
         self._sessions = sessions
         self._journal_dir = journal_dir
         self._agent_for = agent_for
+        self._hooks = hooks  # a persona's setup, and post-response work
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -111,9 +114,19 @@ class RunRegistry:
         `session`: the session as the caller just fetched it for `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
-        model = await self._models.resolve(owner, command.model, session.model_config_id)
+        setup = RunSetup()
+        if self._hooks is not None:
+            setup = await self._hooks.setup(owner, command, session)
+        model = await self._models.resolve(
+            owner, command.model or setup.model, session.model_config_id
+        )
         checked = validate_params(model.chat.capabilities, command.params)
-        merged = merge_params(model.spec.default_params, checked)
+        defaults = model.spec.default_params
+        if setup.params:
+            defaults = merge_params(
+                defaults, validate_params(model.chat.capabilities, setup.params)
+            )
+        merged = merge_params(defaults, checked)
         async with self._lock(session.id):
             previous = self._by_session.get(session.id)
             if previous is not None:
@@ -135,6 +148,7 @@ class RunRegistry:
                 journal=RunJournal(self._journal_dir, opened.run_id),
                 started_at=opened.started_at,
                 mode=command.mode or "code",
+                persona_id=setup.persona_id,
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
             self._by_id[run.id] = run
@@ -160,8 +174,10 @@ class RunRegistry:
                 ctx.assistant_message_id, ctx.user_message_id, ctx.model.label, ctx.trace_id
             )
         )
+        after: PostResponse | None = None
         try:
             result = await self._agent_for(ctx)(ctx)
+            after = await self._after(ctx, result)
         except asyncio.CancelledError:
             if run.shutting_down:
                 status, event = MessageStatus.INTERRUPTED, Interrupted(ctx.assistant_message_id)
@@ -188,11 +204,28 @@ class RunRegistry:
                 error_code="internal_error",
                 error_status=500,
             )
-        await self._finish(run, result)
+        await self._finish(run, result, after)
 
-    async def _finish(self, run: ActiveRun, result: AgentResult) -> None:
+    async def _after(self, ctx: RunContext, result: AgentResult) -> PostResponse | None:
+        """The post-response work of a run that answered (its failure to plan it is logged,
+        never held against the answer)."""
+        if self._hooks is None or result.status not in (
+            MessageStatus.SUCCESS,
+            MessageStatus.NEEDS_INPUT,
+        ):
+            return None
+        try:
+            return await self._hooks.post_response(ctx)
+        except Exception:
+            log.exception("planning the post-response work of run %s failed", ctx.run_id)
+            return None
+
+    async def _finish(
+        self, run: ActiveRun, result: AgentResult, after: PostResponse | None = None
+    ) -> None:
         """Commit the run's outcome, then drop its journal; `done` is numbered before the
-        commit so the stored sequence covers it, and published after it."""
+        commit so the stored sequence covers it, and published after it. With post-response
+        work, that runs next and `post_response_complete` waits for it."""
         ctx = run.ctx
         content = result.content if result.content is not None else "".join(ctx.content)
         # A model may emit NUL; PostgreSQL cannot store it in text, and nothing may be lost.
@@ -202,7 +235,8 @@ class RunRegistry:
         finals = []
         if result.status not in (MessageStatus.CANCELLED, MessageStatus.INTERRUPTED):
             finals.append(ctx.stream.next_event(done, run.id))
-            finals.append(ctx.stream.next_event(PostResponseComplete(run.id), run.id))
+            if after is None:
+                finals.append(ctx.stream.next_event(PostResponseComplete(run.id), run.id))
         await self.store.finish(
             FinishedRun(
                 run_id=run.id,
@@ -220,11 +254,56 @@ class RunRegistry:
                 last_seq=ctx.stream.last_seq,
             )
         )
+        if after is not None and finals:
+            self._streams.bus.publish(finals[0])
+            await self._post_response(run, done, after)
+            return
         ctx.journal.discard()
         if not run.outcome.done():
             run.outcome.set_result(done)
         for event in finals:
             self._streams.bus.publish(event)
+
+    async def _post_response(self, run: ActiveRun, done: Done, after: PostResponse) -> None:
+        """After `done`: the post-response work, its events journaled like the run's (the
+        journal stays until its end is stored), then `post_response_complete`, or `cancelled`
+        if the run is cancelled meanwhile (the answer stays as it was stored). A waiting
+        REST caller gets the outcome once this is over, so its next message sees the state."""
+        ctx = run.ctx
+        stored_calls = len(ctx.calls)
+        writes: AfterWrites | None = None
+        cut_short = False
+        try:
+            writes = await after(ctx)
+        except asyncio.CancelledError:
+            cut_short = True
+            stopped = Interrupted if run.shutting_down else Cancelled
+            ctx.emit(stopped(ctx.assistant_message_id))
+            raise
+        except Exception:
+            log.exception("the post-response work of run %s failed", run.id)
+            ctx.emit(RunFailed("internal_error", UNEXPECTED))
+        finally:
+            last = None
+            if not cut_short:
+                last = ctx.stream.next_event(PostResponseComplete(run.id), run.id)
+            await self.store.finish_after(
+                FinishedAfter(
+                    run_id=run.id,
+                    session_id=ctx.session.id,
+                    stages=ctx.stages,
+                    calls=ctx.calls[stored_calls:],
+                    last_seq=ctx.stream.last_seq,
+                    writes=writes,
+                )
+            )
+            ctx.journal.discard()
+            if not run.outcome.done():
+                run.outcome.set_result(done)
+            if cut_short:
+                run.cancelled.set()
+            if last is not None:
+                self._streams.bus.publish(last)
 
     async def cancel(self, owner: User, run_id: str) -> CancelOutcome:
         """Cancel a run; returns once its upstream stream is closed, `cancelled` is out (sockets

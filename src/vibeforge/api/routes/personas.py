@@ -137,8 +137,9 @@ async def choose_session_persona(
 ) -> PersonaChoiceOut:
     """The persona the session's runs speak as (a message may still name its own)."""
     await services.sessions.get(user, session_id)
-    await services.prompting.personas.choose(user, ChatSession, session_id, body.persona_id)
-    return PersonaChoiceOut(persona_id=body.persona_id)
+    personas = services.prompting.personas
+    chosen = await personas.choose(user, ChatSession, session_id, body.persona_id)
+    return PersonaChoiceOut(persona_id=chosen)
 
 
 @router.put("/projects/{project_id}/persona")
@@ -146,5 +147,5 @@ async def choose_project_persona(
     project_id: str, body: PersonaChoice, user: CurrentUser, services: ServicesDep
 ) -> PersonaChoiceOut:
     """The persona of the project's sessions that name none of their own."""
-    await services.prompting.personas.choose(user, Project, project_id, body.persona_id)
-    return PersonaChoiceOut(persona_id=body.persona_id)
+    chosen = await services.prompting.personas.choose(user, Project, project_id, body.persona_id)
+    return PersonaChoiceOut(persona_id=chosen)
