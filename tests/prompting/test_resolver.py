@@ -91,6 +91,17 @@ def test_unicode_variable_names_and_text_survive() -> None:
     assert [s.name for s in result.spans if s.kind == "variable"] == ["prénom", "日本"]
 
 
+def test_a_default_stands_in_for_an_unknown_variable_only() -> None:
+    result = resolve("${topic:-nothing yet}|${known:-x}|${empty:-}", {}, {"known": var("K")})
+    assert result.text == "nothing yet|K|"
+    assert [(s.name, s.source) for s in result.spans if s.kind == "variable"] == [
+        ("topic", "default"),
+        ("known", "request"),
+    ]
+    with pytest.raises(TemplateError):
+        parse("${bad name:-x}")
+
+
 def test_variable_values_are_never_parsed_as_templates() -> None:
     result = resolve(
         "Said: ${said}", mods(ModuleSpec("secret", "SECRET")), {"said": var("@secret")}

@@ -6,7 +6,9 @@
   that does not form a whole valid name (`@Greeting`, `@café`) is an error naming it, never
   text that silently stays.
 - `${name}` substitutes a variable; a name is a Unicode identifier, dotted parts allowed
-  (`${prénom}`, `${memory.topic}`). A `$` not followed by `{` is text.
+  (`${prénom}`, `${memory.topic}`). An unknown variable is an error, unless the reference
+  gives a default: `${topic:-none yet}` (the default is plain text up to the `}`). A `$` not
+  followed by `{` is text.
 - `\\@`, `\\$` and `\\\\` are a literal `@`, `$` and backslash; any other backslash is text.
 
 Parsing is pure and cached: a module's content is parsed once however often it is resolved.
@@ -50,10 +52,11 @@ class ModuleRef:
 
 @dataclass(frozen=True, slots=True)
 class VariableRef:
-    """`${name}`, at `offset` in the source."""
+    """`${name}` (or `${name:-default}`), at `offset` in the source."""
 
     name: str
     offset: int
+    default: str | None = None
 
 
 Piece = Text | ModuleRef | VariableRef
@@ -103,7 +106,7 @@ def parse(source: str) -> tuple[Piece, ...]:
                 raise TemplateError(
                     f"unclosed variable reference at offset {start}: {_snippet(source, start)!r}"
                 )
-            name_text = source[position:close]
+            name_text, has_default, default = source[position:close].partition(":-")
             if len(name_text) > MAX_VARIABLE_NAME or not VARIABLE_NAME.fullmatch(name_text):
                 raise TemplateError(
                     f"invalid variable reference {'${' + name_text[:60] + '}'!r} at offset "
@@ -111,7 +114,7 @@ def parse(source: str) -> tuple[Piece, ...]:
                     "a literal $)"
                 )
             _flush(literal, pieces)
-            pieces.append(VariableRef(name_text, start))
+            pieces.append(VariableRef(name_text, start, default if has_default else None))
             position = close + 1
     literal.append(source[position:])
     _flush(literal, pieces)

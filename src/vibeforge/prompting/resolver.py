@@ -23,7 +23,7 @@ from vibeforge.prompting.triggers import ALWAYS, Trigger, Window
 
 MAX_DEPTH = 8
 Reason = Literal["trigger", "budget", "cycle", "depth_limit", "inactive", "failed", "not_run"]
-VariableSource = Literal["request", "output", "state", "previous", "builtin"]
+VariableSource = Literal["request", "output", "state", "previous", "builtin", "default"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,8 @@ class Span:
 
     kind `template`: the template's own text; `module`: a simple module's text (`name`), in
     `path` (the chain of modules from the template), included because of `trigger`; `script`:
-    what a script module printed; `variable`: the value of `${name}`, from `source`.
+    what a script module printed; `variable`: the value of `${name}`, from `source` (request,
+    output, state, previous, builtin, or the reference's own default).
     """
 
     start: int
@@ -236,6 +237,8 @@ def render(
                 segments.append(_Segment(child.text, own_kind, name, path, trigger, None, owner))
             elif isinstance(child, VariableRef):
                 value = variables.get(child.name)
+                if value is None and child.default is not None:
+                    value = Variable(child.default, "default")
                 if value is None:
                     where = f"module @{name}" if name else "the template"
                     raise TemplateError(f"unknown variable ${{{child.name}}} (in {where})")
