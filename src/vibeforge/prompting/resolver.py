@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from vibeforge.llm.tokens import estimate_tokens
 from vibeforge.prompting.grammar import ModuleRef, Piece, TemplateError, Text, VariableRef, parse
@@ -52,8 +52,7 @@ class Variable:
     source: VariableSource
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):  # a tuple: hundreds are made per resolution, cheaply
     """One stretch of the result: `text[start:end]`, who produced it and its token count.
 
     kind `template`: the template's own text; `module`: a simple module's text (`name`), in
@@ -199,15 +198,10 @@ def expand(
     )
 
 
-@dataclass
-class _Segment:
-    text: str
-    kind: Literal["template", "module", "script", "variable"]
-    name: str | None
-    path: tuple[str, ...]
-    trigger: str | None
-    source: VariableSource | None
-    owner: Node | None  # the module occurrence whose own text this is
+SpanKey = tuple[str, str | None, tuple[str, ...], str | None, str | None]
+"""kind, name, path, trigger, source: adjacent text with the same key is one span."""
+Segment = tuple[str, SpanKey, "Node | None"]
+"""A piece of the result: its text, its span key, the module occurrence owning it."""
 
 
 def render(
@@ -224,17 +218,22 @@ def render(
     """
     scripts = scripts or {}
     excluded = list(expansion.excluded)
-    segments: list[_Segment] = []
+    segments: list[Segment] = []
     failed: set[str] = set()
+    budgeted = budget is not None
 
     def lay(children: list[Piece | Node], owner: Node | None) -> None:
+        nonlocal budgeted
         path = owner.path if owner else ()
-        own_kind: Literal["template", "module"] = "module" if owner else "template"
         name = owner.module.name if owner else None
-        trigger = owner.trigger if owner else None
+        own: SpanKey = (
+            ("module", name, path, owner.trigger, None)
+            if owner
+            else ("template", None, (), None, None)
+        )
         for child in children:
             if isinstance(child, Text):
-                segments.append(_Segment(child.text, own_kind, name, path, trigger, None, owner))
+                segments.append((child.text, own, owner))
             elif isinstance(child, VariableRef):
                 value = variables.get(child.name)
                 if value is None and child.default is not None:
@@ -242,36 +241,35 @@ def render(
                 if value is None:
                     where = f"module @{name}" if name else "the template"
                     raise TemplateError(f"unknown variable ${{{child.name}}} (in {where})")
-                segments.append(
-                    _Segment(value.text, "variable", child.name, path, None, value.source, owner)
-                )
+                key: SpanKey = ("variable", child.name, path, None, value.source)
+                segments.append((value.text, key, owner))
             elif child.module.kind == "script":
-                outcome = scripts.get(child.module.name)
+                module = child.module
+                budgeted = budgeted or module.token_budget is not None
+                outcome = scripts.get(module.name)
                 if isinstance(outcome, str):
-                    segments.append(
-                        _Segment(
-                            outcome,
-                            "script",
-                            child.module.name,
-                            child.path,
-                            child.trigger,
-                            None,
-                            child,
-                        )
-                    )
-                elif child.module.name not in failed:
-                    failed.add(child.module.name)
+                    key = ("script", module.name, child.path, child.trigger, None)
+                    segments.append((outcome, key, child))
+                elif module.name not in failed:
+                    failed.add(module.name)
                     excluded.append(
-                        outcome
-                        or Excluded(child.module.name, "not_run", "the script was not run", path)
+                        outcome or Excluded(module.name, "not_run", "the script was not run", path)
                     )
             else:
+                budgeted = budgeted or child.module.token_budget is not None
                 lay(child.children, child)
 
     lay(expansion.children, None)
+    if not budgeted:
+        return _layout(segments, excluded, expansion, [])
     dropped, warnings = _apply_budgets(segments, excluded, budget)
-    kept = [s for s in segments if s.owner is None or not _inside(s.owner, dropped)]
+    kept = [s for s in segments if s[2] is None or not _inside(s[2], dropped)]
     return _layout(kept, excluded, expansion, warnings)
+
+
+def _tokens(text: str) -> int:
+    """`estimate_tokens`, with its ASCII case inlined (it is most of a resolution's spans)."""
+    return -(-len(text) // 4) if text.isascii() else estimate_tokens(text)
 
 
 def _inside(node: Node, dropped: set[str]) -> bool:
@@ -279,20 +277,19 @@ def _inside(node: Node, dropped: set[str]) -> bool:
 
 
 def _apply_budgets(
-    segments: list[_Segment], excluded: list[Excluded], budget: int | None
+    segments: list[Segment], excluded: list[Excluded], budget: int | None
 ) -> tuple[set[str], list[str]]:
     """Drop modules over their own budget, then (lowest priority first) until the total fits;
     essential modules, and modules holding one, are never dropped. Returns the names dropped."""
     cost: dict[str, int] = {}
     specs: dict[str, ModuleSpec] = {}
     holders: dict[str, set[str]] = {}  # module -> modules in whose subtree it occurs
-    for segment in segments:
-        owner = segment.owner
+    for text, _, owner in segments:
         if owner is None:
             continue
         name = owner.module.name
         specs[name] = owner.module
-        cost[name] = cost.get(name, 0) + estimate_tokens(segment.text)
+        cost[name] = cost.get(name, 0) + _tokens(text)
         for ancestor in owner.path[:-1]:
             holders.setdefault(name, set()).add(ancestor)
     warnings: list[str] = []
@@ -332,71 +329,50 @@ def _apply_budgets(
             )
     for name in sorted(set(specs) - dropped):
         hidden = [a for a in holders.get(name, ()) if a in dropped]
-        if hidden and all(_only_under(segments, name, dropped)):
+        if hidden and all(
+            _inside(owner, dropped)
+            for _, _, owner in segments
+            if owner is not None and owner.module.name == name
+        ):
             excluded.append(
                 Excluded(name, "budget", f"inside @{min(hidden)}, which the budget dropped")
             )
     return dropped, warnings
 
 
-def _only_under(segments: list[_Segment], name: str, dropped: set[str]) -> list[bool]:
-    return [
-        _inside(s.owner, dropped)
-        for s in segments
-        if s.owner is not None and s.owner.module.name == name
-    ]
-
-
-def _kept_cost(segments: list[_Segment], dropped: set[str]) -> int:
+def _kept_cost(segments: list[Segment], dropped: set[str]) -> int:
     return sum(
-        estimate_tokens(s.text)
-        for s in segments
-        if s.owner is not None and not _inside(s.owner, dropped)
+        _tokens(text)
+        for text, _, owner in segments
+        if owner is not None and not _inside(owner, dropped)
     )
 
 
 def _layout(
-    segments: list[_Segment], excluded: list[Excluded], expansion: Expansion, warnings: list[str]
+    segments: list[Segment], excluded: list[Excluded], expansion: Expansion, warnings: list[str]
 ) -> Resolution:
     texts: list[str] = []
     spans: list[Span] = []
     included: dict[str, None] = {}
     position = 0
-    current: _Segment | None = None
+    current: SpanKey | None = None
     buffered: list[str] = []
-
-    def close() -> None:
-        nonlocal position
-        if current is None or not buffered:
-            return
-        text = "".join(buffered)
-        texts.append(text)
-        end = position + len(text)
-        spans.append(
-            Span(
-                position,
-                end,
-                estimate_tokens(text),
-                current.kind,
-                current.name,
-                current.path,
-                current.trigger,
-                current.source,
-            )
-        )
-        position = end
-
-    for segment in segments:
-        if not segment.text:
+    last_owner: Node | None = None
+    for text, key, owner in segments:
+        if not text:
             continue
-        if segment.owner is not None:
-            for name in segment.owner.path:
+        if owner is not None and owner is not last_owner:
+            last_owner = owner
+            for name in owner.path:
                 included.setdefault(name, None)
-        if current is None or not _same_source(current, segment):
-            close()
-            current, buffered = segment, []
-        buffered.append(segment.text)
-    close()
+        if key is current or key == current:
+            buffered.append(text)
+            continue
+        if current is not None:
+            position = _close(current, buffered, position, texts, spans)
+        current, buffered = key, [text]
+    if current is not None:
+        _close(current, buffered, position, texts, spans)
     return Resolution(
         text="".join(texts),
         spans=spans,
@@ -407,14 +383,15 @@ def _layout(
     )
 
 
-def _same_source(a: _Segment, b: _Segment) -> bool:
-    return (a.kind, a.name, a.path, a.source, a.trigger) == (
-        b.kind,
-        b.name,
-        b.path,
-        b.source,
-        b.trigger,
-    )
+def _close(
+    key: SpanKey, buffered: list[str], position: int, texts: list[str], spans: list[Span]
+) -> int:
+    text = buffered[0] if len(buffered) == 1 else "".join(buffered)
+    texts.append(text)
+    size = len(text)
+    tokens = -(-size // 4) if text.isascii() else estimate_tokens(text)  # as _tokens
+    spans.append(Span(position, position + size, tokens, *key))  # type: ignore[arg-type]
+    return position + size
 
 
 def _excluded_order(item: Excluded) -> tuple[Any, ...]:
