@@ -24,6 +24,8 @@ def lingering(token: str, before: str = "") -> str:
     """A script that sleeps as a process whose command line carries `token` (to find it)."""
     sleeper = f"# {token}\nimport time\ntime.sleep(60)"
     return f"{before}import os\nos.execv('/usr/bin/python3', ['python3', '-c', {sleeper!r}])"
+
+
 BEFORE = "print('fresh', end='')"
 AFTER = "ctx.set_output('words', len(ctx.answer.split()))"
 EXPECTED = [
