@@ -7,17 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.engine import Database
 from vibeforge.db.prompt_tables import PromptModule
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import Conflict, InvalidInput, NotFound
+from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.paging import Page
 from vibeforge.prompting.grammar import check
-from vibeforge.prompting.named import ensure_unique, page_by_name
+from vibeforge.prompting.named import ensure_unique, insert_named, naming, page_by_name
 from vibeforge.prompting.resolver import ModuleSpec
 from vibeforge.prompting.triggers import trigger_data, trigger_of
 
@@ -84,12 +83,7 @@ class ModuleService:
         for key in FIELDS:
             if key in checked:
                 setattr(row, key, checked[key])
-        try:
-            async with self._db.transaction() as db:
-                await ensure_unique(db, PromptModule, owner, row.name, None)
-                db.add(row)
-        except IntegrityError:
-            raise Conflict(f"a module named {row.name!r} exists") from None
+        await insert_named(self._db, owner, row)
         return row
 
     async def list(
@@ -119,18 +113,15 @@ class ModuleService:
 
     async def update(self, owner: User, module_id: str, changes: dict[str, Any]) -> PromptModule:
         """Change some fields; the module as a whole must still hold together."""
-        try:
-            async with self._db.transaction() as db:
-                row = await self._owned(db, owner, module_id)
-                merged = {key: getattr(row, key) for key in FIELDS} | changes
-                checked = check_module(merged)
-                if "name" in changes:
-                    await ensure_unique(db, PromptModule, owner, changes["name"], row.id)
-                for key in FIELDS:
-                    setattr(row, key, checked[key])
-                row.updated_at = utcnow()
-        except IntegrityError:
-            raise Conflict(f"a module named {changes.get('name')!r} exists") from None
+        async with naming(self._db, PromptModule, changes.get("name")) as db:
+            row = await self._owned(db, owner, module_id)
+            merged = {key: getattr(row, key) for key in FIELDS} | changes
+            checked = check_module(merged)
+            if "name" in changes:
+                await ensure_unique(db, PromptModule, owner, changes["name"], row.id)
+            for key in FIELDS:
+                setattr(row, key, checked[key])
+            row.updated_at = utcnow()
         return row
 
     async def delete(self, owner: User, module_id: str) -> None:

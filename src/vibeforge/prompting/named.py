@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.engine import Database
@@ -44,3 +47,21 @@ async def ensure_unique(
     )
     if found is not None and found != except_id:
         raise Conflict(f"a {table.kind_label} named {name!r} exists")
+
+
+@asynccontextmanager
+async def naming(db: Database, table: type[Any], name: str | None) -> AsyncIterator[AsyncSession]:
+    """A transaction that writes a named row: a name taken meanwhile by a concurrent write
+    (the unique index refuses it) is a Conflict, as a name found taken is."""
+    try:
+        async with db.transaction() as session:
+            yield session
+    except IntegrityError:
+        raise Conflict(f"a {table.kind_label} named {name!r} exists") from None
+
+
+async def insert_named(db: Database, owner: User, row: Any) -> None:
+    """Insert a new named row of the owner; Conflict when the name is taken."""
+    async with naming(db, type(row), row.name) as session:
+        await ensure_unique(session, type(row), owner, row.name, None)
+        session.add(row)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.chat_tables import ChatSession
@@ -16,13 +15,13 @@ from vibeforge.db.engine import Database
 from vibeforge.db.prompt_tables import Persona
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import Conflict, InvalidInput, NotFound
+from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.llm import Capabilities, validate_params
 from vibeforge.llm.params import PARAMETER_NAMES
 from vibeforge.paging import Page
 from vibeforge.prompting.grammar import check
 from vibeforge.prompting.images import ImageInfo, check_image, image_path, remove_image, store_image
-from vibeforge.prompting.named import ensure_unique, page_by_name
+from vibeforge.prompting.named import ensure_unique, insert_named, naming, page_by_name
 
 ANY_MODEL = Capabilities(parameters=PARAMETER_NAMES)
 
@@ -46,12 +45,7 @@ class PersonaService:
         _check_fields(fields)
         now = utcnow()
         row = Persona(id=new_id(), owner_id=owner.id, created_at=now, updated_at=now, **fields)
-        try:
-            async with self._db.transaction() as db:
-                await ensure_unique(db, Persona, owner, row.name, None)
-                db.add(row)
-        except IntegrityError:  # a concurrent create of the same name won the race
-            raise Conflict(f"a persona named {row.name!r} exists") from None
+        await insert_named(self._db, owner, row)
         return row
 
     async def list(
@@ -99,16 +93,13 @@ class PersonaService:
     async def update(self, owner: User, persona_id: str, changes: dict[str, Any]) -> Persona:
         """Change some fields."""
         _check_fields(changes)
-        try:
-            async with self._db.transaction() as db:
-                row = await self.owned(db, owner, persona_id)
-                if "name" in changes:
-                    await ensure_unique(db, Persona, owner, changes["name"], row.id)
-                for key, value in changes.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-        except IntegrityError:
-            raise Conflict(f"a persona named {changes.get('name')!r} exists") from None
+        async with naming(self._db, Persona, changes.get("name")) as db:
+            row = await self.owned(db, owner, persona_id)
+            if "name" in changes:
+                await ensure_unique(db, Persona, owner, changes["name"], row.id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
         return row
 
     async def delete(self, owner: User, persona_id: str) -> None:

@@ -34,19 +34,7 @@ def module_out(row: PromptModule) -> ModuleOut:
 
 def script_run_out(result: ScriptResult) -> ScriptRunOut:
     """A script run as the API reports it."""
-    return ScriptRunOut(
-        ok=result.ok,
-        text=result.text,
-        outputs=result.outputs,
-        variables=result.variables,
-        error=result.error,
-        killed_reason=result.killed_reason,
-        exit_code=result.exit_code,
-        duration_ms=result.duration_ms,
-        stderr=result.stderr,
-        isolation=result.isolation,
-        model_calls=result.model_calls,
-    )
+    return ScriptRunOut.model_validate(result, from_attributes=True)
 
 
 @router.post("/modules", status_code=status.HTTP_201_CREATED)
