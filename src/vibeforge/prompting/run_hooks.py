@@ -13,7 +13,9 @@ or failed with the error as `detail`); a failed module is left out of the prompt
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from vibeforge.agents.prompt_parts import PromptPart
@@ -60,7 +62,7 @@ class Loaded:
     previous: dict[str, Any]
     project: str | None
 
-    @property
+    @cached_property
     def specs(self) -> dict[str, ModuleSpec]:
         """The modules as the resolver reads them."""
         return {name: module_spec(row) for name, row in self.rows.items()}
@@ -95,6 +97,9 @@ class PersonaRuns:
         self._personas = personas
         self._modules = modules
         self._hide_paths = hide_paths
+        # What `parts` loaded and computed, for the same run's post-response planning; an
+        # entry goes when its run's context is garbage (a run that never answered).
+        self._prepared: dict[str, tuple[Loaded, Variables]] = {}
 
     async def setup(self, owner: User, command: Chat, session: ChatSession) -> RunSetup:
         """The persona the run speaks as, with its model and parameters."""
@@ -125,10 +130,11 @@ class PersonaRuns:
         loaded = await self.load(ctx)
         if loaded is None:
             return []
+        variables = loaded.variables(ctx)
         composed = await compose(
             loaded.persona.template,
             loaded.specs,
-            loaded.variables(ctx),
+            variables,
             conversation(ctx),
             run_module=self.runner(ctx, loaded),
             budget=loaded.persona.token_budget,
@@ -139,6 +145,8 @@ class PersonaRuns:
                 state, _ = await load_state(db, ctx.session.id)
                 merged = with_changes(state, composed.state_changes)
                 await save_state(db, ctx.session.id, variables=merged)
+        self._prepared[ctx.run_id] = (loaded, variables)
+        weakref.finalize(ctx, self._prepared.pop, ctx.run_id, None)
         text = composed.resolution.text
         return [
             PromptPart(
@@ -150,26 +158,20 @@ class PersonaRuns:
         ]
 
     async def post_response(self, ctx: RunContext) -> PostResponse | None:
-        """The post-response modules the persona's template reaches, if any."""
-        loaded = await self.load(ctx)
-        if loaded is None:
-            return None
+        """The post-response modules the persona's template reaches, if any. They see what
+        the before-modules left: their outputs and the state as they changed it."""
+        prepared = self._prepared.pop(ctx.run_id, None)
+        if prepared is None:  # the agent asked for no prompt parts: load afresh
+            loaded = await self.load(ctx)
+            if loaded is None:
+                return None
+            prepared = (loaded, loaded.variables(ctx))
+        loaded, variables = prepared
         answer = "".join(ctx.content)
         messages = conversation(ctx, answer)
         after = plan_after(loaded.persona.template, loaded.specs, messages)
         if not after:
             return None
-        variables = loaded.variables(ctx)
-        variables.add_outputs(before_outputs(ctx))
         return PostResponseWork(
             after, variables, window(messages), answer, self.runner(ctx, loaded)
         )
-
-
-def before_outputs(ctx: RunContext) -> dict[str, Any]:
-    """What this run's before-modules output (kept in their stage records)."""
-    outputs: dict[str, Any] = {}
-    for record in ctx.stages:
-        if str(record.get("name", "")).startswith("module:") and "outputs" in record:
-            outputs.update(record["outputs"])
-    return outputs
