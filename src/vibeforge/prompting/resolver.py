@@ -14,123 +14,43 @@ budget drops first, which script runs first) it is priority (higher first), then
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from vibeforge.llm.tokens import estimate_tokens
+from vibeforge.prompting.budgets import apply_budgets, inside
 from vibeforge.prompting.grammar import ModuleRef, Piece, TemplateError, Text, VariableRef, parse
-from vibeforge.prompting.triggers import ALWAYS, Trigger, Window
+from vibeforge.prompting.model import (
+    MAX_DEPTH,
+    Excluded,
+    Expansion,
+    ModuleSpec,
+    Node,
+    Reason,
+    Resolution,
+    Segment,
+    Span,
+    SpanKey,
+    Variable,
+    VariableSource,
+    run_order,
+)
+from vibeforge.prompting.triggers import Window
 
-MAX_DEPTH = 8
-Reason = Literal["trigger", "budget", "cycle", "depth_limit", "inactive", "failed", "not_run"]
-VariableSource = Literal["request", "output", "state", "previous", "builtin", "default"]
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleSpec:
-    """What resolution needs to know of a module."""
-
-    name: str
-    content: str = ""
-    kind: Literal["simple", "script"] = "simple"
-    stage: Literal["before", "after"] = "before"
-    trigger: Trigger = ALWAYS
-    scan_depth: int = 2
-    priority: int = 0
-    token_budget: int | None = None
-    essential: bool = False
-    is_active: bool = True
-    required: bool = False
-    uses_model: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """A variable's text and where its value came from."""
-
-    text: str
-    source: VariableSource
-
-
-class Span(NamedTuple):  # a tuple: hundreds are made per resolution, cheaply
-    """One stretch of the result: `text[start:end]`, who produced it and its token count.
-
-    kind `template`: the template's own text; `module`: a simple module's text (`name`), in
-    `path` (the chain of modules from the template), included because of `trigger`; `script`:
-    what a script module printed; `variable`: the value of `${name}`, from `source` (request,
-    output, state, previous, builtin, or the reference's own default).
-    """
-
-    start: int
-    end: int
-    tokens: int
-    kind: Literal["template", "module", "script", "variable"]
-    name: str | None = None
-    path: tuple[str, ...] = ()
-    trigger: str | None = None
-    source: VariableSource | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Excluded:
-    """A module that was referenced but is not in the text, and why."""
-
-    module: str
-    reason: Reason
-    detail: str
-    path: tuple[str, ...] = ()
-
-
-@dataclass
-class Resolution:
-    """The resolved text, its provenance spans (contiguous, covering the whole text), the
-    modules left out with their reasons, and what else resolution found."""
-
-    text: str
-    spans: list[Span]
-    excluded: list[Excluded]
-    included: list[str]  # modules whose text is in the result, in order of first appearance
-    after: list[str]  # post-response modules the template reaches, in run order
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def tokens(self) -> int:
-        """The token estimate of the text: the sum of its spans'."""
-        return sum(span.tokens for span in self.spans)
-
-    @property
-    def stable(self) -> bool:
-        """Whether the text can only change when the template or its modules do: no variable,
-        no script and no module that a keyword or pattern let in."""
-        return all(
-            span.kind in ("template", "module") and span.trigger in (None, "always")
-            for span in self.spans
-        )
-
-
-@dataclass
-class Node:
-    """A module occurrence in the expansion tree."""
-
-    module: ModuleSpec
-    path: tuple[str, ...]  # from the template to this module, itself included
-    trigger: str
-    children: list[Piece | Node] = field(default_factory=list)
-
-
-@dataclass
-class Expansion:
-    """The tree of a template's references, before variables and scripts are filled in."""
-
-    children: list[Piece | Node]
-    excluded: list[Excluded]
-    scripts: list[ModuleSpec]  # before-stage scripts reached, in run order
-    after: list[ModuleSpec]  # after-stage modules reached, in run order
-
-
-def run_order(modules: Sequence[ModuleSpec]) -> list[ModuleSpec]:
-    """Modules in the order they run and are kept: priority (higher first), then name."""
-    return sorted(modules, key=lambda module: (-module.priority, module.name))
+__all__ = [  # the model's names, so callers import resolution from one place
+    "MAX_DEPTH",
+    "Excluded",
+    "Expansion",
+    "ModuleSpec",
+    "Node",
+    "Resolution",
+    "Span",
+    "Variable",
+    "VariableSource",
+    "expand",
+    "render",
+    "resolve",
+    "run_order",
+]
 
 
 def expand(
@@ -143,65 +63,70 @@ def expand(
     """Walk the template's references. An unknown module is a TemplateError naming it; a
     module left out (trigger, cycle, depth limit, inactive) is listed with its reason."""
     window = messages if isinstance(messages, Window) else Window(messages)
-    excluded: dict[tuple[str, str, tuple[str, ...]], Excluded] = {}
-    scripts: dict[str, ModuleSpec] = {}
-    after: dict[str, ModuleSpec] = {}
+    walker = _Walker(modules, window, max_depth)
+    try:
+        children = walker.walk(template, ())
+    except RecursionError:  # pragma: no cover - max_depth bounds the recursion
+        raise TemplateError("the template nests too deeply") from None
+    return Expansion(
+        children,
+        sorted(walker.excluded.values(), key=lambda item: (item.module, item.reason, item.path)),
+        run_order(list(walker.scripts.values())),
+        run_order(list(walker.after.values())),
+    )
 
-    def leave(name: str, reason: Reason, detail: str, path: tuple[str, ...]) -> None:
-        excluded.setdefault((name, reason, path), Excluded(name, reason, detail, path))
 
-    def walk(source: str, path: tuple[str, ...]) -> list[Piece | Node]:
+class _Walker:
+    """One expansion's walk. A class, not a recursive closure: a closure that calls itself is
+    a reference cycle, which would keep every resolution's objects alive until the cyclic
+    collector runs (measured: its pauses were most of resolution's p99)."""
+
+    def __init__(self, modules: Mapping[str, ModuleSpec], window: Window, max_depth: int) -> None:
+        self.modules = modules
+        self.window = window
+        self.max_depth = max_depth
+        self.excluded: dict[tuple[str, str, tuple[str, ...]], Excluded] = {}
+        self.scripts: dict[str, ModuleSpec] = {}
+        self.after: dict[str, ModuleSpec] = {}
+
+    def leave(self, name: str, reason: Reason, detail: str, path: tuple[str, ...]) -> None:
+        self.excluded.setdefault((name, reason, path), Excluded(name, reason, detail, path))
+
+    def walk(self, source: str, path: tuple[str, ...]) -> list[Piece | Node]:
         out: list[Piece | Node] = []
         for piece in parse(source):
             if not isinstance(piece, ModuleRef):
                 out.append(piece)
                 continue
             name = piece.name
-            module = modules.get(name)
+            module = self.modules.get(name)
             if module is None:
                 where = f"module @{path[-1]}" if path else "the template"
                 raise TemplateError(f"unknown module @{name} (in {where}, offset {piece.offset})")
             if name in path:
-                leave(name, "cycle", " -> ".join((*path, name)), path)
+                self.leave(name, "cycle", " -> ".join((*path, name)), path)
                 continue
-            if len(path) >= max_depth:
-                leave(name, "depth_limit", f"nested deeper than {max_depth} levels", path)
+            if len(path) >= self.max_depth:
+                self.leave(name, "depth_limit", f"nested deeper than {self.max_depth} levels", path)
                 continue
             if not module.is_active:
-                leave(name, "inactive", "the module is not active", path)
+                self.leave(name, "inactive", "the module is not active", path)
                 continue
-            why = module.trigger.matches(window, module.scan_depth)
+            why = module.trigger.matches(self.window, module.scan_depth)
             if why is None:
                 detail = f"its {module.trigger.type} trigger did not match the last "
-                leave(name, "trigger", detail + f"{module.scan_depth} messages", path)
+                self.leave(name, "trigger", detail + f"{module.scan_depth} messages", path)
                 continue
             if module.stage == "after":
-                after.setdefault(name, module)
+                self.after.setdefault(name, module)
                 continue
             node = Node(module, (*path, name), why)
             if module.kind == "script":
-                scripts.setdefault(name, module)
+                self.scripts.setdefault(name, module)
             else:
-                node.children = walk(module.content, node.path)
+                node.children = self.walk(module.content, node.path)
             out.append(node)
         return out
-
-    try:
-        children = walk(template, ())
-    except RecursionError:  # pragma: no cover - max_depth bounds the recursion
-        raise TemplateError("the template nests too deeply") from None
-    return Expansion(
-        children,
-        sorted(excluded.values(), key=lambda item: (item.module, item.reason, item.path)),
-        run_order(list(scripts.values())),
-        run_order(list(after.values())),
-    )
-
-
-SpanKey = tuple[str, str | None, tuple[str, ...], str | None, str | None]
-"""kind, name, path, trigger, source: adjacent text with the same key is one span."""
-Segment = tuple[str, SpanKey, "Node | None"]
-"""A piece of the result: its text, its span key, the module occurrence owning it."""
 
 
 def render(
@@ -216,14 +141,34 @@ def render(
     `scripts` maps a script module to its printed text, or to why it is left out (it failed);
     a script with no entry is left out as `not_run`. An unknown variable is a TemplateError.
     """
-    scripts = scripts or {}
-    excluded = list(expansion.excluded)
-    segments: list[Segment] = []
-    failed: set[str] = set()
-    budgeted = budget is not None
+    layer = _Layer(variables, scripts or {}, list(expansion.excluded), budget is not None)
+    layer.lay(expansion.children, None)
+    if not layer.budgeted:
+        return _layout(layer.segments, layer.excluded, expansion, [])
+    dropped, warnings = apply_budgets(layer.segments, layer.excluded, budget)
+    kept = [s for s in layer.segments if s[2] is None or not inside(s[2], dropped)]
+    return _layout(kept, layer.excluded, expansion, warnings)
 
-    def lay(children: list[Piece | Node], owner: Node | None) -> None:
-        nonlocal budgeted
+
+class _Layer:
+    """One rendering's walk of the tree into segments (a class for the reason _Walker is)."""
+
+    def __init__(
+        self,
+        variables: Mapping[str, Variable],
+        scripts: Mapping[str, str | Excluded],
+        excluded: list[Excluded],
+        budgeted: bool,
+    ) -> None:
+        self.variables = variables
+        self.scripts = scripts
+        self.excluded = excluded
+        self.budgeted = budgeted  # whether any budget applies (else no tokens are counted)
+        self.segments: list[Segment] = []
+        self.failed: set[str] = set()
+
+    def lay(self, children: list[Piece | Node], owner: Node | None) -> None:
+        segments = self.segments
         path = owner.path if owner else ()
         name = owner.module.name if owner else None
         own: SpanKey = (
@@ -235,7 +180,7 @@ def render(
             if isinstance(child, Text):
                 segments.append((child.text, own, owner))
             elif isinstance(child, VariableRef):
-                value = variables.get(child.name)
+                value = self.variables.get(child.name)
                 if value is None and child.default is not None:
                     value = Variable(child.default, "default")
                 if value is None:
@@ -245,107 +190,19 @@ def render(
                 segments.append((value.text, key, owner))
             elif child.module.kind == "script":
                 module = child.module
-                budgeted = budgeted or module.token_budget is not None
-                outcome = scripts.get(module.name)
+                self.budgeted = self.budgeted or module.token_budget is not None
+                outcome = self.scripts.get(module.name)
                 if isinstance(outcome, str):
                     key = ("script", module.name, child.path, child.trigger, None)
                     segments.append((outcome, key, child))
-                elif module.name not in failed:
-                    failed.add(module.name)
-                    excluded.append(
+                elif module.name not in self.failed:
+                    self.failed.add(module.name)
+                    self.excluded.append(
                         outcome or Excluded(module.name, "not_run", "the script was not run", path)
                     )
             else:
-                budgeted = budgeted or child.module.token_budget is not None
-                lay(child.children, child)
-
-    lay(expansion.children, None)
-    if not budgeted:
-        return _layout(segments, excluded, expansion, [])
-    dropped, warnings = _apply_budgets(segments, excluded, budget)
-    kept = [s for s in segments if s[2] is None or not _inside(s[2], dropped)]
-    return _layout(kept, excluded, expansion, warnings)
-
-
-def _tokens(text: str) -> int:
-    """`estimate_tokens`, with its ASCII case inlined (it is most of a resolution's spans)."""
-    return -(-len(text) // 4) if text.isascii() else estimate_tokens(text)
-
-
-def _inside(node: Node, dropped: set[str]) -> bool:
-    return any(name in dropped for name in node.path)
-
-
-def _apply_budgets(
-    segments: list[Segment], excluded: list[Excluded], budget: int | None
-) -> tuple[set[str], list[str]]:
-    """Drop modules over their own budget, then (lowest priority first) until the total fits;
-    essential modules, and modules holding one, are never dropped. Returns the names dropped."""
-    cost: dict[str, int] = {}
-    specs: dict[str, ModuleSpec] = {}
-    holders: dict[str, set[str]] = {}  # module -> modules in whose subtree it occurs
-    for text, _, owner in segments:
-        if owner is None:
-            continue
-        name = owner.module.name
-        specs[name] = owner.module
-        cost[name] = cost.get(name, 0) + _tokens(text)
-        for ancestor in owner.path[:-1]:
-            holders.setdefault(name, set()).add(ancestor)
-    warnings: list[str] = []
-    dropped: set[str] = set()
-    protected = {name for name, spec in specs.items() if spec.essential}
-    for name in list(protected):
-        protected |= holders.get(name, set())
-    for name in sorted(cost):
-        spec = specs[name]
-        if spec.token_budget is None or cost[name] <= spec.token_budget:
-            continue
-        detail = f"needs {cost[name]} tokens; its token_budget is {spec.token_budget}"
-        if name in protected:
-            warnings.append(f"@{name} {detail}, kept because it is essential")
-        else:
-            dropped.add(name)
-            excluded.append(Excluded(name, "budget", detail))
-    if budget is not None:
-        total = _kept_cost(segments, dropped)
-        # The reverse of the keeping order: lowest priority first, then the name sorting last.
-        candidates = run_order(
-            [spec for name, spec in specs.items() if name not in protected | dropped]
-        )[::-1]
-        for spec in candidates:
-            if total <= budget:
-                break
-            if spec.name in dropped:
-                continue
-            dropped.add(spec.name)
-            after = _kept_cost(segments, dropped)
-            detail = f"dropped to fit the budget of {budget} tokens (saved {total - after})"
-            excluded.append(Excluded(spec.name, "budget", detail))
-            total = after
-        if total > budget:
-            warnings.append(
-                f"the essential modules take {total} tokens, over the budget of {budget}"
-            )
-    for name in sorted(set(specs) - dropped):
-        hidden = [a for a in holders.get(name, ()) if a in dropped]
-        if hidden and all(
-            _inside(owner, dropped)
-            for _, _, owner in segments
-            if owner is not None and owner.module.name == name
-        ):
-            excluded.append(
-                Excluded(name, "budget", f"inside @{min(hidden)}, which the budget dropped")
-            )
-    return dropped, warnings
-
-
-def _kept_cost(segments: list[Segment], dropped: set[str]) -> int:
-    return sum(
-        _tokens(text)
-        for text, _, owner in segments
-        if owner is not None and not _inside(owner, dropped)
-    )
+                self.budgeted = self.budgeted or child.module.token_budget is not None
+                self.lay(child.children, child)
 
 
 def _layout(
@@ -389,7 +246,7 @@ def _close(
     text = buffered[0] if len(buffered) == 1 else "".join(buffered)
     texts.append(text)
     size = len(text)
-    tokens = -(-size // 4) if text.isascii() else estimate_tokens(text)  # as _tokens
+    tokens = -(-size // 4) if text.isascii() else estimate_tokens(text)  # as budgets.tokens
     spans.append(Span(position, position + size, tokens, *key))  # type: ignore[arg-type]
     return position + size
 
