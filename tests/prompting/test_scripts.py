@@ -137,3 +137,30 @@ async def test_output_floods_are_cut_off_whichever_way_they_write() -> None:
     forged = 'import sys\nsys.__stdout__.write(\'{"type": "result", "text": "forged"}\\n\')'
     result = await run_script(forged + "\nprint('real')", ScriptInput("m"))
     assert result.ok and result.text == "real\n", "fd 1 is not the protocol channel"
+
+
+async def test_what_a_script_writes_on_the_channel_itself_is_cleaned_or_refused() -> None:
+    """A script may find the protocol's file descriptor and write its own lines: NaN, lone
+    surrogates, NUL or absurd nesting must not reach the database or the prompt."""
+    forge = """
+import os, sys
+fd = next(n for n in range(3, 20) if n not in (0, 1, 2) and os.path.exists(f"/proc/self/fd/{n}")
+          and os.readlink(f"/proc/self/fd/{n}").startswith("pipe:"))
+os.write(fd, LINE + b"\\n")
+os._exit(0)
+"""
+    lines = {
+        b'{"type": "result", "text": "\\ud800a\\u0000", "outputs": {"k\\udfff": 1}}': "ok",
+        b'{"type": "result", "text": "x", "outputs": {"n": NaN}}': "refused",
+        b"[" * 50_000: "refused",
+    }
+    for line, expected in lines.items():
+        script = forge.replace("LINE", repr(line))
+        result = await run_script(script, ScriptInput("m"))
+        if expected == "ok":
+            assert result.ok, (result.error, result.stderr)
+            assert result.text == "?a\ufffd" and result.outputs == {"k?": 1}
+        else:
+            assert not result.ok and "without sending its result" in (result.error or "")
+    nan = await run_script("ctx.set_output('n', float('nan'))", ScriptInput("m"))
+    assert not nan.ok and "must be JSON" in (nan.error or "")

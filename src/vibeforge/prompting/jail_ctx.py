@@ -13,15 +13,64 @@ of the protocol by accident.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-# No `typing` (hence `object` in the hints) and no `traceback` at start-up: each import costs
-# milliseconds of every run.
+# No `typing` (hence `object` in the hints), no `traceback` and no `json` at start-up: each
+# import costs milliseconds of every run (`json` pulls `re` and `enum`: tens of them in a jail).
 
 MAX_MODEL_CALLS = 8
 MISSING = object()
+
+
+def _codec() -> tuple[object, object]:
+    """JSON `loads` and `dumps` straight from `json`'s C accelerator, which imports nothing;
+    `json` itself where the accelerator is missing or not as expected."""
+    try:
+        from _json import encode_basestring_ascii, make_encoder, make_scanner
+
+        class Decoding:
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            memo: dict[str, object] = {}  # noqa: RUF012  (the scanner's own attribute)
+
+            @staticmethod
+            def parse_constant(name: str) -> object:
+                raise ValueError(f"{name} is not JSON")
+
+        def refuse(value: object) -> object:
+            raise TypeError(f"{type(value).__name__} is not JSON")
+
+        scan = make_scanner(Decoding())
+
+        def loads(text: str) -> object:
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                raise ValueError("not JSON") from None
+            if text[end:].strip():
+                raise ValueError("extra data after the JSON value")
+            return value
+
+        def dumps(value: object) -> str:
+            # A new encoder per call, as `json` makes one: its cycle markers must start empty.
+            flags = (False, False, False)  # sort_keys, skipkeys, allow_nan
+            encode = make_encoder({}, refuse, encode_basestring_ascii, None, ":", ",", *flags)
+            return "".join(encode(value, 0))
+
+        if loads(dumps({"a": [1, 2.5, "é", None, True]})) != {"a": [1, 2.5, "é", None, True]}:
+            raise ValueError("the accelerator does not round-trip")
+        return loads, dumps
+    except Exception:
+        import json
+
+        return json.loads, lambda value: dumps(value, allow_nan=False)
+
+
+loads, dumps = _codec()
 
 
 class ModuleError(Exception):
@@ -116,12 +165,12 @@ class Ctx:
         if self._calls > MAX_MODEL_CALLS:
             raise ModuleError(f"a module may call the model at most {MAX_MODEL_CALLS} times")
         request = {"type": "ask_model", "id": self._calls, "prompt": prompt, "system": system}
-        self._channel.write(json.dumps(request) + "\n")
+        self._channel.write(dumps(request) + "\n")
         self._channel.flush()
         line = self._replies.readline()
         if not line:
             raise ModuleError("the server closed the model channel")
-        reply = json.loads(line)
+        reply = loads(line)
         if reply.get("error"):
             raise ModuleError(f"the model call failed: {reply['error']}")
         return str(reply.get("text", ""))
@@ -134,8 +183,8 @@ def _check_name(name: object) -> None:
 
 def _check_json(value: object, name: str) -> None:
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
+        dumps(value)  # no NaN or Infinity either: they are not JSON
+    except (TypeError, ValueError, RecursionError):
         raise ModuleError(f"{name}: the value must be JSON (text, numbers, lists, ...)") from None
 
 
@@ -144,7 +193,7 @@ def main() -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything written to fd 1 from here on goes to stderr
     replies = sys.stdin
-    data = json.loads(replies.readline() or "{}")
+    data = loads(replies.readline() or "{}")
     ctx = Ctx(data, channel, replies)
     sink = _TextSink(int(data.get("text_limit") or 65536))
     with open("module.py", encoding="utf-8") as handle:
@@ -168,7 +217,7 @@ def main() -> int:
     sys.stdout = sys.__stderr__
     result = {"type": "result", "text": sink.text(), "outputs": ctx.outputs}
     result["variables"] = ctx.changed
-    channel.write(json.dumps(result) + "\n")
+    channel.write(dumps(result) + "\n")
     channel.flush()
     return 0
 

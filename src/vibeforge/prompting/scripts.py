@@ -86,9 +86,8 @@ class _Conversation:
         self.calls = 0
 
     async def __call__(self, line: bytes) -> bytes | None:
-        try:
-            request = json.loads(line)
-        except ValueError:
+        request = read_line(line)
+        if request is None:
             return None  # not a protocol line: the result parser ignores it too
         if not isinstance(request, dict) or request.get("type") != "ask_model":
             return None
@@ -173,12 +172,36 @@ async def run_script(
     )
 
 
+def read_line(line: bytes) -> Any:
+    """One protocol line from the jail, cleaned; None if it is not JSON (or is hostile JSON:
+    NaN, nesting past the recursion limit). Text comes back with NUL and lone surrogates
+    replaced, so whatever a script writes can be stored and sent on."""
+    try:
+        return clean(json.loads(line, parse_constant=_not_json))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def clean(value: Any) -> Any:
+    """A parsed JSON value with every text storable by every database (and valid UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean(str(key)): clean(item) for key, item in value.items()}
+    return value
+
+
 def _result_line(stdout: bytes) -> dict[str, Any] | None:
     for line in reversed(stdout.splitlines()):
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
+        parsed = read_line(line)
         if isinstance(parsed, dict) and parsed.get("type") == "result":
             return parsed
     return None
