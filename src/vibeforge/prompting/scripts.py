@@ -147,7 +147,7 @@ async def run_script(
         converse=conversation,
     )
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    stderr = result.stderr.decode("utf-8", "replace")
+    stderr = clean(result.stderr.decode("utf-8", "replace"))  # it becomes stored text
     found = _result_line(result.stdout)
     error = None
     if result.killed_reason is not None:
