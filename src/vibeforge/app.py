@@ -21,11 +21,14 @@ from vibeforge.api.routes import (
     files,
     meta,
     models,
+    modules,
+    personas,
     projects,
     proposals,
     runs,
     sessions,
     signin,
+    templates,
     tests,
     traces,
     usage,
@@ -184,10 +187,13 @@ def create_app(settings: Settings) -> FastAPI:
         proposals,
         usage,
         traces,
+        tests,
+        personas,
+        modules,
+        templates,
     )
     for module in routes:
         app.include_router(module.router)
-    app.include_router(tests.router)
     mount_web_client(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -21,14 +21,14 @@ class DecryptionFailed(VibeforgeError):
     status = 500
 
 
-def write_private_file(path: Path, text: str) -> None:
+def write_private_file(path: Path, text: str | bytes) -> None:
     """Create `path` with mode 0600 atomically, so the secret is never readable by others."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -15,6 +15,8 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.projects.service import ProjectService
+from vibeforge.prompting.run_hooks import PersonaRuns
+from vibeforge.prompting.service import PromptingService
 from vibeforge.proposals import ProposalService
 from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
@@ -50,6 +52,7 @@ class Services:
     proposals: ProposalService
     traces: TraceStore
     tests: TestService
+    prompting: PromptingService
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
 
     @classmethod
@@ -84,9 +87,17 @@ class Services:
             )
 
         proposals.after_apply = run_tests_on_apply
-        chat = ChatAgent(projects=projects, traces=traces)
+        prompting = PromptingService(db, sessions, models, settings.resolved_data_dir)
+        # A persona's template (with its modules) opens the system prompt of every agent.
+        personas = PersonaRuns(db, prompting.personas, prompting.modules, prompting.hide_paths)
+        chat = ChatAgent(projects=projects, traces=traces, sources=(personas,))
         coding = CodingAgent(
-            projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
+            projects=projects,
+            proposals=proposals,
+            traces=traces,
+            db=db,
+            chat=chat,
+            sources=(personas,),
         )
 
         def agent_for(ctx: RunContext) -> Agent:
@@ -101,6 +112,7 @@ class Services:
             sessions,
             settings.resolved_data_dir / "journal",
             agent_for,
+            hooks=personas,
         )
         return cls(
             settings=settings,
@@ -116,6 +128,7 @@ class Services:
             proposals=proposals,
             traces=traces,
             tests=tests,
+            prompting=prompting,
         )
 
     async def close(self) -> None:

@@ -15,9 +15,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from vibeforge.api.chat_schemas import ModelConfigUpdate
+from vibeforge.api.prompt_schemas import ModuleUpdate, PersonaChoice, PersonaUpdate
 from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
 from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
 from vibeforge.db.chat_tables import ChatSession, ModelConfig
+from vibeforge.db.prompt_tables import Persona, PromptModule
 from vibeforge.db.tables import Project
 from vibeforge.db.test_tables import ProjectTestSettings, TestCase
 from vibeforge.strict import admits_null
@@ -120,6 +122,43 @@ async def make_test_settings(client: httpx.AsyncClient, _: FastAPI) -> Target:
     return Target(url, lambda: _json(client, url))
 
 
+async def make_persona(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    created = await client.post("/personas", json={"name": f"p{next(_counter)}"})
+    assert created.status_code == 201, created.text
+    url = f"/personas/{created.json()['id']}"
+    return Target(url, lambda: _json(client, url))
+
+
+async def make_module(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    created = await client.post("/modules", json={"name": f"m{next(_counter)}"})
+    assert created.status_code == 201, created.text
+    url = f"/modules/{created.json()['id']}"
+    return Target(url, lambda: _json(client, url))
+
+
+SEEDED_PERSONA = "Seeded"  # chosen by name, as a client may
+
+
+async def make_session_persona(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    await client.post("/personas", json={"name": SEEDED_PERSONA})
+    project = await _project(client)
+    session = (await client.post(f"/projects/{project}/sessions", json={})).json()["session_id"]
+    state = f"/sessions/{session}/state"
+    return Target(f"/sessions/{session}/persona", lambda: _json(client, state))
+
+
+async def make_project_persona(client: httpx.AsyncClient, app: FastAPI) -> Target:
+    await client.post("/personas", json={"name": SEEDED_PERSONA})
+    project = await _project(client)
+
+    async def read() -> dict[str, Any]:
+        async with app.state.services.db.transaction() as db:
+            value = await db.scalar(select(Project.persona_id).where(Project.id == project))
+        return {"persona_id": value}
+
+    return Target(f"/projects/{project}/persona", read)
+
+
 def _fresh_content() -> dict[str, Any]:
     return {"content": f"x = {next(_counter)}\n"}  # new content: every write makes a version
 
@@ -153,6 +192,17 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("PATCH", "/projects/{project_id}/test-settings"): Case(
         make_test_settings, seed={"judge_model": "judge", "apply_tags": ["smoke"]}
+    ),
+    ("PUT", "/personas/{persona_id}"): Case(
+        make_persona,
+        seed={"model": "some-model", "params": {"temperature": 0.5}, "token_budget": 100},
+    ),
+    ("PUT", "/modules/{module_id}"): Case(make_module, seed={"token_budget": 10}),
+    ("PUT", "/sessions/{session_id}/persona"): Case(
+        make_session_persona, seed={"persona_id": SEEDED_PERSONA}
+    ),
+    ("PUT", "/projects/{project_id}/persona"): Case(
+        make_project_persona, seed={"persona_id": SEEDED_PERSONA}
     ),
 }
 
@@ -225,11 +275,17 @@ STORED_AS: list[tuple[type[Strict], type[Any], dict[str, str]]] = [
     (SessionAutoApply, ChatSession, {}),
     (TestUpdate, TestCase, {}),
     (TestSettingsUpdate, ProjectTestSettings, {}),
+    (PersonaUpdate, Persona, {}),
+    (ModuleUpdate, PromptModule, {}),
+    (PersonaChoice, ChatSession, {}),
+    (PersonaChoice, Project, {}),
 ]
 
 
 @pytest.mark.parametrize(
-    ("body", "table", "renamed"), STORED_AS, ids=[body.__name__ for body, _, _ in STORED_AS]
+    ("body", "table", "renamed"),
+    STORED_AS,
+    ids=[f"{body.__name__}-{table.__name__}" for body, table, _ in STORED_AS],
 )
 def test_a_field_admits_null_exactly_when_its_column_does(
     body: type[Strict], table: type[Any], renamed: dict[str, str]

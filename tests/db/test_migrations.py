@@ -6,7 +6,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from vibeforge.db import agent_tables, chat_tables, test_tables  # noqa: F401  (every table)
+from vibeforge.db import (  # noqa: F401  (register every table)
+    agent_tables,
+    chat_tables,
+    prompt_tables,
+    test_tables,
+)
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Base
 

@@ -15,10 +15,12 @@ from vibeforge.runs.context import AgentResult, RunContext
 from vibeforge.statuses import MessageStatus
 from vibeforge.traces import TraceStore
 
-SYSTEM_PROMPT = (
+IDENTITY = (
     "You are vibeforge, a careful coding assistant working inside the user's project. "
-    "Answer concisely. When you change code, show the change as SEARCH/REPLACE blocks."
+    "Answer concisely."
 )
+INSTRUCTIONS = "When you change code, show the change as SEARCH/REPLACE blocks."
+SYSTEM_PROMPT = f"{IDENTITY} {INSTRUCTIONS}"  # what a run without a persona is told
 MAX_CONTEXT_FILE_CHARS = 60_000
 
 
@@ -62,7 +64,7 @@ class ChatAgent:
             async with trace.stage("resolve_prompt"):
                 parts = await gather_parts(self.sources, ctx)
                 context = await node_context(self.projects, ctx)
-                system = system_prompt(SYSTEM_PROMPT, parts, context)
+                system = system_prompt(INSTRUCTIONS, parts, context, identity=IDENTITY)
                 messages = (
                     Message(role="system", content=system),
                     *history_messages(ctx.history),

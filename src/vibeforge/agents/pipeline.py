@@ -18,13 +18,14 @@ from vibeforge.agents.checks import ProjectCheck, run_check
 from vibeforge.agents.evaluator import parse_verdict
 from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
 from vibeforge.agents.prompts import (
+    CODER_IDENTITY,
     EVALUATOR_SYSTEM,
     MAP_FILE_BYTES,
     MAX_MAP_FILES,
     SMALL_PROJECT_CHARS,
     asks_question,
     coder_context,
-    coder_system,
+    coder_instructions,
     evaluator_turn,
     fixer_turn,
     redo_turn,
@@ -160,11 +161,14 @@ class Pipeline:
             candidate = Candidate(workspace)
             shown, map_text, focus = await self.context(workspace)
             await candidate.load(list(shown))
-            system = coder_system(ctx.model.edit_format, ctx.model.chat.capabilities.tools)
+            system = coder_instructions(ctx.model.edit_format, ctx.model.chat.capabilities.tools)
             context = coder_context(shown, map_text, focus)
             parts = await gather_parts(self.agent.sources, ctx)
             self.messages = [
-                Message(role="system", content=system_prompt(system, parts, context)),
+                Message(
+                    role="system",
+                    content=system_prompt(system, parts, context, identity=CODER_IDENTITY),
+                ),
                 *past_turns(ctx),
                 Message(role="user", content=ctx.prompt),
             ]

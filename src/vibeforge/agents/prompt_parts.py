@@ -4,6 +4,10 @@ modules, attachments), each saying where it came from.
 Agents are built with a list of `PromptSource`s and ask each for its parts in the
 `resolve_prompt` stage; the parts go first in the system prompt, in the order the sources were
 given, so a provider's prompt cache keeps hitting across turns (`stable` parts stay put).
+
+A part may say who the agent is (`identity`: a persona). The agent then leaves out its own
+identity sentence ("You are the coder of vibeforge, ...") but keeps its instructions: the coder
+is still told how to write edit blocks in its edit format, whoever it speaks as.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class PromptPart:
     text: str
     source: str
     stable: bool = True  # the same on every turn of the session: part of the cached prefix
+    identity: bool = False  # who the agent is (a persona): replaces the agent's own identity
 
 
 class PromptSource(Protocol):
@@ -38,9 +43,13 @@ async def gather_parts(sources: Sequence[PromptSource], ctx: RunContext) -> list
     return [part for part in parts if part.stable] + [part for part in parts if not part.stable]
 
 
-def system_prompt(base: str, parts: Sequence[PromptPart], *after: str | None) -> str:
-    """The system prompt: the parts, then the agent's own text, then what follows it."""
+def system_prompt(
+    base: str, parts: Sequence[PromptPart], *after: str | None, identity: str = ""
+) -> str:
+    """The system prompt: the parts, then the agent's own text (its `identity`, unless a part
+    gives one, then `base`, its instructions), then what follows it."""
     pieces = [part.text for part in parts if part.text.strip()]
-    pieces.append(base)
+    persona = any(part.identity and part.text.strip() for part in parts)
+    pieces.append(base if persona or not identity else f"{identity} {base}")
     pieces.extend(piece for piece in after if piece)
     return "\n\n".join(piece.strip() for piece in pieces if piece.strip())

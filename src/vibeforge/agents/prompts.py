@@ -36,12 +36,12 @@ _FORMATS = {
     ),
 }
 
-CODER_SYSTEM = (
-    "You are the coder of vibeforge, working inside the user's project. Make exactly the change "
-    "the user asks for, nothing more. Start with one or two sentences saying what you change, "
-    "then the edits.\n{format}\nKeep code out of JSON; write it in the fenced blocks. If the "
-    "request is unclear or you need a decision from the user, ask one short question and write "
-    "no edit blocks."
+CODER_IDENTITY = "You are the coder of vibeforge, working inside the user's project."
+CODER_INSTRUCTIONS = (
+    "Make exactly the change the user asks for, nothing more. Start with one or two sentences "
+    "saying what you change, then the edits.\n{format}\nKeep code out of JSON; write it in the "
+    "fenced blocks. If the request is unclear or you need a decision from the user, ask one "
+    "short question and write no edit blocks."
 )
 TOOLS_HINT = (
     "You may first call the read-only tools list_files, read_file and grep to look at files "
@@ -59,9 +59,10 @@ EVALUATOR_SYSTEM = (
 )
 
 
-def coder_system(edit_format: str, tools: bool) -> str:
-    """The coder's system prompt for an edit format."""
-    text = CODER_SYSTEM.format(format=_FORMATS.get(edit_format, _FORMATS["search-replace"]))
+def coder_instructions(edit_format: str, tools: bool) -> str:
+    """What the coder is told to do in an edit format, whoever it speaks as (its identity,
+    CODER_IDENTITY, goes before unless a persona gives one)."""
+    text = CODER_INSTRUCTIONS.format(format=_FORMATS.get(edit_format, _FORMATS["search-replace"]))
     parts = [text, FIXER_SYSTEM_NOTE]
     if tools:
         parts.append(TOOLS_HINT)

@@ -132,6 +132,7 @@ class MessageOut(BaseModel):
     error: str | None
     error_code: str | None = None
     reason: str | None = None  # why its run was cancelled or interrupted
+    module_outputs: dict[str, Any] | None = None  # of its run's post-response modules
     archived: bool
     created_at: datetime
 

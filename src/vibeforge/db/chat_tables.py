@@ -48,6 +48,7 @@ class ChatSession(Base):
     node_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     model_config_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     auto_apply: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    persona_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # its persona
     # The last event sequence number persisted; live numbering continues from here.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -76,6 +77,8 @@ class ChatMessage(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Why its run was cancelled or interrupted (superseded, project deleted, server stopped).
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the post-response modules of its run produced, by module name.
+    module_outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

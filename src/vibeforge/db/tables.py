@@ -63,5 +63,6 @@ class Project(Base):
     # A command (argv) run in the sandbox on every candidate edit, e.g. the project's tests.
     check_command: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     check_timeout_s: Mapped[float] = mapped_column(Float, default=60.0, server_default="60")
+    persona_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # its sessions'
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -76,6 +76,7 @@ class RunContext:
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     mode: str = "code"  # "code": the coding pipeline; "chat": one plain answer
+    persona_id: str | None = None  # the persona the run speaks as (message, session, project)
 
     @property
     def project_id(self) -> str:
@@ -96,7 +97,8 @@ class RunContext:
 
     @asynccontextmanager
     async def stage(self, name: str) -> AsyncIterator[dict[str, Any]]:
-        """Announce and time a stage; its record lands in the run's `stages`."""
+        """Announce and time a stage; its record lands in the run's `stages`. Setting the
+        record's `error` ends the stage `failed` with that detail, without raising."""
         record: dict[str, Any] = {
             "name": name,
             "status": StageStatus.RUNNING,
@@ -108,14 +110,14 @@ class RunContext:
         status = StageStatus.FAILED
         try:
             yield record
-            status = StageStatus.FINISHED
+            status = StageStatus.FAILED if record.get("error") else StageStatus.FINISHED
         except asyncio.CancelledError:
             status = StageStatus.CANCELLED
             raise
         finally:
             record["status"] = status
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            self.emit(StageUpdate(name, status, record["duration_ms"]))
+            self.emit(StageUpdate(name, status, record["duration_ms"], record.get("error")))
 
     def usage_total(self) -> dict[str, Any]:
         """The sum of every LLM call of the run so far."""

@@ -74,6 +74,9 @@ class MessageFields(Strict):
     mode: RunMode | None = Field(
         default=None, description="code (default): the coding pipeline; chat: one plain answer"
     )
+    persona_id: Id | None = Field(
+        default=None, description="persona id or name (else the session's, the project's)"
+    )
 
     @model_validator(mode="after")
     def _not_blank(self) -> MessageFields:
@@ -243,6 +246,7 @@ class StageUpdate:
     stage: str
     status: str
     duration_ms: float | None = None
+    detail: str | None = None  # why a stage failed (a module's error), when it did
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from vibeforge.llm import merge_params, validate_params
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.runs import reasons
 from vibeforge.runs.context import Agent, AgentResult, RunContext
+from vibeforge.runs.hooks import AfterWrites, PostResponse, RunHooks, RunSetup
 from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import (
     Cancelled,
@@ -33,7 +34,7 @@ from vibeforge.runs.protocol import (
     PostResponseComplete,
     RunFailed,
 )
-from vibeforge.runs.store import FinishedRun, RunStatusOut, RunStore, storable
+from vibeforge.runs.store import FinishedAfter, FinishedRun, RunStatusOut, RunStore, storable
 from vibeforge.runs.streams import Streams
 from vibeforge.sessions.service import SessionService
 from vibeforge.statuses import MessageStatus, RunStatus
@@ -85,6 +86,7 @@ class RunRegistry:
         sessions: SessionService,
         journal_dir: Path,
         agent_for: Callable[[RunContext], Agent],
+        hooks: RunHooks | None = None,
     ) -> None:
         self.store = store
         self._streams = streams
@@ -92,6 +94,7 @@ class RunRegistry:
         self._sessions = sessions
         self._journal_dir = journal_dir
         self._agent_for = agent_for
+        self._hooks = hooks  # a persona's setup, and post-response work
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -119,9 +122,19 @@ class RunRegistry:
         `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
-        model = await self._models.resolve(owner, command.model, session.model_config_id)
+        setup = RunSetup()
+        if self._hooks is not None:
+            setup = await self._hooks.setup(owner, command, session)
+        model = await self._models.resolve(
+            owner, command.model or setup.model, session.model_config_id
+        )
         checked = validate_params(model.chat.capabilities, command.params)
-        merged = merge_params(model.spec.default_params, checked)
+        defaults = model.spec.default_params
+        if setup.params:
+            defaults = merge_params(
+                defaults, validate_params(model.chat.capabilities, setup.params)
+            )
+        merged = merge_params(defaults, checked)
         async with self._lock(session.id):
             previous = self._by_session.get(session.id)
             run_id, message_id = new_id(), new_id()
@@ -151,6 +164,7 @@ class RunRegistry:
                 journal=RunJournal(self._journal_dir, opened.run_id),
                 started_at=opened.started_at,
                 mode=command.mode or "code",
+                persona_id=setup.persona_id,
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
             run.superseded_run_id = previous.id if previous is not None else None
@@ -190,8 +204,10 @@ class RunRegistry:
                 run.superseded_run_id,
             )
         )
+        after: PostResponse | None = None
         try:
             result = await self._agent_for(ctx)(ctx)
+            after = await self._after(ctx, result)
         except asyncio.CancelledError:
             event: Interrupted | Cancelled
             if run.shutting_down:
@@ -223,13 +239,33 @@ class RunRegistry:
                 error_code="internal_error",
                 error_status=500,
             )
-        await self._finish(run, result)
+        await self._finish(run, result, after)
+
+    async def _after(self, ctx: RunContext, result: AgentResult) -> PostResponse | None:
+        """The post-response work of a run that answered (its failure to plan it is logged,
+        never held against the answer)."""
+        if self._hooks is None or result.status not in (
+            MessageStatus.SUCCESS,
+            MessageStatus.NEEDS_INPUT,
+        ):
+            return None
+        try:
+            return await self._hooks.post_response(ctx)
+        except Exception:
+            log.exception("planning the post-response work of run %s failed", ctx.run_id)
+            return None
 
     async def _finish(
-        self, run: ActiveRun, result: AgentResult, *, reason: str | None = None
+        self,
+        run: ActiveRun,
+        result: AgentResult,
+        after: PostResponse | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         """Commit the run's outcome, then drop its journal; `done` is numbered before the
-        commit so the stored sequence covers it, and published after it. `reason`: why a
+        commit so the stored sequence covers it, and published after it. With post-response
+        work, that runs next and `post_response_complete` waits for it. `reason`: why a
         cancelled or interrupted run stopped."""
         ctx = run.ctx
         content = result.content if result.content is not None else "".join(ctx.content)
@@ -240,7 +276,8 @@ class RunRegistry:
         finals = []
         if result.status not in (MessageStatus.CANCELLED, MessageStatus.INTERRUPTED):
             finals.append(ctx.stream.next_event(done, run.id))
-            finals.append(ctx.stream.next_event(PostResponseComplete(run.id), run.id))
+            if after is None:
+                finals.append(ctx.stream.next_event(PostResponseComplete(run.id), run.id))
         await self.store.finish(
             FinishedRun(
                 run_id=run.id,
@@ -259,6 +296,10 @@ class RunRegistry:
                 reason=reason,
             )
         )
+        if after is not None and finals:
+            self._streams.bus.publish(finals[0])
+            await self._post_response(run, done, after)
+            return
         ctx.journal.discard()
         log.info(
             "run %s ended: %s%s (%.0f ms)",
@@ -272,6 +313,50 @@ class RunRegistry:
             run.outcome.set_result(done)
         for event in finals:
             self._streams.bus.publish(event)
+
+    async def _post_response(self, run: ActiveRun, done: Done, after: PostResponse) -> None:
+        """After `done`: the post-response work, its events journaled like the run's (the
+        journal stays until its end is stored), then `post_response_complete`, or `cancelled`
+        if the run is cancelled meanwhile (the answer stays as it was stored). A waiting
+        REST caller gets the outcome once this is over, so its next message sees the state."""
+        ctx = run.ctx
+        stored_calls = len(ctx.calls)
+        writes: AfterWrites | None = None
+        cut_short = False
+        try:
+            writes = await after(ctx)
+        except asyncio.CancelledError:
+            cut_short = True
+            if run.shutting_down:
+                ctx.emit(Interrupted(ctx.assistant_message_id, reasons.SERVER_STOPPED))
+            else:
+                reason = run.cancel_reason or reasons.BY_USER
+                ctx.emit(Cancelled(ctx.assistant_message_id, reason))
+            raise
+        except Exception:
+            log.exception("the post-response work of run %s failed", run.id)
+            ctx.emit(RunFailed("internal_error", UNEXPECTED))
+        finally:
+            last = None
+            if not cut_short:
+                last = ctx.stream.next_event(PostResponseComplete(run.id), run.id)
+            await self.store.finish_after(
+                FinishedAfter(
+                    run_id=run.id,
+                    session_id=ctx.session.id,
+                    stages=ctx.stages,
+                    calls=ctx.calls[stored_calls:],
+                    last_seq=ctx.stream.last_seq,
+                    writes=writes,
+                )
+            )
+            ctx.journal.discard()
+            if not run.outcome.done():
+                run.outcome.set_result(done)
+            if cut_short:
+                run.cancelled.set()
+            if last is not None:
+                self._streams.bus.publish(last)
 
     async def cancel(self, owner: User, run_id: str) -> CancelOutcome:
         """Cancel a run; returns once its upstream stream is closed, `cancelled` is out (sockets

@@ -10,6 +10,7 @@ session's last `seq`) is committed in one transaction too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall, Run
 from vibeforge.db.engine import Database
@@ -87,6 +89,18 @@ class FinishedRun:
     calls: list[LLMCall]
     last_seq: int
     reason: str | None = None  # why a cancelled or interrupted run stopped
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedAfter:
+    """What the end of a run's post-response work writes (its answer is already stored)."""
+
+    run_id: str
+    session_id: str
+    stages: list[dict[str, Any]]
+    calls: list[LLMCall]  # made after the answer was stored
+    last_seq: int
+    writes: Callable[[AsyncSession], Awaitable[None]] | None = None  # the work's own rows
 
 
 class RunStore:
@@ -184,11 +198,21 @@ class RunStore:
                 )
             )
             db.add_all(run.calls)
+            await raise_last_seq(db, run.session_id, run.last_seq)
+
+    async def finish_after(self, after: FinishedAfter) -> None:
+        """Commit the end of a run's post-response work: the run's stages, the calls made,
+        the session's last `seq`, and the work's own rows, in one transaction."""
+        async with self._db.transaction() as db:
             await db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == run.session_id, ChatSession.last_seq < run.last_seq)
-                .values(last_seq=run.last_seq)
+                update(Run)
+                .where(Run.id == after.run_id)
+                .values(stages=jsonable_stages(after.stages))
             )
+            db.add_all(after.calls)
+            await raise_last_seq(db, after.session_id, after.last_seq)
+            if after.writes is not None:
+                await after.writes(db)
 
     async def status(self, owner: User, run_id: str) -> RunStatusOut:
         """A stored run of the owner."""
@@ -265,6 +289,10 @@ class RunStore:
             row = await db.get(Run, run_id)
             if row is None:
                 return
+            if row.status != RunStatus.RUNNING:
+                # Its answer was stored; the stop cut off only its post-response work.
+                await raise_last_seq(db, row.session_id, last_seq)
+                return
             row.status = RunStatus.of_message(status)
             row.finished_at = utcnow()
             row.error = "the server stopped during this run" if interrupted else None
@@ -277,11 +305,16 @@ class RunStore:
                 message.status = status
                 message.reason = reason
             await ensure_root_span(db, row)
-            await db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == row.session_id, ChatSession.last_seq < last_seq)
-                .values(last_seq=last_seq)
-            )
+            await raise_last_seq(db, row.session_id, last_seq)
+
+
+async def raise_last_seq(db: AsyncSession, session_id: str, last_seq: int) -> None:
+    """Store a session's last event number, unless a higher one is stored already."""
+    await db.execute(
+        update(ChatSession)
+        .where(ChatSession.id == session_id, ChatSession.last_seq < last_seq)
+        .values(last_seq=last_seq)
+    )
 
 
 def storable(text: str | None) -> str:

@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -33,6 +33,9 @@ DRAIN_GRACE_S = 2.0  # after the program is gone, how long its pipes may stay op
 REAP_TIMEOUT_S = 5.0  # how long a killed uid may take to have no processes left
 MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
 
+Converse = Callable[[bytes], Awaitable[bytes | None]]
+"""Answers one line a program wrote on stdout with a line for its stdin (None: no answer)."""
+
 
 async def run(
     argv: Sequence[str],
@@ -51,6 +54,7 @@ async def run(
     hide_paths: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     path: Sequence[str] = (),
+    converse: Converse | None = None,
 ) -> SandboxResult:
     """Run `argv` in a fresh scratch directory holding `files`, never in this process.
 
@@ -60,6 +64,12 @@ async def run(
     the whole filesystem as file permissions allow, so there they change nothing. `env` adds
     variables to the program's otherwise empty environment (not PATH or HOME), and `path`
     directories in front of its PATH (a virtual environment's `bin`, say).
+
+    `converse` makes the run a conversation: each line the program writes on stdout is handed
+    to it as it arrives (in order, one at a time), and what it returns is written to the
+    program's stdin, which stays open after `stdin` until the program ends. The lines still
+    count against `output_bytes` and are all in the result. If `converse` raises, the program
+    is killed and the exception re-raised.
     """
     if isinstance(argv, str) or not argv or not all(isinstance(a, str) and a for a in argv):
         raise InvalidInput("argv must be a non-empty list of non-empty strings")
@@ -94,7 +104,7 @@ async def run(
     try:
         job = _Job(caps, mode, limits, scratch, lease, list(ro_paths), list(hide_paths))
         job.extra_env, job.path = extra_env, list(path)
-        return await job.run(list(argv), stdin)
+        return await job.run(list(argv), stdin, converse)
     finally:
         await asyncio.to_thread(_release, lease, scratch)
 
@@ -168,20 +178,32 @@ def lease_is_quarantined(lease: UidLease) -> bool:
 class _CappedPipe(asyncio.Protocol):
     """Keeps the first `cap` bytes of a pipe and discards the rest, so the writer never blocks."""
 
-    def __init__(self, cap: int, on_overflow: asyncio.Event) -> None:
+    def __init__(
+        self, cap: int, on_overflow: asyncio.Event, lines: asyncio.Queue[bytes] | None = None
+    ) -> None:
         self.cap = cap
         self.data = bytearray()
         self.truncated = False
         self._on_overflow = on_overflow
+        self._lines = lines  # complete lines are also handed here, when the run converses
+        self._line_start = 0
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         room = self.cap - len(self.data)
         if room > 0:
             self.data += data[:room]
+            if self._lines is not None:
+                self._split_lines()
         if len(data) > room:
             self.truncated = True
             self._on_overflow.set()
+
+    def _split_lines(self) -> None:
+        assert self._lines is not None
+        while (end := self.data.find(b"\n", self._line_start)) >= 0:
+            self._lines.put_nowait(bytes(self.data[self._line_start : end]))
+            self._line_start = end + 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
@@ -249,31 +271,39 @@ class _Job:
             return [*prefix, *clear, *unshare_argv(caps.unshare, uid, uid), *argv], {}
         return [*prefix, *as_uid, *argv], {}
 
-    async def run(self, argv: list[str], stdin: bytes) -> SandboxResult:
+    async def run(
+        self, argv: list[str], stdin: bytes, converse: Converse | None = None
+    ) -> SandboxResult:
         """Spawn, wait for exit, timeout or output overflow, then kill and collect."""
         started = time.monotonic()
-        proc, pipes = await self._spawn(argv, stdin)
+        proc, pipes = await self._spawn(argv, stdin, interactive=converse is not None)
         loop = asyncio.get_running_loop()
         overflow = asyncio.Event()
-        out = _CappedPipe(self.limits.output_bytes, overflow)
+        lines: asyncio.Queue[bytes] | None = asyncio.Queue() if converse else None
+        out = _CappedPipe(self.limits.output_bytes, overflow, lines)
         err = _CappedPipe(self.limits.output_bytes, overflow)
         transports: list[asyncio.BaseTransport] = []
         tasks: list[asyncio.Task[Any]] = []
         reason: KilledReason | None = None
+        failure: BaseException | None = None
         try:
             for pipe, protocol in zip(pipes, (out, err), strict=True):
                 transport, _ = await loop.connect_read_pipe(lambda p=protocol: p, pipe)
                 transports.append(transport)
-            tasks.append(asyncio.create_task(_feed(proc, stdin)))
+            if converse is None or lines is None:
+                feeding = asyncio.create_task(_feed(proc, stdin))
+            else:
+                feeding = asyncio.create_task(_converse(proc, stdin, lines, converse))
             exited = asyncio.create_task(proc.wait())
             overflowed = asyncio.create_task(overflow.wait())
-            tasks += [exited, overflowed]
+            tasks += [feeding, exited, overflowed]
+            watched = {exited, overflowed} | ({feeding} if converse else set())
             done, _ = await asyncio.wait(
-                {exited, overflowed},
-                timeout=self.limits.timeout_s,
-                return_when=asyncio.FIRST_COMPLETED,
+                watched, timeout=self.limits.timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
-            if exited not in done:
+            if feeding in done and converse is not None and exited not in done:
+                failure = feeding.exception()  # the conversation broke: the program goes
+            elif exited not in done:
                 reason = "output_limit" if overflow.is_set() else "timeout"
             duration = time.monotonic() - started
         finally:
@@ -291,6 +321,8 @@ class _Job:
                 transport.close()
             for pipe in pipes:
                 pipe.close()  # a no-op for pipes their transport already closed
+        if failure is not None:
+            raise failure
         returncode = await proc.wait()
         exit_code = 128 - returncode if returncode < 0 else returncode
         return SandboxResult(
@@ -304,7 +336,7 @@ class _Job:
         )
 
     async def _spawn(
-        self, argv: list[str], stdin: bytes
+        self, argv: list[str], stdin: bytes, *, interactive: bool = False
     ) -> tuple[asyncio.subprocess.Process, list[BinaryIO]]:
         """Start the program with stdout and stderr on pipes; a cancelled start kills it."""
         command, spawn_args = self.command(argv)
@@ -313,7 +345,9 @@ class _Job:
         spawning = asyncio.ensure_future(
             asyncio.create_subprocess_exec(
                 *command,
-                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE
+                if stdin or interactive
+                else asyncio.subprocess.DEVNULL,
                 stdout=out_write,
                 stderr=err_write,
                 cwd=self.scratch,
@@ -385,6 +419,28 @@ async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
         proc.stdin.write(data)
         await proc.stdin.drain()
         proc.stdin.close()
+
+
+async def _converse(
+    proc: asyncio.subprocess.Process,
+    first: bytes,
+    lines: asyncio.Queue[bytes],
+    converse: Converse,
+) -> None:
+    """Write `first`, then answer each stdout line as it comes; stdin stays open. Returns
+    (without an answer) only if the program closed its stdin."""
+    assert proc.stdin is not None
+    try:
+        if first:
+            proc.stdin.write(first)
+            await proc.stdin.drain()
+        while True:
+            reply = await converse(await lines.get())
+            if reply is not None:
+                proc.stdin.write(reply if reply.endswith(b"\n") else reply + b"\n")
+                await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        await asyncio.Event().wait()  # the program stopped reading: wait for it to end
 
 
 def _inferred_reason(exit_code: int, stderr: bytes) -> KilledReason | None:

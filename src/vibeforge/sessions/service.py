@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
 from vibeforge.db.engine import Database
+from vibeforge.db.prompt_tables import SessionState
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import InvalidInput, NotFound
@@ -99,7 +100,8 @@ class SessionService:
         return found
 
     async def clear(self, owner: User, session_id: str) -> None:
-        """Archive every message: the next one starts with no history."""
+        """Archive every message and forget the modules' state: the next message starts
+        afresh."""
         await self.get(owner, session_id)
         async with self._db.transaction() as session:
             await session.execute(
@@ -110,6 +112,7 @@ class SessionService:
             await session.execute(
                 update(ChatSession).where(ChatSession.id == session_id).values(cleared_at=utcnow())
             )
+            await session.execute(delete(SessionState).where(SessionState.session_id == session_id))
 
     async def messages(
         self,

@@ -2,7 +2,12 @@
 
 from alembic import context
 
-from vibeforge.db import agent_tables, chat_tables, test_tables  # noqa: F401  (every table)
+from vibeforge.db import (  # noqa: F401  (register every table)
+    agent_tables,
+    chat_tables,
+    prompt_tables,
+    test_tables,
+)
 from vibeforge.db.tables import Base
 
 connection = context.config.attributes.get("connection")
