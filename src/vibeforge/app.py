@@ -17,6 +17,7 @@ from vibeforge.api import websocket
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.routes import (
+    attachments,
     files,
     meta,
     models,
@@ -39,6 +40,8 @@ from vibeforge.services import Services
 log = logging.getLogger("vibeforge")
 
 HealthProbe = Callable[[], Awaitable[Any]]
+# The routes whose bodies are files streamed to disk, with a cap of their own.
+UPLOAD_PATHS = ("/attachments", "/projects/import")
 
 
 async def bootstrap_admin(services: Services) -> str | None:
@@ -66,6 +69,9 @@ async def start_services(services: Services) -> None:
     recovered = await services.runs.recover()
     if recovered:
         log.warning("recovered %d runs that were cut off by a stop", recovered)
+    restarted = await services.attachments.recover()
+    if restarted:
+        log.warning("restarted %d attachment extractions that a stop cut off", restarted)
     settings = services.settings
     secret = settings.openai_api_key
     default = await detect_default_model(
@@ -144,5 +150,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(attachments.router)
+    uploads = {path: settings.upload_body_bytes for path in UPLOAD_PATHS}
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, body_limits=uploads
+    )
     return app

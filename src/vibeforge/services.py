@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
+from vibeforge.attachments.extraction import Extractor, WorkerLimits
+from vibeforge.attachments.service import AttachmentLimits, AttachmentService
+from vibeforge.attachments.source import AttachmentContext
+from vibeforge.attachments.store import AttachmentStore
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.db.engine import Database
@@ -38,6 +42,7 @@ class Services:
     runs: RunRegistry
     proposals: ProposalService
     traces: TraceStore
+    attachments: AttachmentService
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -52,9 +57,11 @@ class Services:
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
-        chat = ChatAgent(projects=projects, traces=traces)
+        attachments, context = _attachments(settings, db, streams)
+        sources = (context,)
+        chat = ChatAgent(projects=projects, traces=traces, sources=sources)
         coding = CodingAgent(
-            projects=projects, proposals=proposals, traces=traces, db=db, chat=chat
+            projects=projects, proposals=proposals, traces=traces, db=db, chat=chat, sources=sources
         )
 
         def agent_for(ctx: RunContext) -> Agent:
@@ -69,6 +76,7 @@ class Services:
             sessions,
             settings.resolved_data_dir / "journal",
             agent_for,
+            admit=context.admit,
         )
         return cls(
             settings=settings,
@@ -83,9 +91,38 @@ class Services:
             runs=runs,
             proposals=proposals,
             traces=traces,
+            attachments=attachments,
         )
 
     async def close(self) -> None:
-        """Stop runs and release connections."""
+        """Stop runs and extractions and release connections."""
         await self.runs.shutdown()
+        await self.attachments.close()
         await self.db.dispose()
+
+
+def _attachments(
+    settings: Settings, db: Database, streams: Streams
+) -> tuple[AttachmentService, AttachmentContext]:
+    """The attachment service, and what runs see of it (admission and the prompt source)."""
+    store = AttachmentStore(settings.attachments_dir)
+    timeout = settings.attachment_extract_timeout_s
+    limits = WorkerLimits(
+        timeout_s=timeout,
+        pdf_pages=settings.attachment_pdf_pages,
+        image_pixels=settings.attachment_image_pixels,
+    )
+    service = AttachmentService(
+        db,
+        store,
+        Extractor(limits, settings.attachment_workers),
+        AttachmentLimits(
+            max_bytes=settings.attachment_max_bytes,
+            max_files=settings.attachment_max_files,
+            user_bytes=settings.attachment_user_bytes,
+        ),
+        streams.bus,
+    )
+    # A run waits for extractions at most as long as one may take, and a little more.
+    context = AttachmentContext(db, store, settings.attachment_context_tokens, timeout + 5)
+    return service, context

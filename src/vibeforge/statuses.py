@@ -83,3 +83,16 @@ class SpanStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
+
+
+class AttachmentState(StrEnum):
+    """Where an attachment's extraction stands: uploaded → extracting → ready | failed."""
+
+    UPLOADED = "uploaded"
+    EXTRACTING = "extracting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+#: Attachment states whose extraction has not finished.
+PENDING_ATTACHMENT = frozenset({AttachmentState.UPLOADED, AttachmentState.EXTRACTING})

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from vibeforge.db import agent_tables, chat_tables  # noqa: F401  (register every table)
+from vibeforge.db import agent_tables, attachment_tables, chat_tables  # noqa: F401  (every table)
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Base
 

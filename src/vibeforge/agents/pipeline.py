@@ -16,7 +16,12 @@ from vibeforge.agents.candidate import Candidate, has_edits
 from vibeforge.agents.chat import ChatAgent, history_messages
 from vibeforge.agents.checks import ProjectCheck, run_check
 from vibeforge.agents.evaluator import parse_verdict
-from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
+from vibeforge.agents.prompt_parts import (
+    PromptSource,
+    gather_parts,
+    system_prompt,
+    user_message,
+)
 from vibeforge.agents.prompts import (
     EVALUATOR_SYSTEM,
     MAP_FILE_BYTES,
@@ -161,7 +166,7 @@ class Pipeline:
             self.messages = [
                 Message(role="system", content=system_prompt(system, parts, context)),
                 *past_turns(ctx),
-                Message(role="user", content=ctx.prompt),
+                user_message(ctx.prompt, parts),
             ]
         for round_number in range(1, self.agent.max_eval_rounds + 1):
             async with self.stage("generate", iteration=round_number):

@@ -28,6 +28,8 @@ class ModelConfig(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prices: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     edit_format: Mapped[str] = mapped_column(String(32), default="search-replace")
+    # Whether the model takes images; None: whatever the provider's wire API accepts.
+    accepts_images: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -72,6 +74,8 @@ class ChatMessage(Base):
     token_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Which attachments (pages, rows, lines) the run put in the prompt and which it left out.
+    context_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -129,6 +129,8 @@ class RunContext:
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     mode: str = "code"  # "code": the coding pipeline; "chat": one plain answer
+    attachment_ids: tuple[str, ...] | None = None  # None: every attachment of the session
+    wait_for_attachments: bool = False  # wait for extractions instead of failing
 
     @property
     def project_id(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from vibeforge.statuses import MessageStatus, RunStatus
 
 log = logging.getLogger("vibeforge.runs")
 
+# Checks a message before its run opens (e.g. that the attachments it names are ready);
+# raises a VibeforgeError to refuse it.
+Admission = Callable[[User, ChatSession, Chat], Awaitable[None]]
 CANCEL_WAIT_S = 5.0
 UNEXPECTED = "the run failed unexpectedly"
 
@@ -79,6 +82,7 @@ class RunRegistry:
         sessions: SessionService,
         journal_dir: Path,
         agent_for: Callable[[RunContext], Agent],
+        admit: Admission | None = None,
     ) -> None:
         self.store = store
         self._streams = streams
@@ -86,6 +90,7 @@ class RunRegistry:
         self._sessions = sessions
         self._journal_dir = journal_dir
         self._agent_for = agent_for
+        self._admit = admit
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -111,6 +116,8 @@ class RunRegistry:
         `session`: the session as the caller just fetched it for `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
+        if self._admit is not None:
+            await self._admit(owner, session, command)
         model = await self._models.resolve(owner, command.model, session.model_config_id)
         checked = validate_params(model.chat.capabilities, command.params)
         merged = merge_params(model.spec.default_params, checked)
@@ -135,6 +142,10 @@ class RunRegistry:
                 journal=RunJournal(self._journal_dir, opened.run_id),
                 started_at=opened.started_at,
                 mode=command.mode or "code",
+                attachment_ids=(
+                    tuple(command.attachments) if command.attachments is not None else None
+                ),
+                wait_for_attachments=command.wait_for_attachments,
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
             self._by_id[run.id] = run
