@@ -29,7 +29,9 @@ async def upload(
     return await client.post("/attachments", data=target, files=files)
 
 
-async def settled(client: httpx.AsyncClient, attachment_id: str, within: float = 20) -> dict[str, Any]:
+async def settled(
+    client: httpx.AsyncClient, attachment_id: str, within: float = 20
+) -> dict[str, Any]:
     """The attachment once it is ready or failed."""
     deadline = asyncio.get_running_loop().time() + within
     while True:

@@ -46,6 +46,11 @@ class ModelConfigCreate(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     prices: PricesIn | None = None
     edit_format: EditFormat = "search-replace"
+    accepts_images: bool | None = Field(
+        default=None,
+        description="whether the model takes images (attachments); null: what the provider's "
+        "API accepts. Say false for a text-only model behind an image-capable API.",
+    )
     is_default: bool = False
 
     _url = field_validator("base_url")(_check_url)
@@ -63,6 +68,11 @@ class ModelConfigUpdate(Strict):
     params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
     edit_format: EditFormat = omittable()
+    accepts_images: bool | None = Field(
+        default=None,
+        description="whether the model takes images (attachments); null: what the provider's "
+        "API accepts. Say false for a text-only model behind an image-capable API.",
+    )
     is_default: bool = omittable()
 
     _url = field_validator("base_url")(_check_url)
@@ -80,6 +90,7 @@ class ModelConfigOut(BaseModel):
     params: dict[str, Any]
     prices: dict[str, Any] | None
     edit_format: str
+    accepts_images: bool | None = None
     is_default: bool
     created_at: datetime
     updated_at: datetime
@@ -124,6 +135,8 @@ class MessageOut(BaseModel):
     token_usage: dict[str, Any] | None
     error: str | None
     error_code: str | None = None
+    # Which attachments (and pages, rows, lines) the run's prompt held, and which it left out.
+    context_report: dict[str, Any] | None = None
     archived: bool
     created_at: datetime
 

@@ -31,7 +31,16 @@ from vibeforge.llm.factory import build_chat_model, capabilities_for
 # How long a user's resolved default model is reused. A change made through this service drops
 # it at once; a change made by another process is seen within this many seconds.
 DEFAULT_CACHE_TTL_S = 5.0
-_EDITABLE = ("name", "provider", "model", "base_url", "params", "prices", "edit_format")
+_EDITABLE = (
+    "name",
+    "provider",
+    "model",
+    "base_url",
+    "params",
+    "prices",
+    "edit_format",
+    "accepts_images",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,7 @@ class ModelConfigService:
             params=params.model_dump(exclude_none=True, exclude_defaults=True),
             prices=values.get("prices"),
             edit_format=values["edit_format"],
+            accepts_images=values.get("accepts_images"),
             is_default=bool(values.get("is_default")),
             created_at=now,
             updated_at=now,
@@ -213,6 +223,7 @@ class ModelConfigService:
             api_key=self._box.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
             default_params=Params.model_validate(row.params or {}),
             prices=_prices(row.prices),
+            images=row.accepts_images,
         )
 
     def _chat_model(self, row: ModelConfig) -> ChatModel:

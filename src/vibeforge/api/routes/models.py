@@ -27,6 +27,7 @@ def model_config_out(row: ModelConfig) -> ModelConfigOut:
         params=row.params or {},
         prices=row.prices,
         edit_format=row.edit_format,
+        accepts_images=row.accepts_images,
         is_default=row.is_default,
         created_at=row.created_at,
         updated_at=row.updated_at,
