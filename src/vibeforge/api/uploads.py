@@ -31,10 +31,10 @@ class MultipartUpload:
     def __init__(self, request: Request) -> None:
         kind, options = parse_options_header(request.headers.get("content-type", ""))
         boundary = options.get(b"boundary")
-        if kind != b"multipart/form-data" or not boundary:
-            raise UnsupportedMediaType("send the file as multipart/form-data, in a part named file")
+        # Told when the body is first read, so a body over the size cap is refused as that.
+        self._wrong_type = kind != b"multipart/form-data" or not boundary
         self._request = request
-        self._boundary = boundary
+        self._boundary = boundary or b"-"
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.file_seen = False
@@ -114,9 +114,15 @@ class MultipartUpload:
         )
         try:
             async for chunk in self._request.stream():
+                if self._wrong_type:
+                    raise UnsupportedMediaType(
+                        "send the file as multipart/form-data, in a part named file"
+                    )
                 parser.write(chunk)
                 while self._pending:
                     yield self._pending.pop(0)
+            if self._wrong_type:  # an empty body
+                raise UnsupportedMediaType("send the file as multipart/form-data")
             parser.finalize()
         except FormParserError:
             raise MalformedRequest("the multipart body is malformed") from None

@@ -9,6 +9,8 @@ from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, Project
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     DiffOut,
+    FileHistoryOut,
+    HistoryOut,
     PageOut,
     ProjectCreate,
     ProjectDetail,
@@ -18,6 +20,9 @@ from vibeforge.api.schemas import (
     VersionOut,
     VersionWritten,
 )
+from vibeforge.paging import decode_cursor, encode_cursor
+from vibeforge.projects.history import MAX_FILES, HistoryPage, project_history
+from vibeforge.projects.revert import revert_path
 
 router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
@@ -86,9 +91,10 @@ async def diff_version(
     user: CurrentUser,
     projects: ProjectsDep,
     against: str | None = Query(default=None, max_length=64),
+    path: str | None = Query(default=None, max_length=4096, description="only this file"),
 ) -> DiffOut:
     """The unified diff of a version against another (default: its parent)."""
-    version, base, diff = await projects.diff(user, project_id, version_id, against)
+    version, base, diff = await projects.diff(user, project_id, version_id, against, path)
     return DiffOut(version_id=version.id, against=base, diff=diff)
 
 
@@ -101,5 +107,33 @@ async def revert(
     services: ServicesDep,
 ) -> VersionWritten:
     """A new version whose files equal those of an earlier one."""
+    if body.path is not None:
+        result = await revert_path(projects, user, project_id, body.version_id, body.path)
+        return publish_write(services, project_id, result, [body.path])
     result = await projects.revert(user, project_id, body.version_id, body.message)
     return publish_write(services, project_id, result, [])
+
+
+@router.get("/projects/{project_id}/history")
+async def file_histories(
+    project_id: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    limit: Limit = MAX_FILES,
+    cursor: Cursor = None,
+) -> HistoryOut:
+    """Every file at the newest version with the versions that changed it (newest first, at
+    most 10 each) and the unified diff from each to the newest; a page holds whole files, up
+    to `limit` of them and 256 KiB of diffs (the snapshot's first page, and the rest)."""
+    after = decode_cursor(cursor, 1)[0] if cursor else None
+    page = await project_history(projects, user, project_id, after, max_files=limit)
+    return history_out(page)
+
+
+def history_out(page: HistoryPage) -> HistoryOut:
+    """The wire form of a page of file histories."""
+    return HistoryOut(
+        version_id=page.head,
+        items=[FileHistoryOut.model_validate(item, from_attributes=True) for item in page.files],
+        next=encode_cursor(page.next) if page.next else None,
+    )
