@@ -28,6 +28,7 @@ from vibeforge.api.routes import (
     traces,
     usage,
     users,
+    workspace,
 )
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.config import Settings
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (meta, users, projects, files, models, sessions, runs, proposals, usage, traces):
         app.include_router(module.router)
     app.include_router(attachments.router)
+    app.include_router(workspace.router)
     uploads = {path: settings.upload_body_bytes for path in UPLOAD_PATHS}
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, body_limits=uploads

@@ -182,9 +182,10 @@ class AttachmentService:
                 self.extractions.start(row)
         return uploaded
 
-    async def receive(self, chunks: AsyncIterable[bytes]) -> Received:
-        """Write an upload to a temporary file as it arrives (PayloadTooLarge over the cap)."""
-        intake = await asyncio.to_thread(self.store.intake, self.limits.max_bytes)
+    async def receive(self, chunks: AsyncIterable[bytes], limit: int | None = None) -> Received:
+        """Write an upload to a temporary file as it arrives (PayloadTooLarge over `limit`,
+        by default the attachment size cap)."""
+        intake = await asyncio.to_thread(self.store.intake, limit or self.limits.max_bytes)
         pending = bytearray()
         try:
             async for chunk in chunks:

@@ -88,12 +88,12 @@ class AttachmentContext:
         named = command.attachments is not None
         failed = [row for row in rows if row.state == AttachmentState.FAILED]
         if named and failed:
-            raise AttachmentFailed(f"the extraction of {_names(failed)} failed")
+            raise AttachmentFailed(f"attachments whose extraction failed: {_names(failed)}")
         pending = [row for row in rows if row.state in PENDING_ATTACHMENT]
         if pending and not command.wait_for_attachments:
             raise AttachmentNotReady(
-                f"{_names(pending)} is not ready yet: send the message once it is `ready`, "
-                "or with wait_for_attachments: true"
+                f"attachments not ready yet: {_names(pending)}; send the message once they "
+                "are `ready`, or with wait_for_attachments: true"
             )
 
     async def _settled(self, ctx: RunContext) -> list[Attachment]:
@@ -105,11 +105,11 @@ class AttachmentContext:
             if not pending:
                 break
             if not ctx.wait_for_attachments or time.monotonic() > deadline:
-                raise AttachmentNotReady(f"{_names(pending)} did not become ready in time")
+                raise AttachmentNotReady(f"attachments not ready in time: {_names(pending)}")
             await asyncio.sleep(POLL_S)
         failed = [row for row in rows if row.state == AttachmentState.FAILED]
         if ctx.attachment_ids is not None and failed:
-            raise AttachmentFailed(f"the extraction of {_names(failed)} failed")
+            raise AttachmentFailed(f"attachments whose extraction failed: {_names(failed)}")
         return rows
 
     async def parts(self, ctx: RunContext) -> list[PromptPart]:

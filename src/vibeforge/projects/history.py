@@ -11,7 +11,6 @@ moves atomically). Every function here but `project_history` blocks.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,14 +19,14 @@ from datetime import datetime
 from vibeforge.db.tables import User
 from vibeforge.edits import render_unified_diff
 from vibeforge.errors import NotFound
-from vibeforge.projects.git import GitRepository, _environment
+from vibeforge.projects.blobs import ZERO, BlobReader
+from vibeforge.projects.git import GitRepository
 from vibeforge.projects.service import ProjectService
 
 MAX_FILES = 50
 MAX_VERSIONS = 10
 MAX_DIFF_BYTES = 256 * 1024
 MAX_COMMITS = 500  # how far back the versions of a page are looked for
-_ZERO = "0" * 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ class _Change:
     version_id: str
     created_at: datetime
     message: str
-    blob: str  # the file's blob at that version; _ZERO when the version deleted it
+    blob: str  # the file's blob at that version; ZERO when the version deleted it
 
 
 @dataclass
@@ -125,44 +124,12 @@ def _read_log(repo: GitRepository, head: str, max_commits: int) -> _Log:
             if not meta.startswith(b":"):
                 continue
             fields = meta.decode().split()
-            blob = _ZERO if fields[4].startswith("D") else fields[3]
+            blob = ZERO if fields[4].startswith("D") else fields[3]
             path = raw_path.decode("utf-8", "surrogateescape")
             log.changes.setdefault(path, []).append(_Change(sha, created, subject, blob))
     log.complete = len(records) < max_commits
     _CACHE.put(key, log)
     return log
-
-
-class _BlobReader:
-    """Blobs by id through one `git cat-file --batch` process."""
-
-    def __init__(self, repo: GitRepository) -> None:
-        self._process = subprocess.Popen(
-            ["git", f"--git-dir={repo.path}", "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_environment("vibeforge <vibeforge@localhost>"),
-        )
-
-    def read(self, blob: str) -> str:
-        """A blob's text ('' for the zero id: the file did not exist)."""
-        if blob == _ZERO:
-            return ""
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(blob.encode() + b"\n")
-        self._process.stdin.flush()
-        header = self._process.stdout.readline().split()
-        if len(header) != 3:
-            return ""
-        data = self._process.stdout.read(int(header[2]) + 1)[:-1]
-        return data.decode("utf-8", "replace")
-
-    def close(self) -> None:
-        """End the process."""
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=10)
 
 
 def file_history(
@@ -186,7 +153,7 @@ def file_history(
     log = _read_log(repo, head, max_commits)
     files: list[FileHistory] = []
     budget = max_bytes
-    reader: _BlobReader | None = None
+    reader: BlobReader | None = None
     try:
         for entry in entries:
             if len(files) >= max_files or budget <= 0:
@@ -201,9 +168,9 @@ def file_history(
                     if budget <= 0:
                         diff = None
                     else:
-                        reader = reader or _BlobReader(repo)
-                        current = reader.read(entry.blob) if current is None else current
-                        diff = render_unified_diff(reader.read(change.blob), current, entry.path)
+                        reader = reader or BlobReader(repo)
+                        current = reader.text(entry.blob) if current is None else current
+                        diff = render_unified_diff(reader.text(change.blob), current, entry.path)
                         budget -= len(diff.encode("utf-8"))
                 versions.append(
                     FileVersion(change.version_id, change.created_at, change.message, diff)

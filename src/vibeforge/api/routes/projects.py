@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response, status
 
+from vibeforge.api.attachment_schemas import ProjectSummaryOut
 from vibeforge.api.changes import publish_write
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routes.sessions import session_out
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     DiffOut,
@@ -23,6 +25,7 @@ from vibeforge.api.schemas import (
 from vibeforge.paging import decode_cursor, encode_cursor
 from vibeforge.projects.history import MAX_FILES, HistoryPage, project_history
 from vibeforge.projects.revert import revert_path
+from vibeforge.workspace.overview import activity
 
 router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
@@ -38,11 +41,25 @@ async def create_project(
 
 @router.get("/projects")
 async def list_projects(
-    user: CurrentUser, projects: ProjectsDep, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
-) -> PageOut[ProjectOut]:
-    """The caller's projects, newest first."""
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[ProjectSummaryOut]:
+    """The caller's projects, newest first, each with its sessions, when anything last
+    happened in it (a version, a message, an upload) and how many attachments it holds."""
     page = await projects.list(user, limit, cursor)
-    items = [ProjectOut.model_validate(view, from_attributes=True) for view in page.items]
+    found = await activity(services.db, page.items)
+    items = [
+        ProjectSummaryOut(
+            **ProjectOut.model_validate(view, from_attributes=True).model_dump(),
+            sessions=[session_out(row, services) for row in found[view.id].sessions],
+            last_activity_at=found[view.id].last_activity_at or view.updated_at,
+            attachments=found[view.id].attachments,
+        )
+        for view in page.items
+    ]
     return PageOut(items=items, next=page.next)
 
 
