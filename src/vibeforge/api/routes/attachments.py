@@ -16,7 +16,11 @@ from vibeforge.attachments.kinds import TEXT_KINDS
 
 router = APIRouter(tags=["attachments"], route_class=AuthFirstRoute)
 
-TargetId = Query(default=None, max_length=64)
+
+def _target_id(place: str) -> Any:
+    return Query(default=None, max_length=64, description=f"the {place} the attachment is of")
+
+
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -49,8 +53,8 @@ async def upload_attachment(
     request: Request,
     user: CurrentUser,
     services: ServicesDep,
-    project_id: str | None = TargetId,
-    session_id: str | None = TargetId,
+    project_id: str | None = _target_id("project"),
+    session_id: str | None = _target_id("session"),
     name: str | None = Query(default=None, max_length=255),
 ) -> JSONResponse:
     """Attach a file to a session (every run of it sees the file) or to a project (every
@@ -81,8 +85,8 @@ async def upload_attachment(
 async def list_attachments(
     user: CurrentUser,
     services: ServicesDep,
-    project_id: str | None = TargetId,
-    session_id: str | None = TargetId,
+    project_id: str | None = _target_id("project"),
+    session_id: str | None = _target_id("session"),
     limit: Limit = DEFAULT_PAGE,
     cursor: Cursor = None,
 ) -> PageOut[AttachmentOut]:
