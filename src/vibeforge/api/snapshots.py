@@ -2,8 +2,8 @@
 
 Both kinds carry the workspace: the project's files with their versions and the unified diff
 from each to the newest (the first page of `GET /projects/{id}/history`: bounded by a file
-count, ten versions a file and a byte cap; `files_next` goes on), its attachments with their
-states, the runs in progress, and the user's models.
+count, ten versions a file and a byte cap; `files_next` is the cursor to go on with), its
+attachments with their states, the runs in progress, and the user's models.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from vibeforge.runs.registry import ActiveRun
 from vibeforge.services import Services
 
 SNAPSHOT_MESSAGES = 200
+# Files whose histories the snapshot holds (then `files_next`): a client shows the first
+# screenful at once and pages on, and a snapshot of a large project stays fast.
+SNAPSHOT_FILES = 20
 
 
 def running(run: ActiveRun | None) -> dict[str, Any] | None:
@@ -46,7 +49,8 @@ async def workspace(
 ) -> dict[str, Any]:
     """The project's files with their histories, its attachments (a session's snapshot: the
     session's and the project's own) and the user's models."""
-    page = history_out(await project_history(services.projects, user, project_id))
+    found = await project_history(services.projects, user, project_id, max_files=SNAPSHOT_FILES)
+    page = history_out(found)
     rows = await services.attachments.of_project(project_id)
     if session_id is not None:
         rows = [row for row in rows if row.session_id in (None, session_id)]

@@ -40,9 +40,27 @@ class BlobReader:
             return b""
         return self._process.stdout.read(int(header[2]) + 1)[:-1]
 
-    def text(self, blob: str) -> str:
-        """A blob as text (bytes that are not UTF-8 shown as U+FFFD: for diffs only)."""
-        return self.read(blob).decode("utf-8", "replace")
+    def many(self, blobs: list[str]) -> dict[str, bytes]:
+        """Several blobs in one round trip (asked for all at once, then read in turn)."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        wanted = list(dict.fromkeys(blob for blob in blobs if blob != ZERO))
+        found = {ZERO: b""} if ZERO in blobs else {}
+        # The requests are small (41 bytes each): a batch fits the pipe, so writing them all
+        # before reading cannot deadlock against cat-file's own output.
+        for start in range(0, len(wanted), 512):
+            batch = wanted[start : start + 512]
+            self._process.stdin.write(b"".join(blob.encode() + b"\n" for blob in batch))
+            self._process.stdin.flush()
+            for blob in batch:
+                header = self._process.stdout.readline().split()
+                found[blob] = (
+                    self._process.stdout.read(int(header[2]) + 1)[:-1] if len(header) == 3 else b""
+                )
+        return found
+
+    def texts(self, blobs: list[str]) -> dict[str, str]:
+        """Several blobs as text (bytes that are not UTF-8 as U+FFFD: for diffs only)."""
+        return {blob: data.decode("utf-8", "replace") for blob, data in self.many(blobs).items()}
 
     def close(self) -> None:
         """End the process."""

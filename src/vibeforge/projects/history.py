@@ -1,7 +1,8 @@
 """Every file's versions and the unified diff from each to the newest, one page at a time.
 
-One `git log --raw` over the newest commits says which blob each file had at each version;
-the blobs are read through one `git cat-file --batch` process and diffed in-process. A page
+One `git log --raw` limited to a page's files says which blob each had at each version; the
+blobs are read through one `git cat-file --batch` process (a round trip a file) and diffed
+in-process. A page
 holds whole files, in path order, up to a file count, a version count per file and a byte
 cap on its diffs; `next` names the file the following page starts at. Git objects never
 change, so a page is cached by the head it was read at, and reading needs no lock (the head
@@ -74,7 +75,7 @@ class _Log:
 
 
 class _Cache:
-    """Logs and pages by head (objects are immutable, so neither ever goes stale)."""
+    """Pages by head (objects are immutable, so a page never goes stale)."""
 
     def __init__(self, size: int = 32) -> None:
         self._lock = threading.Lock()
@@ -98,12 +99,10 @@ class _Cache:
 _CACHE = _Cache()
 
 
-def _read_log(repo: GitRepository, head: str, max_commits: int) -> _Log:
-    key = ("log", str(repo.path), head, max_commits)
-    cached = _CACHE.get(key)
-    if isinstance(cached, _Log):
-        return cached
-    output = repo._git(
+def _read_log(repo: GitRepository, head: str, paths: list[str], max_commits: int) -> _Log:
+    """The versions that changed `paths` (only theirs: git prunes the rest of each tree)."""
+    output = repo._git(  # the repository's own runner: its environment, its errors
+        "--literal-pathspecs",  # a path is a name, never a glob
         "log",
         "--raw",
         "-z",
@@ -112,6 +111,8 @@ def _read_log(repo: GitRepository, head: str, max_commits: int) -> _Log:
         f"--max-count={max_commits}",
         "--format=%x1e%H%x1f%cI%x1f%s",
         head,
+        "--",
+        *paths,
     ).stdout
     log = _Log()
     records = [record for record in output.split(b"\x1e") if record.strip()]
@@ -128,7 +129,6 @@ def _read_log(repo: GitRepository, head: str, max_commits: int) -> _Log:
             path = raw_path.decode("utf-8", "surrogateescape")
             log.changes.setdefault(path, []).append(_Change(sha, created, subject, blob))
     log.complete = len(records) < max_commits
-    _CACHE.put(key, log)
     return log
 
 
@@ -150,17 +150,22 @@ def file_history(
     entries = [entry for entry in repo.tree(head) if entry.mode == "100644"]
     if after is not None:
         entries = [entry for entry in entries if entry.path > after]
-    log = _read_log(repo, head, max_commits)
+    candidates = entries[:max_files]
+    log = _read_log(repo, head, [entry.path for entry in candidates], max_commits)
     files: list[FileHistory] = []
     budget = max_bytes
     reader: BlobReader | None = None
     try:
-        for entry in entries:
-            if len(files) >= max_files or budget <= 0:
+        for entry in candidates:
+            if budget <= 0:
                 break
             changes = log.changes.get(entry.path, [])
             shown = changes[:max_versions]
-            current: str | None = None
+            old = [change.blob for change in shown if change.blob != entry.blob]
+            texts: dict[str, str] = {}
+            if old:
+                reader = reader or BlobReader(repo)
+                texts = reader.texts([entry.blob, *old])  # one round trip for the file
             versions = []
             for change in shown:
                 diff: str | None = ""
@@ -168,9 +173,9 @@ def file_history(
                     if budget <= 0:
                         diff = None
                     else:
-                        reader = reader or BlobReader(repo)
-                        current = reader.text(entry.blob) if current is None else current
-                        diff = render_unified_diff(reader.text(change.blob), current, entry.path)
+                        diff = render_unified_diff(
+                            texts[change.blob], texts[entry.blob], entry.path
+                        )
                         budget -= len(diff.encode("utf-8"))
                 versions.append(
                     FileVersion(change.version_id, change.created_at, change.message, diff)
@@ -180,8 +185,8 @@ def file_history(
     finally:
         if reader is not None:
             reader.close()
-    following = entries[len(files)].path if len(files) < len(entries) else None
-    page = HistoryPage(head, files, files[-1].path if following and files else None)
+    more_files = len(files) < len(entries)
+    page = HistoryPage(head, files, files[-1].path if more_files and files else None)
     _CACHE.put(key, page)
     return page
 
