@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from vibeforge.errors import InvalidInput
@@ -39,3 +40,12 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidInput("cursor is not valid")
     return values
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (timestamp, id) key of a cursor made by `encode_cursor(time.isoformat(), id)`."""
+    stamp, last_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(stamp), last_id
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor is not valid") from None

@@ -5,6 +5,7 @@ is neither held in memory nor spooled to disk twice; the small text fields are k
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
@@ -15,6 +16,16 @@ from vibeforge.errors import InvalidInput, MalformedRequest, VibeforgeError
 MAX_FIELD_BYTES = 4096
 MAX_FIELDS = 16
 FILE_FIELD = "file"
+
+
+def multipart_body(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The OpenAPI `requestBody` of an upload route: the file and its text `fields` (the
+    route reads the stream itself, so FastAPI cannot describe it)."""
+    properties = {FILE_FIELD: {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": [FILE_FIELD], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 class UnsupportedMediaType(VibeforgeError):

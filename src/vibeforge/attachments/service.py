@@ -14,7 +14,6 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_
@@ -30,7 +29,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.paging import Page, decode_time_cursor, encode_cursor
 from vibeforge.runs.bus import EventBus
 from vibeforge.statuses import PENDING_ATTACHMENT, AttachmentState
 
@@ -325,11 +324,7 @@ class AttachmentService:
         if session_id is not None:
             query = query.where(Attachment.session_id == session_id)
         if cursor:
-            stamp, last_id = decode_cursor(cursor, 2)
-            try:
-                after = datetime.fromisoformat(stamp)
-            except (TypeError, ValueError):
-                raise InvalidInput("cursor is not valid") from None
+            after, last_id = decode_time_cursor(cursor)
             query = query.where(tuple_(Attachment.created_at, Attachment.id) > (after, last_id))
         query = query.order_by(Attachment.created_at, Attachment.id).limit(limit + 1)
         async with self._db.transaction() as db:

@@ -7,7 +7,6 @@ import shutil
 import time
 import weakref
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.paging import Page, decode_cursor, decode_time_cursor, encode_cursor
 from vibeforge.projects.git import Commit, GitRepository, ObjectCache, TreeEntry, ensure_text
 from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.views import (
@@ -157,11 +156,7 @@ class ProjectService:
         """The owner's projects, newest first."""
         query = select(Project).where(Project.owner_id == owner.id, Project.state == "ready")
         if cursor:
-            stamp, last_id = decode_cursor(cursor, 2)
-            try:
-                after = datetime.fromisoformat(stamp)
-            except (TypeError, ValueError):
-                raise InvalidInput("cursor is not valid") from None
+            after, last_id = decode_time_cursor(cursor)
             query = query.where(tuple_(Project.created_at, Project.id) < (after, last_id))
         query = query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit + 1)
         async with self._db.transaction() as session:

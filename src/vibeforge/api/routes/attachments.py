@@ -11,7 +11,7 @@ from vibeforge.api.attachment_schemas import AttachmentOut, attachment_out
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
-from vibeforge.api.uploads import MultipartUpload
+from vibeforge.api.uploads import MultipartUpload, multipart_body
 from vibeforge.attachments.kinds import TEXT_KINDS
 
 router = APIRouter(tags=["attachments"], route_class=AuthFirstRoute)
@@ -21,25 +21,13 @@ def _target_id(place: str) -> Any:
     return Query(default=None, max_length=64, description=f"the {place} the attachment is of")
 
 
-UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "project_id": {"type": "string"},
-                        "session_id": {"type": "string"},
-                        "name": {"type": "string", "description": "default: the file's name"},
-                    },
-                }
-            }
-        },
+UPLOAD_BODY = multipart_body(
+    {
+        "project_id": {"type": "string"},
+        "session_id": {"type": "string"},
+        "name": {"type": "string", "description": "default: the file's name"},
     }
-}
+)
 
 
 @router.post(

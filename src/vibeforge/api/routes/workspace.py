@@ -11,32 +11,20 @@ from vibeforge.api.attachment_schemas import ImportOut, SkippedFile
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import ProjectOut
-from vibeforge.api.uploads import MultipartUpload
+from vibeforge.api.uploads import MultipartUpload, multipart_body
 from vibeforge.errors import InvalidInput
 from vibeforge.workspace.archives import ImportLimits
 from vibeforge.workspace.transfer import export_project, import_project
 
 router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
-IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "name": {"type": "string", "description": "default: the archive's name"},
-                        "main_file": {"type": "string"},
-                        "strip_top_dir": {"type": "boolean", "default": False},
-                    },
-                }
-            }
-        },
+IMPORT_BODY = multipart_body(
+    {
+        "name": {"type": "string", "description": "default: the archive's name"},
+        "main_file": {"type": "string"},
+        "strip_top_dir": {"type": "boolean", "default": False},
     }
-}
+)
 
 
 @router.get(
