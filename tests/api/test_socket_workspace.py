@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api.test_socket_protocol import Client, open_client, refusal
-from tests.attachments.files import numbered_pdf
+from tests.attachments.files import csv_table, image_bytes, numbered_pdf
 from tests.servers import RunningServer
 
 
@@ -85,6 +85,28 @@ async def test_an_attachment_uploaded_over_the_socket_is_seen_through_its_states
     gone = await watcher.until("attachment_state", state="deleted")
     assert gone["data"]["attachment_id"] == attachment["id"]
     assert (await http.get(f"/attachments/{attachment['id']}")).status_code == 404
+
+
+async def test_each_type_uploads_over_the_socket(
+    client: Client, http: httpx.AsyncClient, workspace: dict[str, Any]
+) -> None:
+    uploads = [
+        ({"name": "notes.md", "content": "# Notes\n\nwords\n"}, "markdown"),
+        ({"name": "table.csv", "data": b64(csv_table(20).encode())}, "csv"),
+        ({"name": "photo.jpg", "data": b64(image_bytes("JPEG"))}, "image"),
+        ({"name": "data.json", "content": '{"a": 1}'}, "json"),
+    ]
+    for fields, kind in uploads:
+        await client.send("upload_file", project_id=workspace["project_id"], **fields)
+        reply = await client.until("file_uploaded")
+        attachment = reply["data"]["attachment"]
+        assert attachment["session_id"] is None, "a project's own attachment"
+        ready = await client.until(
+            "attachment_state", state="ready", attachment_id=attachment["id"]
+        )
+        assert ready["data"]["kind"] == kind, (fields["name"], ready)
+    listed = (await http.get("/attachments", params={"project_id": workspace["project_id"]})).json()
+    assert [item["name"] for item in listed["items"]] == [f["name"] for f, _ in uploads]
 
 
 async def test_bad_uploads_over_the_socket_are_refused_and_store_nothing(

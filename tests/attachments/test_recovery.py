@@ -23,7 +23,7 @@ async def test_an_extraction_cut_off_by_a_stop_is_finished_after_the_restart(
     with vibeforge_server(data_dir, database_url, env=env) as first:
         async with httpx.AsyncClient(base_url=first.url, headers=headers, timeout=30) as http:
             project = (await http.post("/projects", json={"name": "p"})).json()["id"]
-            created = (await upload(http, "big.pdf", numbered_pdf(1000, 60), project_id=project))
+            created = await upload(http, "big.pdf", numbered_pdf(1000, 60), project_id=project)
             attachment = created.json()["id"]
             for _ in range(200):
                 state = (await http.get(f"/attachments/{attachment}")).json()["state"]
