@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from vibeforge.errors import InvalidInput, MalformedRequest, VibeforgeError
 
@@ -137,6 +138,8 @@ class MultipartUpload:
             parser.finalize()
         except FormParserError:
             raise MalformedRequest("the multipart body is malformed") from None
+        except ClientDisconnect:
+            raise MalformedRequest("the client went away before the upload ended") from None
         while self._pending:
             yield self._pending.pop(0)
         if not self.file_seen:

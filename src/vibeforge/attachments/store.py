@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from vibeforge.db.types import new_id
 from vibeforge.errors import PayloadTooLarge
 
 EXTRACT_FILE = "extract.json"
+UPLOAD_GRACE_S = 600  # what start-up's sweep leaves alone: it may be another process's
 CONTENT_FILE = "content"
 
 
@@ -119,18 +121,29 @@ class AttachmentStore:
         """Delete a blob and what was derived from it (blocking)."""
         shutil.rmtree(self.blob_dir(owner_id, sha256), ignore_errors=True)
 
-    def clean_tmp(self) -> None:
-        """Remove uploads a stop cut off (blocking; at start-up)."""
-        shutil.rmtree(self._tmp, ignore_errors=True)
+    def clean_tmp(self, older_than_s: float = UPLOAD_GRACE_S) -> None:
+        """Remove uploads a stop cut off (blocking; at start-up). Only old ones: another
+        process sharing the data directory may be receiving one now."""
+        if not self._tmp.exists():
+            return
+        cutoff = time.time() - older_than_s
+        for part in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
 
-    def blobs(self) -> Iterator[tuple[str, str]]:
-        """Every stored (owner id, sha256) (blocking)."""
+    def blobs(self, older_than_s: float = UPLOAD_GRACE_S) -> Iterator[tuple[str, str]]:
+        """Every stored (owner id, sha256) kept before `older_than_s` ago (blocking); a newer
+        one may be an upload whose row another process is about to commit."""
         if not self._blobs.exists():
             return
+        cutoff = time.time() - older_than_s
         for owner in self._blobs.iterdir():
             for prefix in owner.iterdir() if owner.is_dir() else ():
                 for blob in prefix.iterdir() if prefix.is_dir() else ():
-                    yield owner.name, blob.name
+                    with contextlib.suppress(OSError):
+                        if (blob / CONTENT_FILE).stat().st_mtime < cutoff:
+                            yield owner.name, blob.name
 
 
 def _fsync_dir(path: Path) -> None:

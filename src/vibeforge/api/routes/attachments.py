@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,6 +14,7 @@ from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
 from vibeforge.api.uploads import MultipartUpload, multipart_body
 from vibeforge.attachments.kinds import TEXT_KINDS
+from vibeforge.errors import NotFound
 
 router = APIRouter(tags=["attachments"], route_class=AuthFirstRoute)
 
@@ -102,8 +104,11 @@ async def attachment_content(
     """The bytes as uploaded, as a download (never rendered by a browser)."""
     row = await services.attachments.get(user, attachment_id)
     media_type = "text/plain; charset=utf-8" if row.kind in TEXT_KINDS else row.media_type
+    path = services.attachments.store.content_path(row.owner_id, row.sha256)
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFound(f"the content of attachment {attachment_id!r} is missing")
     return FileResponse(
-        services.attachments.store.content_path(row.owner_id, row.sha256),
+        path,
         media_type=media_type,
         filename=row.name,
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
