@@ -167,7 +167,7 @@ def extract_image(path: Path, image_format: str, max_pixels: int, out: Path) -> 
             copy, name, media_type = image.convert("RGBA"), "model.png", "image/png"
         else:
             copy, name, media_type = image.convert("RGB"), "model.jpg", "image/jpeg"
-        partial = out / f".{name}.part"
+        partial = out / f".{name}.{os.getpid()}.part"  # two workers may share a blob
         copy.save(partial, format="PNG" if transparent else "JPEG", quality=85)
         os.replace(partial, out / name)
     except Refused:
@@ -210,7 +210,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         extract = text_extract(decode_text(path.read_bytes()), kind)
     else:  # pragma: no cover - every kind is handled above
         raise Refused(f"no extraction for {kind}")
-    partial = out / ".extract.json.part"
+    partial = out / f".extract.json.{os.getpid()}.part"  # two workers may share a blob
     partial.write_text(json.dumps(extract.to_json(), ensure_ascii=False), encoding="utf-8")
     os.replace(partial, out / "extract.json")
     return {
