@@ -78,8 +78,10 @@ def start_stub() -> tuple[subprocess.Popen[str], str]:
     return process, line.strip().rsplit(" ", 1)[-1]
 
 
-def spawn_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    """`vibeforge serve` on a free port with a fresh data directory."""
+def spawn_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`vibeforge serve` on a free port with a fresh data directory (and `extra_env`)."""
     import socket
 
     with socket.socket() as probe:
@@ -92,6 +94,7 @@ def spawn_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         "VIBEFORGE_ADMIN_TOKEN": TOKEN,
         "VIBEFORGE_DEFAULT_MODEL": "offline",
         "VIBEFORGE_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "vibeforge.cli", "serve"],
@@ -103,9 +106,11 @@ def spawn_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-async def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+async def start_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """A server that answers /health."""
-    process, url = spawn_server(data_dir)
+    process, url = spawn_server(data_dir, extra_env)
     async with httpx.AsyncClient() as http:
         for _ in range(600):
             try:

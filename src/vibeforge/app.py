@@ -18,6 +18,7 @@ from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.openapi import install_openapi
 from vibeforge.api.routes import (
+    attachments,
     files,
     meta,
     models,
@@ -33,6 +34,7 @@ from vibeforge.api.routes import (
     traces,
     usage,
     users,
+    workspace,
 )
 from vibeforge.api.socketio import build_socketio, stop_task
 from vibeforge.api.web import mount_web_client
@@ -48,6 +50,8 @@ from vibeforge.users.signin import SigninCodes, signin_url
 log = logging.getLogger("vibeforge")
 
 HealthProbe = Callable[[], Awaitable[Any]]
+# The routes whose bodies are files streamed to disk, with a cap of their own.
+UPLOAD_PATHS = ("/attachments", "/projects/import")
 
 
 async def bootstrap_admin(services: Services) -> tuple[str, str | None] | None:
@@ -84,6 +88,9 @@ async def start_services(services: Services) -> None:
         log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
         if await services.tests.recover():
             log.warning("test runs cut off by a stop were marked as errors")
+        restarted = await services.attachments.recover()
+        if restarted:
+            log.warning("restarted %d attachment extractions that a stop cut off", restarted)
     else:
         # Other processes share the directory: leftover journals may be their live runs.
         log.warning("other servers share %s: start-up recovery skipped", data_dir)
@@ -191,9 +198,14 @@ def create_app(settings: Settings) -> FastAPI:
         personas,
         modules,
         templates,
+        attachments,
+        workspace,
     )
     for module in routes:
         app.include_router(module.router)
     mount_web_client(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    uploads = {path: settings.upload_body_bytes for path in UPLOAD_PATHS}
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, body_limits=uploads
+    )
     return app

@@ -31,6 +31,19 @@ class Settings(BaseSettings):
     shared_data_dir: bool = False
     # Events a socket may fall behind by before it is closed (code 4008) instead of buffered.
     ws_queue_events: int = Field(default=2048, ge=8, le=1_000_000)
+    # Attachments (uploaded context files): limits, extraction, and their share of a prompt.
+    attachment_max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    attachment_max_files: int = Field(default=100, gt=0)  # per session (or per project)
+    attachment_user_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)  # stored, per user
+    attachment_pdf_pages: int = Field(default=1000, gt=0)
+    attachment_image_pixels: int = Field(default=40_000_000, gt=0)
+    attachment_extract_timeout_s: float = Field(default=60.0, gt=0)
+    attachment_workers: int = Field(default=2, ge=1, le=64)  # extraction processes at once
+    attachment_context_tokens: int = Field(default=32_000, gt=0)  # a prompt's attachments
+    # Project archives (import): the upload, and what it may unpack to.
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    import_max_files: int = Field(default=10_000, gt=0)
+    import_max_total_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 
     # Prompt tests: how many test runs go at once, where the programs' Python environments are
     # cached (it must be reachable by the sandbox's uids: not inside the 0700 data directory),
@@ -72,6 +85,11 @@ class Settings(BaseSettings):
         return Path("/var/tmp") / f"vibeforge-envs-{os.geteuid()}"
 
     @property
+    def attachments_dir(self) -> Path:
+        """Where attachment files live (outside every project repository)."""
+        return self.resolved_data_dir / "attachments"
+
+    @property
     def resolved_database_url(self) -> str:
         """The configured database, or SQLite inside the data directory."""
         if self.database_url:
@@ -99,3 +117,9 @@ class Settings(BaseSettings):
     def max_body_bytes(self) -> int:
         """The largest request body accepted: a file of the maximum size, JSON-escaped."""
         return self.max_file_bytes * 6 + 64 * 1024
+
+    @property
+    def upload_body_bytes(self) -> int:
+        """The largest body of a file upload (an attachment or an archive), with room for
+        the multipart framing."""
+        return max(self.attachment_max_bytes, self.import_max_bytes) + 1024 * 1024

@@ -56,11 +56,7 @@ def newest_first(query: Select[Any], table: Any, limit: int, cursor: str | None)
     """`query` ordered newest first by (created_at, id), from after `cursor`, one row more than
     a page (which tells whether there is a next one)."""
     if cursor:
-        stamp, last_id = decode_cursor(cursor, 2)
-        try:
-            after = datetime.fromisoformat(stamp)
-        except (TypeError, ValueError):
-            raise InvalidInput("cursor is not valid") from None
+        after, last_id = decode_time_cursor(cursor)
         query = query.where(tuple_(table.created_at, table.id) < (after, last_id))
     return query.order_by(table.created_at.desc(), table.id.desc()).limit(limit + 1)
 
@@ -71,3 +67,12 @@ def newest_page(rows: list[D], limit: int) -> Page[D]:
         return Page(rows, None)
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id))
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (timestamp, id) key of a cursor made by `encode_cursor(time.isoformat(), id)`."""
+    stamp, last_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(stamp), last_id
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor is not valid") from None

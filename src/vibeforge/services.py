@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
+from vibeforge.attachments.extraction import Extractor, WorkerLimits
+from vibeforge.attachments.service import AttachmentLimits, AttachmentService
+from vibeforge.attachments.source import AttachmentContext
+from vibeforge.attachments.store import AttachmentStore
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.datadir import DataDirLock
@@ -53,6 +57,7 @@ class Services:
     traces: TraceStore
     tests: TestService
     prompting: PromptingService
+    attachments: AttachmentService
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
 
     @classmethod
@@ -90,14 +95,17 @@ class Services:
         prompting = PromptingService(db, sessions, models, settings.resolved_data_dir)
         # A persona's template (with its modules) opens the system prompt of every agent.
         personas = PersonaRuns(db, prompting.personas, prompting.modules, prompting.hide_paths)
-        chat = ChatAgent(projects=projects, traces=traces, sources=(personas,))
+        attachments, context = _attachments(settings, db, streams)
+        # The persona opens the system prompt; the session's attachments follow it.
+        sources = (personas, context)
+        chat = ChatAgent(projects=projects, traces=traces, sources=sources)
         coding = CodingAgent(
             projects=projects,
             proposals=proposals,
             traces=traces,
             db=db,
             chat=chat,
-            sources=(personas,),
+            sources=sources,
         )
 
         def agent_for(ctx: RunContext) -> Agent:
@@ -113,6 +121,7 @@ class Services:
             settings.resolved_data_dir / "journal",
             agent_for,
             hooks=personas,
+            admit=context.admit,
         )
         return cls(
             settings=settings,
@@ -129,6 +138,7 @@ class Services:
             traces=traces,
             tests=tests,
             prompting=prompting,
+            attachments=attachments,
         )
 
     async def close(self) -> None:
@@ -136,7 +146,35 @@ class Services:
         log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         await self.runs.shutdown()
         await self.tests.runner.close()
+        await self.attachments.close()
         await self.db.dispose()
         if self.data_lock is not None:
             self.data_lock.release()
             self.data_lock = None
+
+
+def _attachments(
+    settings: Settings, db: Database, streams: Streams
+) -> tuple[AttachmentService, AttachmentContext]:
+    """The attachment service, and what runs see of it (admission and the prompt source)."""
+    store = AttachmentStore(settings.attachments_dir)
+    timeout = settings.attachment_extract_timeout_s
+    limits = WorkerLimits(
+        timeout_s=timeout,
+        pdf_pages=settings.attachment_pdf_pages,
+        image_pixels=settings.attachment_image_pixels,
+    )
+    service = AttachmentService(
+        db,
+        store,
+        Extractor(limits, settings.attachment_workers),
+        AttachmentLimits(
+            max_bytes=settings.attachment_max_bytes,
+            max_files=settings.attachment_max_files,
+            user_bytes=settings.attachment_user_bytes,
+        ),
+        streams.bus,
+    )
+    # A run waits for extractions at most as long as one may take, and a little more.
+    context = AttachmentContext(db, store, settings.attachment_context_tokens, timeout + 5)
+    return service, context

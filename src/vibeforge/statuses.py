@@ -102,3 +102,16 @@ class TestStatus(StrEnum):
 TEST_ENDED = frozenset(
     {TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR, TestStatus.CANCELLED}
 )
+
+
+class AttachmentState(StrEnum):
+    """Where an attachment's extraction stands: uploaded → extracting → ready | failed."""
+
+    UPLOADED = "uploaded"
+    EXTRACTING = "extracting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+#: Attachment states whose extraction has not finished.
+PENDING_ATTACHMENT = frozenset({AttachmentState.UPLOADED, AttachmentState.EXTRACTING})

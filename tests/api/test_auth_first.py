@@ -147,11 +147,16 @@ async def test_with_a_valid_token_the_same_requests_are_refused_for_what_is_wron
     }
     wrong = []
     for method, path, operation in await _operations(client):
+        takes = operation.get("requestBody", {}).get("content", {})
         for problem, request in _bad_requests(path, operation).items():
-            if problem in BODY_PROBLEMS and "requestBody" not in operation:
+            if problem in BODY_PROBLEMS and not takes:
                 continue  # a route that takes no body does not read one
             response = await client.request(method, **{"url": _url(path), **request})
             status = expected.get(problem, 422)
+            if "multipart/form-data" in takes and problem in BODY_PROBLEMS - {
+                "a body over the cap"
+            }:
+                status = 415  # an upload route: JSON or text is the wrong media type
             if response.status_code != status:
                 wrong.append((method, path, problem, response.status_code, response.text[:200]))
     assert wrong == []

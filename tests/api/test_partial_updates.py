@@ -173,6 +173,7 @@ CASES: dict[tuple[str, str], Case] = {
             "base_url": "http://127.0.0.1:9/v1",
             "api_key": "sk-seeded",
             "prices": {"input_per_million": 1.0, "output_per_million": 2.0},
+            "accepts_images": False,
         },
     ),
     ("PUT", "/projects/{project_id}/files/{path}"): Case(

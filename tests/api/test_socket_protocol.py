@@ -143,16 +143,19 @@ def _bad_values(schema: dict[str, Any]) -> list[Any]:
     return [object.__name__]  # a type this generator does not know: at least a string
 
 
-def bad_commands(valid: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
-    """Every command with data that is not an object, each field of the wrong type, each
-    required field missing, and an unknown field."""
+def bad_commands(
+    valid: dict[str, dict[str, Any]], forms: list[tuple[str, dict[str, Any]]] = ()
+) -> list[tuple[str, Any]]:
+    """Every command with data that is not an object, and from each valid example (one per
+    command, and one per further form of it) each field of the wrong type, each field the
+    example has left out, and an unknown field."""
     cases: list[tuple[str, Any]] = [("teleport", {}), ("", {})]
-    for kind, model in COMMANDS.items():
-        schema = model.model_json_schema()
-        base = valid[kind]
+    for kind in COMMANDS:
         cases += [(kind, "x"), (kind, [1, 2]), (kind, 5)]
+    for kind, base in [*valid.items(), *forms]:
+        schema = COMMANDS[kind].model_json_schema()
         cases.append((kind, {**base, "unknown_field": 1}))
-        for name in schema.get("required", []):
+        for name in base:
             cases.append((kind, {key: value for key, value in base.items() if key != name}))
         for name, field in schema.get("properties", {}).items():
             cases += [(kind, {**base, name: value}) for value in _bad_values(field)]
@@ -170,9 +173,22 @@ def valid_bases(session: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "upload_file": {"project_id": project_id, "path": "a.py", "content": "x = 1\n"},
         "delete_file": {"project_id": project_id, "path": "a.py"},
         "revert_version": {"project_id": project_id, "version_id": "0" * 40},
+        "rename_file": {"project_id": project_id, "from": "main.py", "to": "b.py"},
     }
     assert set(bases) == set(COMMANDS), "a new command needs a valid example here"
     return bases
+
+
+def other_forms(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A valid example of each further form of a command (spoiled like the bases)."""
+    session_id, project_id = session["session_id"], session["project_id"]
+    return [
+        ("upload_file", {"session_id": session_id, "name": "notes.txt", "data": "aGkK"}),
+        ("upload_file", {"project_id": project_id, "name": "notes.txt", "content": "hi\n"}),
+        ("upload_file", {"project_id": project_id, "path": "a.py", "data": "eCA9IDEK"}),
+        ("delete_file", {"attachment_id": "no-such-attachment"}),
+        ("revert_version", {"project_id": project_id, "version_id": "0" * 40, "path": "a.py"}),
+    ]
 
 
 def _spoils(model: type[Command], data: Any) -> bool:
@@ -189,7 +205,7 @@ async def test_every_bad_command_gets_the_error_shape_and_the_socket_stays_usabl
 ) -> None:
     cases = [
         (kind, data)
-        for kind, data in bad_commands(valid_bases(session))
+        for kind, data in bad_commands(valid_bases(session), other_forms(session))
         if kind not in COMMANDS or _spoils(COMMANDS[kind], data)
     ]
     assert len(cases) > 60
@@ -207,7 +223,7 @@ async def test_another_users_ids_are_not_found(
 ) -> None:
     other = (await http.post("/users", json={"email": "intruder@example.com"})).json()
     intruder = await open_client(transport, server, other["token"])
-    for kind, data in valid_bases(session).items():
+    for kind, data in [*valid_bases(session).items(), *other_forms(session)]:
         if kind in ("ping", "cancel"):
             continue
         error = await refusal(intruder, kind, data)

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from vibeforge.db import (  # noqa: F401  (register every table)
     agent_tables,
+    attachment_tables,
     chat_tables,
     prompt_tables,
     test_tables,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
+from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt, user_message
 from vibeforge.agents.run_trace import traced_run
 from vibeforge.db.chat_tables import ChatMessage
 from vibeforge.errors import InvalidInput, NotFound
@@ -68,7 +68,7 @@ class ChatAgent:
                 messages = (
                     Message(role="system", content=system),
                     *history_messages(ctx.history),
-                    Message(role="user", content=ctx.prompt),
+                    user_message(ctx.prompt, parts),
                 )
             async with trace.stage("generate"):
                 request = ChatRequest(messages=messages, params=ctx.params, purpose="chat")

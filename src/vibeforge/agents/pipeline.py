@@ -16,7 +16,12 @@ from vibeforge.agents.candidate import Candidate, has_edits
 from vibeforge.agents.chat import ChatAgent, history_messages
 from vibeforge.agents.checks import ProjectCheck, run_check
 from vibeforge.agents.evaluator import parse_verdict
-from vibeforge.agents.prompt_parts import PromptSource, gather_parts, system_prompt
+from vibeforge.agents.prompt_parts import (
+    PromptSource,
+    gather_parts,
+    system_prompt,
+    user_message,
+)
 from vibeforge.agents.prompts import (
     CODER_IDENTITY,
     EVALUATOR_SYSTEM,
@@ -170,7 +175,7 @@ class Pipeline:
                     content=system_prompt(system, parts, context, identity=CODER_IDENTITY),
                 ),
                 *past_turns(ctx),
-                Message(role="user", content=ctx.prompt),
+                user_message(ctx.prompt, parts),
             ]
         for round_number in range(1, self.agent.max_eval_rounds + 1):
             async with self.stage("generate", iteration=round_number):

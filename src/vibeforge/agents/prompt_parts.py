@@ -16,17 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from vibeforge.llm import ImagePart, Message, TextPart
 from vibeforge.runs.context import RunContext
 
 
 @dataclass(frozen=True, slots=True)
 class PromptPart:
-    """Text for the system prompt, and what produced it (e.g. `persona:ID`)."""
+    """Text for the system prompt, and what produced it (e.g. `persona:ID`); `images` go
+    with the user's message (attachments a model that takes images should see)."""
 
     text: str
     source: str
     stable: bool = True  # the same on every turn of the session: part of the cached prefix
     identity: bool = False  # who the agent is (a persona): replaces the agent's own identity
+    images: tuple[ImagePart, ...] = ()
 
 
 class PromptSource(Protocol):
@@ -53,3 +56,11 @@ def system_prompt(
     pieces.append(base if persona or not identity else f"{identity} {base}")
     pieces.extend(piece for piece in after if piece)
     return "\n\n".join(piece.strip() for piece in pieces if piece.strip())
+
+
+def user_message(prompt: str, parts: Sequence[PromptPart]) -> Message:
+    """The user's turn: the prompt, with the parts' images after it (if any)."""
+    images = [image for part in parts for image in part.images]
+    if not images:
+        return Message(role="user", content=prompt)
+    return Message(role="user", content=(TextPart(prompt), *images))

@@ -46,6 +46,11 @@ class ModelConfigCreate(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     prices: PricesIn | None = None
     edit_format: EditFormat = "search-replace"
+    accepts_images: bool | None = Field(
+        default=None,
+        description="whether the model takes images (attachments); null: what the provider's "
+        "API accepts. Say false for a text-only model behind an image-capable API.",
+    )
     is_default: bool = False
     shared: bool = Field(
         default=False, description="administrators: every user may use it (never see its key)"
@@ -66,6 +71,11 @@ class ModelConfigUpdate(Strict):
     params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
     edit_format: EditFormat = omittable()
+    accepts_images: bool | None = Field(
+        default=None,
+        description="whether the model takes images (attachments); null: what the provider's "
+        "API accepts. Say false for a text-only model behind an image-capable API.",
+    )
     is_default: bool = omittable()
     shared: bool = omittable(description="administrators: every user may use it")
 
@@ -85,6 +95,7 @@ class ModelConfigOut(BaseModel):
     params: dict[str, Any]
     prices: dict[str, Any] | None
     edit_format: str
+    accepts_images: bool | None = None
     is_default: bool
     shared: bool = False
     owned: bool = True  # false: an administrator's shared config (usable, not editable)
@@ -133,6 +144,8 @@ class MessageOut(BaseModel):
     error_code: str | None = None
     reason: str | None = None  # why its run was cancelled or interrupted
     module_outputs: dict[str, Any] | None = None  # of its run's post-response modules
+    # Which attachments (and pages, rows, lines) the run's prompt held, and which it left out.
+    context_report: dict[str, Any] | None = None
     archived: bool
     created_at: datetime
 

@@ -14,12 +14,11 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
-from vibeforge.api.changes import publish_write
 from vibeforge.api.snapshots import project_snapshot, session_snapshot
+from vibeforge.api.workspace_actions import WorkspaceAction, announce, perform
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id
 from vibeforge.errors import VibeforgeError
-from vibeforge.projects.views import WriteResult
 from vibeforge.runs.bus import Subscription, project_topic, session_topic
 from vibeforge.runs.events import Event
 from vibeforge.runs.protocol import (
@@ -33,6 +32,7 @@ from vibeforge.runs.protocol import (
     ErrorReply,
     Ping,
     Pong,
+    RenameFile,
     RevertVersion,
     ServerEvent,
     SessionStart,
@@ -125,8 +125,8 @@ class ClientConnection:
                     "status": found.status,
                     "cancelled": found.cancelled,
                 }
-            case UploadFile() | DeleteFile() | RevertVersion():
-                return await self.change_files(command)
+            case UploadFile() | DeleteFile() | RevertVersion() | RenameFile():
+                return await self.workspace_action(command)
         raise AssertionError(f"no handler for {type(command).__name__}")  # pragma: no cover
 
     # -- delivery ----------------------------------------------------------------------------
@@ -238,27 +238,28 @@ class ClientConnection:
         run = await services.runs.start(self.user, command, session=session)
         return {"ok": True, "run_id": run.id, "message_id": run.ctx.assistant_message_id}
 
-    async def change_files(self, command: UploadFile | DeleteFile | RevertVersion) -> Ack:
-        """A file action as a new version, announced to the project's subscribers."""
-        projects = self.services.projects
-        paths: list[str] = []
-        if isinstance(command, RevertVersion):
-            result = await projects.revert(self.user, command.project_id, command.version_id)
-        else:
-            content = command.content if isinstance(command, UploadFile) else None
-            message = (command.message if isinstance(command, UploadFile) else None) or ""
-            paths = [command.path]
-            result = await projects.write_files(
-                self.user, command.project_id, {command.path: content}, message
+    async def workspace_action(self, command: WorkspaceAction) -> Ack:
+        """A file action (a new version, announced to the project's subscribers) or an
+        attachment's upload or deletion; answered with its reply event."""
+        if isinstance(command, UploadFile) and command.name is not None:
+            # Its extraction is announced to the project: follow the project from now on.
+            project_id, _ = await self.services.attachments.target(
+                self.user, command.project_id, command.session_id
             )
-        written = WriteResult(result.version_id, result.changed)
-        publish_write(self.services, command.project_id, written, paths)
-        if command.project_id not in self.projects:
+            if project_id not in self.projects:
+                self.services.bus.follow(self.subscription, project_topic(project_id))
+                self.projects.add(project_id)
+        outcome = await perform(self.services, self.user, command)
+        announce(self.services, outcome)
+        written = outcome.written
+        if written is not None and outcome.project_id not in self.projects:
+            # A client that does not follow the project still hears of its own change.
             changed = CodeChanged(
-                version_id=result.version_id,
-                files=paths,
-                changed=result.changed,
-                project_id=command.project_id,
+                version_id=written.version_id,
+                files=list(outcome.paths),
+                changed=written.changed,
+                project_id=outcome.project_id,
             )
             await self.reply(changed)
-        return {"ok": True, "version_id": result.version_id, "changed": result.changed}
+        await self.reply(outcome.reply)
+        return {"ok": True, **outcome.ack}

@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,11 +40,15 @@ class RequestContextMiddleware:
     checks it first (from the headers alone), so a client without one gets 401 whatever its
     body, and an oversized body is never read. A declared `Content-Length` over the cap fails
     the first read at once; a body without one is counted and cut off at the cap.
+    `body_limits` gives some paths (file uploads, streamed to disk) a cap of their own.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, body_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,22 +62,19 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         declared = headers.get(b"content-length")
-        received = (
-            self.max_body_bytes + 1
-            if declared and declared.isdigit() and int(declared) > self.max_body_bytes
-            else 0
-        )
+        received = limit + 1 if declared and declared.isdigit() and int(declared) > limit else 0
 
         async def limited_receive() -> Message:
             nonlocal received
-            if received > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
+            if received > limit:
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def send_with_id(message: Message) -> None:

@@ -220,7 +220,35 @@ class DiffOut(BaseModel):
 
 
 class RevertRequest(Strict):
-    """Restore the files of an earlier version as a new version."""
+    """Restore the files of an earlier version (or only `path`) as a new version."""
+
+    checked_by_service = frozenset({"path"})  # by the path rule, as `invalid_path`
 
     version_id: str = Field(min_length=1, max_length=64)
     message: str | None = Field(default=None, max_length=10_000)
+    path: str | None = Field(default=None, description="restore only this file")
+
+
+class FileVersionOut(BaseModel):
+    """A version that changed a file, and the unified diff from the file then to the file
+    at the head (null: over the page's byte cap; ask the diff route for it)."""
+
+    version_id: str
+    created_at: datetime
+    message: str
+    diff: str | None
+
+
+class FileHistoryOut(BaseModel):
+    """A file at the head version and the versions that changed it, newest first."""
+
+    path: str
+    size: int
+    versions: list[FileVersionOut]
+    more_versions: bool
+
+
+class HistoryOut(PageOut[FileHistoryOut]):
+    """Files of the head version with their versions and diffs, a page at a time."""
+
+    version_id: str

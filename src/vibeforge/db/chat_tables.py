@@ -28,6 +28,8 @@ class ModelConfig(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prices: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     edit_format: Mapped[str] = mapped_column(String(32), default="search-replace")
+    # Whether the model takes images; None: whatever the provider's wire API accepts.
+    accepts_images: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # An administrator's config that every user may use (never see the key or base URL of).
     shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -79,6 +81,8 @@ class ChatMessage(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # What the post-response modules of its run produced, by module name.
     module_outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Which attachments (pages, rows, lines) the run put in the prompt and which it left out.
+    context_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

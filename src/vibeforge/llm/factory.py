@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import httpx
@@ -58,7 +59,10 @@ def build_chat_model(spec: ModelSpec, retry: RetryPolicy | None = None) -> ChatM
     if info.adapter is OFFLINE:
         offline: ChatModel = adapter.from_spec(spec)
         return offline  # no network, no secrets, nothing to retry
-    model: ChatModel = GuardedChatModel(adapter(spec), spec)
+    capabilities = None
+    if spec.images is not None:  # the config knows better than the wire API's default
+        capabilities = dataclasses.replace(adapter.default_capabilities, images=spec.images)
+    model: ChatModel = GuardedChatModel(adapter(spec, capabilities), spec)
     policy = retry or RetryPolicy(max_retries=spec.max_retries)
     return RetryingChatModel(model, policy) if policy.max_retries > 0 else model
 

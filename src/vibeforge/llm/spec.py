@@ -26,6 +26,7 @@ class ModelSpec:
     timeout: float = 120.0  # seconds for connect and between bytes, not for the whole answer
     max_retries: int = 2  # attempts after the first, only before the first token
     note: str = ""  # why this model was chosen, for /health and the start-up log
+    images: bool | None = None  # whether the model takes images; None: what its API accepts
 
     @property
     def label(self) -> str:

@@ -16,25 +16,14 @@ at high detail).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 
 from vibeforge.llm.types import ChatRequest, Usage
+from vibeforge.tokencount import TOKENS_PER_IMAGE, estimate_tokens
 
-CHARS_PER_TOKEN = 4.0
-WIDE_SCRIPT_START = 0x2E80  # CJK radicals onwards: Chinese, Japanese, Korean
-WIDE_TOKENS_PER_CHAR = 0.75
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_ANSWER = 3
-TOKENS_PER_IMAGE = 765
-
-
-def estimate_tokens(text: str) -> int:
-    """About how many tokens a text is; at least 1 for any non-empty text."""
-    if not text:
-        return 0
-    wide = sum(1 for char in text if ord(char) >= WIDE_SCRIPT_START) if not text.isascii() else 0
-    return max(1, math.ceil((len(text) - wide) / CHARS_PER_TOKEN + wide * WIDE_TOKENS_PER_CHAR))
+__all__ = ["TOKENS_PER_IMAGE", "completed_usage", "estimate_prompt_tokens", "estimate_tokens"]
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:

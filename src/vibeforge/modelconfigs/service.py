@@ -41,6 +41,7 @@ _EDITABLE = (
     "prices",
     "edit_format",
     "shared",
+    "accepts_images",
 )
 OFFLINE_NAME = "offline"  # the built-in model, selectable by this name without any config
 
@@ -130,6 +131,7 @@ class ModelConfigService:
             params=params.model_dump(exclude_none=True, exclude_defaults=True),
             prices=values.get("prices"),
             edit_format=values["edit_format"],
+            accepts_images=values.get("accepts_images"),
             is_default=bool(values.get("is_default")),
             shared=bool(values.get("shared")),
             created_at=now,
@@ -247,6 +249,7 @@ class ModelConfigService:
             api_key=self._box.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
             default_params=Params.model_validate(row.params or {}),
             prices=_prices(row.prices),
+            images=row.accepts_images,
         )
 
     def _chat_model(self, row: ModelConfig) -> ChatModel:

@@ -396,15 +396,22 @@ class ProjectService:
         return await self._git(project_id, log)
 
     async def diff(
-        self, owner: User, project_id: str, version_id: str, against: str | None
+        self,
+        owner: User,
+        project_id: str,
+        version_id: str,
+        against: str | None,
+        path: str | None = None,
     ) -> tuple[Commit, str | None, str]:
-        """The version, the version it is compared with, and the unified diff between them."""
+        """The version, the version it is compared with, and the unified diff between them
+        (of one file, with `path`)."""
+        paths = [normalize_path(path)] if path is not None else None
         await self._owned(owner, project_id)
 
         def diff(repo: GitRepository) -> tuple[Commit, str | None, str]:
             version = repo.resolve_version(version_id)
             base = repo.resolve_version(against).id if against else version.parent
-            return version, base, repo.diff(base, version.id)
+            return version, base, repo.diff(base, version.id, paths)
 
         return await self._git(project_id, diff)
 

@@ -77,6 +77,8 @@ class RunContext:
     thinking: list[str] = field(default_factory=list)
     mode: str = "code"  # "code": the coding pipeline; "chat": one plain answer
     persona_id: str | None = None  # the persona the run speaks as (message, session, project)
+    attachment_ids: tuple[str, ...] | None = None  # None: every attachment of the session
+    wait_for_attachments: bool = False  # wait for extractions instead of failing
 
     @property
     def project_id(self) -> str:

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, JsonValue, ValidationError, model_validator
+from pydantic import ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from vibeforge.errors import InvalidInput, InvalidPath
 from vibeforge.strict import Strict, describe_errors, has_nul
@@ -22,6 +22,10 @@ Id = Annotated[str, Field(min_length=1, max_length=64)]
 FilePath = Annotated[str, Field(min_length=1, max_length=4096)]
 RunMode = Literal["code", "chat"]
 MAX_PROMPT_CHARS = 200_000
+MAX_MESSAGE_ATTACHMENTS = 100
+# An attachment sent over a socket, as base64 (a socket message is at most 4 MiB).
+MAX_UPLOAD_DATA_CHARS = 4 * 1024 * 1024
+AttachmentName = Annotated[str, Field(min_length=1, max_length=255)]
 
 # -- client commands -------------------------------------------------------------------------
 
@@ -77,6 +81,16 @@ class MessageFields(Strict):
     persona_id: Id | None = Field(
         default=None, description="persona id or name (else the session's, the project's)"
     )
+    attachments: list[Id] | None = Field(
+        default=None,
+        max_length=MAX_MESSAGE_ATTACHMENTS,
+        description="the attachments the run sees (default: every one of the session and its "
+        "project; [] for none)",
+    )
+    wait_for_attachments: bool = Field(
+        default=False,
+        description="wait for attachments still being extracted instead of refusing the message",
+    )
 
     @model_validator(mode="after")
     def _not_blank(self) -> MessageFields:
@@ -104,36 +118,89 @@ class Cancel(Command):
 
 
 class UploadFile(Command):
-    """Write a file of a project (a new version)."""
+    """Write a file of a project (`path`: a new version) or store an attachment (`name`: of
+    `session_id`, or of `project_id` for every session); the bytes come as `content` (text)
+    or `data` (base64)."""
 
     type: ClassVar[str] = "upload_file"
     path_fields: ClassVar[tuple[str, ...]] = ("path",)
-    project_id: Id
-    path: FilePath
-    content: str
+    project_id: Id | None = None
+    session_id: Id | None = None
+    path: FilePath | None = None
+    name: AttachmentName | None = None
+    content: str | None = None
+    data: str | None = Field(default=None, max_length=MAX_UPLOAD_DATA_CHARS)
     message: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> UploadFile:
+        if (self.path is None) == (self.name is None):
+            raise ValueError("upload_file needs path (a project file) or name (an attachment)")
+        if (self.content is None) == (self.data is None):
+            raise ValueError("upload_file needs content (text) or data (base64), not both")
+        if self.path is not None and self.project_id is None:
+            raise ValueError("a project file needs project_id")
+        if self.path is not None and self.session_id is not None:
+            raise ValueError("session_id is for attachments; a project file has a path")
+        if self.name is not None and not (self.project_id or self.session_id):
+            raise ValueError("an attachment needs session_id or project_id")
+        if self.name is not None and self.message is not None:
+            raise ValueError("message is for project files (a version's message)")
+        return self
 
 
 class DeleteFile(Command):
-    """Delete a file of a project (a new version)."""
+    """Delete a file of a project (`path`: a new version) or an attachment (`attachment_id`)."""
 
     type: ClassVar[str] = "delete_file"
     path_fields: ClassVar[tuple[str, ...]] = ("path",)
-    project_id: Id
-    path: FilePath
+    project_id: Id | None = None
+    path: FilePath | None = None
+    attachment_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DeleteFile:
+        if (self.path is None) == (self.attachment_id is None):
+            raise ValueError("delete_file needs path or attachment_id, not both")
+        if self.path is not None and self.project_id is None:
+            raise ValueError("a project file needs project_id")
+        return self
 
 
 class RevertVersion(Command):
-    """Restore an old version of a project as a new one."""
+    """Restore an old version of a project (or of one file, `path`) as a new version."""
 
     type: ClassVar[str] = "revert_version"
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
     project_id: Id
     version_id: Annotated[str, Field(min_length=4, max_length=64)]
+    path: FilePath | None = None
+
+
+class RenameFile(Command):
+    """Move a file of a project to a new path (a new version)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    type: ClassVar[str] = "rename_file"
+    path_fields: ClassVar[tuple[str, ...]] = ("from", "to")  # as sent
+    project_id: Id
+    source: FilePath = Field(alias="from")
+    target: FilePath = Field(alias="to")
+    message: str | None = Field(default=None, max_length=2000)
 
 
 COMMANDS: dict[str, type[Command]] = {
     command.type: command
-    for command in (Ping, Subscribe, Chat, Cancel, UploadFile, DeleteFile, RevertVersion)
+    for command in (
+        Ping,
+        Subscribe,
+        Chat,
+        Cancel,
+        UploadFile,
+        DeleteFile,
+        RevertVersion,
+        RenameFile,
+    )
 }
 
 
@@ -305,6 +372,80 @@ class CodeChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentChanged:
+    """An attachment moved along `uploaded → extracting → ready | failed` (or was deleted:
+    state `deleted`); sent to the project's subscribers."""
+
+    type: ClassVar[str] = "attachment_state"
+    attachment_id: str
+    state: str
+    name: str
+    kind: str
+    size: int
+    session_id: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    unit: str | None = None
+    units: int | None = None
+    tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextReport:
+    """Which attachments (and which of their pages, rows or lines) the run's prompt holds,
+    and which it left out; stored with the answer as its `context_report`."""
+
+    type: ClassVar[str] = "context_report"
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FileUploaded:
+    """The answer to `upload_file`: the version written, or the attachment stored."""
+
+    type: ClassVar[str] = "file_uploaded"
+    project_id: str
+    path: str | None = None
+    version_id: str | None = None
+    changed: bool | None = None
+    attachment: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevertComplete:
+    """The answer to `revert_version`: the new version restoring the old one."""
+
+    type: ClassVar[str] = "revert_complete"
+    project_id: str
+    version_id: str
+    reverted_to: str
+    changed: bool
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileDeleted:
+    """The answer to `delete_file`: the version without the file, or the attachment gone."""
+
+    type: ClassVar[str] = "file_deleted"
+    project_id: str
+    path: str | None = None
+    version_id: str | None = None
+    attachment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRenamed:
+    """The answer to `rename_file`: the version with the file at its new path."""
+
+    type: ClassVar[str] = "file_renamed"
+    project_id: str
+    source: str
+    target: str
+    version_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """A run ended with an answer (success, needs_input or error)."""
 
@@ -390,6 +531,12 @@ ServerEvent = (
     | TokenUsage
     | ProposalMade
     | CodeChanged
+    | AttachmentChanged
+    | ContextReport
+    | FileUploaded
+    | RevertComplete
+    | FileDeleted
+    | FileRenamed
     | Done
     | PostResponseComplete
     | Cancelled
@@ -409,6 +556,8 @@ EVENTS: dict[str, type[Any]] = {
         TokenUsage,
         ProposalMade,
         CodeChanged,
+        AttachmentChanged,
+        ContextReport,
         Done,
         PostResponseComplete,
         Cancelled,
@@ -418,7 +567,18 @@ EVENTS: dict[str, type[Any]] = {
     )
 }
 REPLIES: dict[str, type[Any]] = {
-    event.type: event for event in (SessionStart, Snapshot, Pong, ErrorReply, CancelResult)
+    event.type: event
+    for event in (
+        SessionStart,
+        Snapshot,
+        Pong,
+        ErrorReply,
+        CancelResult,
+        FileUploaded,
+        RevertComplete,
+        FileDeleted,
+        FileRenamed,
+    )
 }
 _FIELDS: dict[type[Any], tuple[str, ...]] = {
     event: tuple(f.name for f in dataclasses.fields(event))

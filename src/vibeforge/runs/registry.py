@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,9 @@ from vibeforge.statuses import MessageStatus, RunStatus
 
 log = logging.getLogger("vibeforge.runs")
 
+# Checks a message before its run opens (e.g. that the attachments it names are ready);
+# raises a VibeforgeError to refuse it.
+Admission = Callable[[User, ChatSession, Chat], Awaitable[None]]
 CANCEL_WAIT_S = 5.0
 UNEXPECTED = "the run failed unexpectedly"
 
@@ -87,6 +90,7 @@ class RunRegistry:
         journal_dir: Path,
         agent_for: Callable[[RunContext], Agent],
         hooks: RunHooks | None = None,
+        admit: Admission | None = None,
     ) -> None:
         self.store = store
         self._streams = streams
@@ -95,6 +99,7 @@ class RunRegistry:
         self._journal_dir = journal_dir
         self._agent_for = agent_for
         self._hooks = hooks  # a persona's setup, and post-response work
+        self._admit = admit
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -122,6 +127,8 @@ class RunRegistry:
         `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
+        if self._admit is not None:
+            await self._admit(owner, session, command)
         setup = RunSetup()
         if self._hooks is not None:
             setup = await self._hooks.setup(owner, command, session)
@@ -165,6 +172,10 @@ class RunRegistry:
                 started_at=opened.started_at,
                 mode=command.mode or "code",
                 persona_id=setup.persona_id,
+                attachment_ids=(
+                    tuple(command.attachments) if command.attachments is not None else None
+                ),
+                wait_for_attachments=command.wait_for_attachments,
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
             run.superseded_run_id = previous.id if previous is not None else None

@@ -30,6 +30,7 @@ def model_config_out(row: ModelConfig, viewer: User) -> ModelConfigOut:
         params=row.params or {},
         prices=row.prices,
         edit_format=row.edit_format,
+        accepts_images=row.accepts_images,
         is_default=row.is_default and owned,
         shared=row.shared,
         owned=owned,

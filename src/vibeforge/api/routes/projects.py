@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response, status
 
+from vibeforge.api.attachment_schemas import ProjectSummaryOut
 from vibeforge.api.changes import publish_write
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ProjectsDep, ServicesDep
+from vibeforge.api.routes.sessions import session_out
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import (
     DiffOut,
+    FileHistoryOut,
+    HistoryOut,
     PageOut,
     ProjectCreate,
     ProjectDetail,
@@ -18,7 +22,11 @@ from vibeforge.api.schemas import (
     VersionOut,
     VersionWritten,
 )
+from vibeforge.paging import decode_cursor, encode_cursor
+from vibeforge.projects.history import MAX_FILES, HistoryPage, project_history
+from vibeforge.projects.revert import revert_path
 from vibeforge.runs import reasons
+from vibeforge.workspace.overview import activity
 
 router = APIRouter(tags=["projects"], route_class=AuthFirstRoute)
 
@@ -34,11 +42,25 @@ async def create_project(
 
 @router.get("/projects")
 async def list_projects(
-    user: CurrentUser, projects: ProjectsDep, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
-) -> PageOut[ProjectOut]:
-    """The caller's projects, newest first."""
+    user: CurrentUser,
+    projects: ProjectsDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[ProjectSummaryOut]:
+    """The caller's projects, newest first, each with its sessions, when anything last
+    happened in it (a version, a message, an upload) and how many attachments it holds."""
     page = await projects.list(user, limit, cursor)
-    items = [ProjectOut.model_validate(view, from_attributes=True) for view in page.items]
+    found = await activity(services.db, page.items)
+    items = [
+        ProjectSummaryOut(
+            **ProjectOut.model_validate(view, from_attributes=True).model_dump(),
+            sessions=[session_out(row, services) for row in found[view.id].sessions],
+            last_activity_at=found[view.id].last_activity_at or view.updated_at,
+            attachments=found[view.id].attachments,
+        )
+        for view in page.items
+    ]
     return PageOut(items=items, next=page.next)
 
 
@@ -101,9 +123,10 @@ async def diff_version(
     user: CurrentUser,
     projects: ProjectsDep,
     against: str | None = Query(default=None, max_length=64),
+    path: str | None = Query(default=None, max_length=4096, description="only this file"),
 ) -> DiffOut:
     """The unified diff of a version against another (default: its parent)."""
-    version, base, diff = await projects.diff(user, project_id, version_id, against)
+    version, base, diff = await projects.diff(user, project_id, version_id, against, path)
     return DiffOut(version_id=version.id, against=base, diff=diff)
 
 
@@ -116,5 +139,33 @@ async def revert(
     services: ServicesDep,
 ) -> VersionWritten:
     """A new version whose files equal those of an earlier one."""
+    if body.path is not None:
+        result = await revert_path(projects, user, project_id, body.version_id, body.path)
+        return publish_write(services, project_id, result, [body.path])
     result = await projects.revert(user, project_id, body.version_id, body.message)
     return publish_write(services, project_id, result, [])
+
+
+@router.get("/projects/{project_id}/history")
+async def file_histories(
+    project_id: str,
+    user: CurrentUser,
+    projects: ProjectsDep,
+    limit: Limit = MAX_FILES,
+    cursor: Cursor = None,
+) -> HistoryOut:
+    """Every file at the newest version with the versions that changed it (newest first, at
+    most 10 each) and the unified diff from each to the newest; a page holds whole files, up
+    to `limit` of them and 256 KiB of diffs (the snapshot's first page, and the rest)."""
+    after = decode_cursor(cursor, 1)[0] if cursor else None
+    page = await project_history(projects, user, project_id, after, max_files=limit)
+    return history_out(page)
+
+
+def history_out(page: HistoryPage) -> HistoryOut:
+    """The wire form of a page of file histories."""
+    return HistoryOut(
+        version_id=page.head,
+        items=[FileHistoryOut.model_validate(item, from_attributes=True) for item in page.files],
+        next=encode_cursor(page.next) if page.next else None,
+    )

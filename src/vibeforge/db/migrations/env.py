@@ -4,6 +4,7 @@ from alembic import context
 
 from vibeforge.db import (  # noqa: F401  (register every table)
     agent_tables,
+    attachment_tables,
     chat_tables,
     prompt_tables,
     test_tables,

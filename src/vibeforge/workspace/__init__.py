@@ -1,0 +1,1 @@
+"""The workspace around projects: overviews, and projects as archives (export, import)."""
