@@ -350,6 +350,7 @@ async def main() -> None:
         "--ramp", type=float, default=0.01, help="seconds between run starts (0: all at once)"
     )
     parser.add_argument("--profile", type=Path, default=None, help="write flame graphs here")
+    parser.add_argument("--profile-format", choices=("flamegraph", "raw"), default="flamegraph")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
@@ -366,7 +367,9 @@ async def main() -> None:
             # The client's own GC pauses would be charged to the server: freeze its heap.
             gc.collect()
             gc.freeze()
-            report = await measure(bench, args, Profiler(args.profile, server.pid))
+            report = await measure(
+                bench, args, Profiler(args.profile, server.pid, form=args.profile_format)
+            )
             print(json.dumps(report, indent=2))
         finally:
             await bench.aclose()

@@ -210,10 +210,13 @@ def py_spy() -> str | None:
 
 
 class Profiler:
-    """py-spy sampling the server while a phase runs, one flame graph (SVG) per phase."""
+    """py-spy sampling the server while a phase runs: one flame graph (SVG) per phase, or
+    its collapsed stacks (`raw`, one line per stack with its sample count) to read as text."""
 
-    def __init__(self, directory: Path | None, pid: int, rate: int = 250) -> None:
-        self.directory, self.pid, self.rate = directory, pid, rate
+    def __init__(
+        self, directory: Path | None, pid: int, rate: int = 250, form: str = "flamegraph"
+    ) -> None:
+        self.directory, self.pid, self.rate, self.form = directory, pid, rate, form
 
     @contextlib.asynccontextmanager
     async def record(self, name: str) -> AsyncIterator[None]:
@@ -222,7 +225,7 @@ class Profiler:
             yield
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        output = self.directory / f"{name}.svg"
+        output = self.directory / f"{name}.{'svg' if self.form == 'flamegraph' else 'txt'}"
         process = await asyncio.create_subprocess_exec(
             command,
             "record",
@@ -231,8 +234,11 @@ class Profiler:
             "--rate",
             str(self.rate),
             "--nonblocking",
+            # Only the thread holding the GIL: idle threads (aiosqlite's workers waiting on
+            # their queues) are otherwise sampled as if busy.
+            "--gil",
             "--format",
-            "flamegraph",
+            self.form,
             "--output",
             str(output),
             stdout=subprocess.DEVNULL,
