@@ -9,6 +9,7 @@ session's last `seq`) is committed in one transaction too.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall, Run
 from vibeforge.db.engine import Database
@@ -77,65 +78,172 @@ class FinishedRun:
     last_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """A run waiting for its rows to be written."""
+
+    session: ChatSession
+    prompt: str
+    model_label: str
+    done: asyncio.Future[OpenedRun]
+
+
+def _settle(request: _Opening, outcome: OpenedRun | Exception) -> None:
+    if request.done.done():
+        return
+    if isinstance(outcome, Exception):
+        request.done.set_exception(outcome)
+    else:
+        request.done.set_result(outcome)
+
+
+def _run_rows(
+    request: _Opening,
+    run_id: str,
+    user_id: str,
+    assistant_id: str,
+    trace_id: str,
+    position: int,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows a run starts with: the user's message and the streaming answer, and the run
+    (as values for bulk INSERTs: building ORM objects and flushing them costs several times
+    the CPU, and a burst writes hundreds of rows at once)."""
+    session_id = request.session.id
+    message = {"session_id": session_id, "run_id": run_id, "created_at": now}
+    messages = [
+        {
+            **message,
+            "id": user_id,
+            "position": position,
+            "role": "user",
+            "content": request.prompt,
+            "status": MessageStatus.SUCCESS,
+            "model": None,
+            "trace_id": None,
+        },
+        {
+            **message,
+            "id": assistant_id,
+            "position": position + 1,
+            "role": "assistant",
+            "content": "",
+            "status": MessageStatus.STREAMING,
+            "model": request.model_label,
+            "trace_id": trace_id,
+        },
+    ]
+    run = {
+        "id": run_id,
+        "session_id": session_id,
+        "user_message_id": user_id,
+        "assistant_message_id": assistant_id,
+        "status": RunStatus.RUNNING,
+        "model": request.model_label,
+        "stages": [],
+        "trace_id": trace_id,
+        "started_at": now,
+    }
+    return messages, run
+
+
 class RunStore:
     """Run rows: opened, finished, recovered and read, scoped to their owner."""
 
     def __init__(self, db: Database, sessions: SessionService) -> None:
         self._db = db
         self._sessions = sessions
+        self._opening: list[_Opening] = []
+        self._opener: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def open(self, session: ChatSession, prompt: str, model_label: str) -> OpenedRun:
         """Insert the user's message, the streaming answer and the run; read the history.
-        One transaction: each costs a pool checkout, a commit and a reset, every one a round
-        trip to the database thread."""
-        run_id, user_id, assistant_id = new_id(), new_id(), new_id()
-        trace_id = uuid.uuid4().hex
+
+        Opens that arrive while a batch is being written go into the next batch: one
+        transaction for all of them (a burst of 100 run starts costs a few transactions, not
+        100, each of them several round trips to the database thread that wait behind
+        everything else the event loop has to do). A caller cancelled while waiting leaves
+        no running run behind: if its rows were written, they are closed as cancelled.
+        """
+        loop = asyncio.get_running_loop()
+        request = _Opening(session, prompt, model_label, loop.create_future())
+        self._opening.append(request)
+        if self._opener is None:
+            self._opener = loop.create_task(self._open_batches(), name="run-opener")
+        try:
+            return await asyncio.shield(request.done)
+        except asyncio.CancelledError:
+            request.done.add_done_callback(self._abandoned)
+            raise
+
+    async def _open_batches(self) -> None:
+        """Write queued opens, a batch at a time, until none is left."""
+        batch: list[_Opening] = []
+        try:
+            while self._opening:
+                batch, self._opening = self._opening, []
+                try:
+                    for request, opened in zip(batch, await self._write_opens(batch), strict=True):
+                        _settle(request, opened)
+                except Exception:
+                    # One bad request must not fail the others: each again on its own.
+                    for request in batch:
+                        try:
+                            _settle(request, (await self._write_opens([request]))[0])
+                        except Exception as error:
+                            _settle(request, error)
+        except BaseException:
+            for request in (*batch, *self._opening):
+                if not request.done.done():
+                    request.done.cancel()
+            self._opening = []
+            raise
+        finally:
+            self._opener = None
+
+    async def _write_opens(self, batch: list[_Opening]) -> list[OpenedRun]:
+        """One transaction: the histories and positions of the batch's sessions read, every
+        run's rows inserted."""
         now = utcnow()
-        async with self._db.transaction() as db:
-            history = await self._sessions.history(session.id, db_session=db)
-            position = await self._sessions.next_position(db, session.id)
-            db.add_all(
-                [
-                    ChatMessage(
-                        id=user_id,
-                        session_id=session.id,
-                        run_id=run_id,
-                        position=position,
-                        role="user",
-                        content=prompt,
-                        status=MessageStatus.SUCCESS,
-                        created_at=now,
-                    ),
-                    ChatMessage(
-                        id=assistant_id,
-                        session_id=session.id,
-                        run_id=run_id,
-                        position=position + 1,
-                        role="assistant",
-                        status=MessageStatus.STREAMING,
-                        model=model_label,
-                        trace_id=trace_id,
-                        created_at=now,
-                    ),
-                    Run(
-                        id=run_id,
-                        session_id=session.id,
-                        user_message_id=user_id,
-                        assistant_message_id=assistant_id,
-                        status=RunStatus.RUNNING,
-                        model=model_label,
-                        stages=[],
-                        trace_id=trace_id,
-                        started_at=now,
-                    ),
-                ]
-            )
-        return OpenedRun(run_id, trace_id, user_id, assistant_id, history, now)
+        session_ids = [request.session.id for request in batch]
+        opened: list[OpenedRun] = []
+        async with self._db.transaction(writes=True) as db:
+            histories = await self._sessions.histories(db, session_ids)
+            positions = await self._sessions.next_positions(db, session_ids)
+            messages: list[dict[str, Any]] = []
+            runs: list[dict[str, Any]] = []
+            for request in batch:
+                session_id = request.session.id
+                run_id, user_id, assistant_id = new_id(), new_id(), new_id()
+                trace_id = uuid.uuid4().hex
+                position = positions[session_id]
+                positions[session_id] = position + 2
+                pair, run = _run_rows(
+                    request, run_id, user_id, assistant_id, trace_id, position, now
+                )
+                messages += pair
+                runs.append(run)
+                history = histories[session_id]
+                opened.append(OpenedRun(run_id, trace_id, user_id, assistant_id, history, now))
+            await db.execute(insert(ChatMessage), messages)
+            await db.execute(insert(Run), runs)
+        return opened
+
+    def _abandoned(self, done: asyncio.Future[OpenedRun]) -> None:
+        """The caller of `open` went away: a run it opened is closed, never left running."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        closing = asyncio.get_running_loop().create_task(
+            self.close(done.result().run_id, MessageStatus.CANCELLED, "", "", 0)
+        )
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def finish(self, run: FinishedRun) -> None:
         """Commit a run's outcome. Plain UPDATEs rather than load-then-modify: the rows' old
         values are not needed."""
-        async with self._db.transaction() as db:
+        async with self._db.transaction(writes=True) as db:
             await db.execute(
                 update(ChatMessage)
                 .where(ChatMessage.id == run.assistant_message_id)
@@ -216,7 +324,7 @@ class RunStore:
     ) -> None:
         """End a run that its process could not finish, keeping what its journal held."""
         interrupted = status == MessageStatus.INTERRUPTED
-        async with self._db.transaction() as db:
+        async with self._db.transaction(writes=True) as db:
             row = await db.get(Run, run_id)
             if row is None:
                 return

@@ -32,7 +32,7 @@ class TraceStore:
     async def save(self, tracer: Tracer) -> None:
         """Store every span of a trace, then hand them to the OTLP exporter if one is set."""
         rows = tracer.rows()
-        async with self._db.transaction() as session:
+        async with self._db.transaction(writes=True) as session:
             session.add_all(rows)
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") and tracer.spans:
             # The exporter makes a blocking HTTP call: off the loop, and the run does not wait.
