@@ -23,6 +23,7 @@ from vibeforge.llm.errors import (
 from vibeforge.llm.params import PARAMETER_NAMES, Params
 from vibeforge.llm.providers import PROVIDER_INFO
 from vibeforge.llm.tls import shared_ssl_context
+from vibeforge.llm.transport import StreamingTransport
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -83,7 +84,10 @@ class OpenAICompatModel(ProviderAdapter[Any]):
                 timeout=spec.timeout,
                 max_retries=0,  # vibeforge retries, and only before the first token
                 default_headers=headers,
-                http_client=openai.DefaultAsyncHttpxClient(verify=shared_ssl_context()),
+                http_client=openai.DefaultAsyncHttpxClient(
+                    verify=shared_ssl_context(),
+                    transport=StreamingTransport(shared_ssl_context()),
+                ),
             )
         except openai.OpenAIError as error:
             raise ProviderAuthenticationError(spec.provider, 401, "", str(error)) from None
