@@ -123,21 +123,29 @@ class ClientConnection:
     async def deliver(self, event: Event) -> None:
         """Write a bus event unless a replay already delivered it."""
         async with self._lock:
-            if event.session_id is not None and event.seq:
-                if event.seq <= self.delivered.get(event.session_id, 0):
-                    return
-                self.delivered[event.session_id] = event.seq
-            await self.outlet.event(event)
+            await self._write_new(event)
+
+    async def _write_new(self, event: Event) -> None:
+        if event.session_id is not None and event.seq:
+            if event.seq <= self.delivered.get(event.session_id, 0):
+                return
+            self.delivered[event.session_id] = event.seq
+        await self.outlet.event(event)
 
     async def pump(self) -> None:
-        """Forward bus events until the subscription closes; a slow client is cut off."""
+        """Forward bus events until the subscription closes; a slow client is cut off.
+        Events that are already queued when it wakes are written together, under one lock."""
+        subscription = self.subscription
         while True:
-            event = await self.subscription.get()
+            event = await subscription.get()
             if event is None:
-                if self.subscription.overflowed:
+                if subscription.overflowed:
                     await self.outlet.too_slow()
                 return
-            await self.deliver(event)
+            async with self._lock:
+                while event is not None:
+                    await self._write_new(event)
+                    event = subscription.get_nowait()
 
     def close(self) -> None:
         """Stop following anything."""

@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from vibeforge.llm._wire import iter_sse
+from vibeforge.llm._wire import iter_sse, parse_json
 from vibeforge.llm.adapter import ProviderAdapter, purpose_headers
 from vibeforge.llm.errors import (
     ErrorTable,
@@ -134,7 +134,7 @@ class OpenAICompatModel(ProviderAdapter[Any]):
                         assembler.done = True
                         break
                     try:
-                        chunk = json.loads(data)
+                        chunk = parse_json(data)
                     except ValueError:
                         raise ProviderProtocolError(
                             provider, f"unparseable chunk {data[:80]!r}"
@@ -164,6 +164,7 @@ class ChunkAssembler:
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
         self.done = False
+        self.texts: dict[tuple[int, str], list[str]] = {}  # text fields of each choice's delta
 
     def add(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         """Take one chunk; return the events it carries (for choice 0)."""
@@ -206,7 +207,9 @@ class ChunkAssembler:
             elif key == "role":
                 message["role"] = value
             elif isinstance(value, str):
-                message[key] = (message.get(key) or "") + value
+                # Joined in raw(): appending to a string per chunk copies the whole answer
+                # each time (quadratic in its length).
+                self.texts.setdefault((index, key), []).append(value)
                 if index == 0 and value:
                     if key == "content":
                         events.append(TextDelta(value))
@@ -239,6 +242,10 @@ class ChunkAssembler:
     def raw(self) -> dict[str, Any]:
         """The chunks as one non-streamed chat.completion, unknown fields kept."""
         choices = []
+        for (index, key), pieces in self.texts.items():
+            message = self.choices[index]["message"]
+            message[key] = (message.get(key) or "") + "".join(pieces)
+        self.texts = {}
         for index, choice in sorted(self.choices.items()):
             if index in self.tool_calls:
                 calls = self.tool_calls[index]
