@@ -37,9 +37,16 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a process's live threads, to the nanosecond: the scheduler's own count
+    (`/proc/PID/stat` counts 10 ms ticks, too coarse for one run's chunks). The server's
+    threads (database connections, the default executor) live as long as it does."""
+    running = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            running += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+    return running / 1e9
 
 
 def rss_bytes(pid: int) -> int:
@@ -236,7 +243,7 @@ class Profiler:
             "--nonblocking",
             # Only the thread holding the GIL: idle threads (aiosqlite's workers waiting on
             # their queues) are otherwise sampled as if busy.
-            "--gil",
+            *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL", "1") == "1" else ["--threads"]),
             "--format",
             self.form,
             "--output",

@@ -43,10 +43,9 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.headers_done = self.complete = False
+        self.headers_done = self.complete = self.persistent = False
         self.body: deque[bytes] = deque()
         self.buffered = 0
-        self.received = False
         self.error: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.read_timeout = read_timeout
@@ -67,7 +66,6 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_read = self.loop.time()
-        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
@@ -99,6 +97,8 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        # Asked now: once the callback returns, the parser has moved on to the next message.
+        self.persistent = self.keep_alive()
         self.complete = True
         self._stop_timer()
         self._wake()
@@ -125,7 +125,7 @@ class _Connection(asyncio.Protocol):
 
     def reusable(self) -> bool:
         """Whether another request may follow on this connection."""
-        return self.complete and not self.closed and self.error is None and self.keep_alive()
+        return self.complete and self.persistent and not self.closed and self.error is None
 
     def keep_alive(self) -> bool:
         try:
@@ -205,34 +205,27 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout") or {}
         head_and_body = _serialise(request, await request.aread())
-        for reused in (True, False):
-            connection = self._idle_connection(key) if reused else None
-            if reused and connection is None:
-                continue
-            if connection is None:
-                connection = await self._connect(key, timeouts.get("connect"))
-            connection.start(head_and_body, timeouts.get("read"))
-            try:
-                while not connection.headers_done:
-                    if connection.error is not None:
-                        raise connection.error
-                    await connection.changed()
-            except httpx2.TransportError:
-                connection.abort()
-                # A kept-alive connection the server had closed: once more on a new one.
-                if reused and not connection.received:
-                    continue
-                raise
-            except BaseException:
-                connection.abort()
-                raise
-            return httpx2.Response(
-                connection.status,
-                headers=connection.headers,
-                stream=_Body(self, connection),
-                extensions={"http_version": b"HTTP/1.1"},
-            )
-        raise AssertionError("unreachable")  # pragma: no cover
+        # An idle connection the server closed is known closed (its protocol saw the end) and
+        # skipped. Nothing is resent here: a request may have reached the server, and
+        # resending it could bill twice; the retry layer decides, before the first token.
+        connection = self._idle_connection(key)
+        if connection is None:
+            connection = await self._connect(key, timeouts.get("connect"))
+        connection.start(head_and_body, timeouts.get("read"))
+        try:
+            while not connection.headers_done:
+                if connection.error is not None:
+                    raise connection.error
+                await connection.changed()
+        except BaseException:
+            connection.abort()
+            raise
+        return httpx2.Response(
+            connection.status,
+            headers=connection.headers,
+            stream=_Body(self, connection),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     def release(self, connection: _Connection) -> None:
         """A response is done with: keep its connection for the next request, or drop it."""

@@ -1,0 +1,139 @@
+"""The provider streams' HTTP/1.1 transport, against the stub LLM server over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import httpx2
+import pytest
+
+from tests.llm.conftest import model_for
+from vibeforge.llm import ChatRequest, Message, ProviderTimeout, TextDelta, collect
+from vibeforge.llm.stub import Script, StubLLMServer
+from vibeforge.llm.transport import MAX_BUFFERED, StreamingTransport
+
+HELLO = ChatRequest((Message("user", "hello there"),))
+
+
+def body(prompt: str = "hi") -> dict[str, object]:
+    return {
+        "model": "stub-model",
+        "stream": True,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+
+
+async def test_requests_in_turn_share_one_kept_alive_connection(stub: StubLLMServer) -> None:
+    stub.script(Script(chunks=("a", "b")), Script(chunks=("c",)), Script(chunks=("d",)))
+    async with httpx2.AsyncClient(transport=StreamingTransport(), base_url=stub.url) as http:
+        for _ in range(3):
+            response = await http.post("/v1/chat/completions", json=body())
+            assert response.status_code == 200
+            assert b"data: [DONE]" in response.content
+    assert len({record.connection_id for record in stub.requests}) == 1
+
+
+async def test_a_stream_arrives_whole_in_whatever_pieces_were_read(stub: StubLLMServer) -> None:
+    pieces = tuple(f"piece {i} é€ " for i in range(50))
+    stub.script(Script(chunks=pieces, split_utf8=True))
+    http = httpx2.AsyncClient(transport=StreamingTransport(), base_url=stub.url)
+    async with http, http.stream("POST", "/v1/chat/completions", json=body()) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_bytes()])
+    events = [line[6:] for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    text = "".join(
+        (json.loads(event)["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+        for event in events
+    )
+    assert text == "".join(pieces)
+
+
+async def test_a_body_larger_than_the_buffer_pauses_reading_and_loses_nothing(
+    stub: StubLLMServer,
+) -> None:
+    big = "x" * 65536
+    count = 2 * MAX_BUFFERED // len(big) + 4
+    stub.script(Script(chunks=(big,) * count))
+    http = httpx2.AsyncClient(transport=StreamingTransport(), base_url=stub.url)
+    async with http, http.stream("POST", "/v1/chat/completions", json=body()) as response:
+        await asyncio.sleep(0.5)  # the server writes everything meanwhile: reading pauses
+        raw = b"".join([chunk async for chunk in response.aiter_bytes()])
+    assert raw.count(big.encode()) == count
+
+
+async def test_no_data_within_the_read_timeout_is_a_timeout(stub: StubLLMServer) -> None:
+    stub.script(Script(chunks=("warm",)), Script(chunks=("a",), first_byte_delay=1.0))
+    model = model_for("openai", stub, timeout=0.3)
+    await collect(model, HELLO)  # the SDK's import and the client are not timed
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout):
+        await collect(model, HELLO)
+    assert time.monotonic() - started < 0.9
+
+
+async def test_a_slow_but_steady_stream_is_not_timed_out(stub: StubLLMServer) -> None:
+    # Ten chunks 0.1 s apart: 1 s in all, three times the read timeout, never idle that long.
+    stub.script(Script(chunks=tuple("abcdefghij"), chunk_delay=0.1))
+    completion = await collect(model_for("openai", stub, timeout=0.3), HELLO)
+    assert completion.text == "abcdefghij"
+
+
+async def test_cancelling_the_reader_closes_the_connection_at_once(stub: StubLLMServer) -> None:
+    stub.script(Script(chunks=tuple("abcdefghij"), chunk_delay=0.05))
+    model = model_for("openai", stub)
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in model.stream(HELLO):
+            if isinstance(event, TextDelta):
+                first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 5)
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = stub.requests[-1]
+    await stub.wait_for(lambda: record.client_disconnected_at is not None, within=2)
+    assert record.client_disconnected_at is not None
+    assert record.client_disconnected_at - cancelled_at < 0.05
+    # The broken connection is not reused: the next request opens a new one.
+    stub.script(Script(chunks=("z",)))
+    assert (await collect(model, HELLO)).text == "z"
+    assert stub.requests[-1].connection_id != record.connection_id
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    async with httpx2.AsyncClient(transport=StreamingTransport()) as http:
+        with pytest.raises(httpx2.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_a_header_holding_a_line_break_is_never_sent(stub: StubLLMServer) -> None:
+    async with httpx2.AsyncClient(transport=StreamingTransport(), base_url=stub.url) as http:
+        request = http.build_request("POST", "/v1/chat/completions", json=body())
+        request.headers["x-smuggled"] = "a\r\nx-evil: 1"
+        with pytest.raises(httpx2.LocalProtocolError):
+            await http.send(request)
+    assert stub.requests == []
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_not_reused(
+    stub: StubLLMServer,
+) -> None:
+    stub.script(Script(chunks=("a",)), Script(chunks=("b",)))
+    transport = StreamingTransport()
+    async with httpx2.AsyncClient(transport=transport, base_url=stub.url) as http:
+        assert (await http.post("/v1/chat/completions", json=body())).status_code == 200
+        for connection in stub._connections:  # type: ignore[attr-defined]
+            connection.transport.close()  # as a server's idle timeout does
+        await asyncio.sleep(0.1)
+        response = await http.post("/v1/chat/completions", json=body())
+    assert response.status_code == 200 and b'"b"' in response.content
+    assert len({record.connection_id for record in stub.requests}) == 2
