@@ -1,4 +1,5 @@
-"""Lookups by key that arrive together, answered by one query.
+"""Lookups by key that arrive together, answered by one query; writes, likewise, in one
+transaction.
 
 Under a burst (100 chats sent at once), every run start looks up its session and its project.
 One query per caller means a hundred transactions, each several round trips to the database
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class KeyedBatch(Generic[K, V]):
@@ -60,3 +63,71 @@ class KeyedBatch(Generic[K, V]):
             raise
         finally:
             self._runner = None
+
+
+class WriteBatches(Generic[T, R]):
+    """Writes asked for while a batch is being written go into the next batch, written by
+    `write(items)` in one transaction (returning one result per item, in order). A batch
+    that fails is written again item by item, so one bad item fails only its own caller.
+    A caller cancelled while waiting does not unwrite its item: `abandoned` gets the result
+    of an item written for a caller that went away."""
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[list[R]]],
+        abandoned: Callable[[R], None] | None = None,
+    ) -> None:
+        self._write, self._abandoned = write, abandoned
+        self._queued: list[tuple[T, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        """Write `item` with whatever else is waiting; its result."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
+        self._queued.append((item, done))
+        if self._writer is None:
+            self._writer = loop.create_task(self._run())
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if self._abandoned is not None:
+                done.add_done_callback(self._give_up)
+            raise
+
+    def _give_up(self, done: asyncio.Future[R]) -> None:
+        if not done.cancelled() and done.exception() is None and self._abandoned is not None:
+            self._abandoned(done.result())
+
+    async def _run(self) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    results = await self._write([item for item, _ in batch])
+                    for (_, done), result in zip(batch, results, strict=True):
+                        _resolve(done, result)
+                except Exception:
+                    for item, done in batch:
+                        try:
+                            _resolve(done, (await self._write([item]))[0])
+                        except Exception as error:
+                            _resolve(done, error)
+        except BaseException:
+            for _, done in (*batch, *self._queued):
+                if not done.done():
+                    done.cancel()
+            self._queued = []
+            raise
+        finally:
+            self._writer = None
+
+
+def _resolve(done: asyncio.Future[Any], outcome: Any) -> None:
+    if done.done():
+        return
+    if isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
+from vibeforge.db.batching import WriteBatches
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall, Run
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -85,16 +86,6 @@ class _Opening:
     session: ChatSession
     prompt: str
     model_label: str
-    done: asyncio.Future[OpenedRun]
-
-
-def _settle(request: _Opening, outcome: OpenedRun | Exception) -> None:
-    if request.done.done():
-        return
-    if isinstance(outcome, Exception):
-        request.done.set_exception(outcome)
-    else:
-        request.done.set_result(outcome)
 
 
 def _run_rows(
@@ -153,54 +144,21 @@ class RunStore:
     def __init__(self, db: Database, sessions: SessionService) -> None:
         self._db = db
         self._sessions = sessions
-        self._opening: list[_Opening] = []
-        self._opener: asyncio.Task[None] | None = None
+        # A burst of run starts (or ends) is a few transactions, not one each: each costs
+        # several round trips to the database thread, and each round trip waits behind
+        # everything else the event loop has to do.
+        self._opens: WriteBatches[_Opening, OpenedRun] = WriteBatches(
+            self._write_opens, abandoned=self._abandoned
+        )
+        self._finishes: WriteBatches[FinishedRun, None] = WriteBatches(self._write_finishes)
         self._closing: set[asyncio.Task[None]] = set()
 
     async def open(self, session: ChatSession, prompt: str, model_label: str) -> OpenedRun:
         """Insert the user's message, the streaming answer and the run; read the history.
-
-        Opens that arrive while a batch is being written go into the next batch: one
-        transaction for all of them (a burst of 100 run starts costs a few transactions, not
-        100, each of them several round trips to the database thread that wait behind
-        everything else the event loop has to do). A caller cancelled while waiting leaves
-        no running run behind: if its rows were written, they are closed as cancelled.
-        """
-        loop = asyncio.get_running_loop()
-        request = _Opening(session, prompt, model_label, loop.create_future())
-        self._opening.append(request)
-        if self._opener is None:
-            self._opener = loop.create_task(self._open_batches(), name="run-opener")
-        try:
-            return await asyncio.shield(request.done)
-        except asyncio.CancelledError:
-            request.done.add_done_callback(self._abandoned)
-            raise
-
-    async def _open_batches(self) -> None:
-        """Write queued opens, a batch at a time, until none is left."""
-        batch: list[_Opening] = []
-        try:
-            while self._opening:
-                batch, self._opening = self._opening, []
-                try:
-                    for request, opened in zip(batch, await self._write_opens(batch), strict=True):
-                        _settle(request, opened)
-                except Exception:
-                    # One bad request must not fail the others: each again on its own.
-                    for request in batch:
-                        try:
-                            _settle(request, (await self._write_opens([request]))[0])
-                        except Exception as error:
-                            _settle(request, error)
-        except BaseException:
-            for request in (*batch, *self._opening):
-                if not request.done.done():
-                    request.done.cancel()
-            self._opening = []
-            raise
-        finally:
-            self._opener = None
+        Opens made together are written together, in one transaction; a caller cancelled
+        while waiting leaves no running run behind (its rows, if written, are closed as
+        cancelled)."""
+        return await self._opens.submit(_Opening(session, prompt, model_label))
 
     async def _write_opens(self, batch: list[_Opening]) -> list[OpenedRun]:
         """One transaction: the histories and positions of the batch's sessions read, every
@@ -230,50 +188,62 @@ class RunStore:
             await db.execute(insert(Run), runs)
         return opened
 
-    def _abandoned(self, done: asyncio.Future[OpenedRun]) -> None:
+    def _abandoned(self, opened: OpenedRun) -> None:
         """The caller of `open` went away: a run it opened is closed, never left running."""
-        if done.cancelled() or done.exception() is not None:
-            return
         closing = asyncio.get_running_loop().create_task(
-            self.close(done.result().run_id, MessageStatus.CANCELLED, "", "", 0)
+            self.close(opened.run_id, MessageStatus.CANCELLED, "", "", 0)
         )
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
     async def finish(self, run: FinishedRun) -> None:
-        """Commit a run's outcome. Plain UPDATEs rather than load-then-modify: the rows' old
-        values are not needed."""
+        """Commit a run's outcome (with the outcomes of runs ending at the same time)."""
+        await self._finishes.submit(run)
+
+    async def _write_finishes(self, batch: list[FinishedRun]) -> list[None]:
+        """One transaction: bulk UPDATEs by primary key (the rows' old values are not
+        needed), the LLM calls inserted, each session's last `seq` raised."""
+        now = utcnow()
         async with self._db.transaction(writes=True) as db:
             await db.execute(
-                update(ChatMessage)
-                .where(ChatMessage.id == run.assistant_message_id)
-                .values(
-                    content=storable(run.content),
-                    thinking=storable(run.thinking),
-                    status=run.status,
-                    diff=run.diff,
-                    token_usage=run.token_usage,
-                    error=storable(run.error) if run.error else None,
-                    error_code=run.error_code,
-                )
+                update(ChatMessage),
+                [
+                    {
+                        "id": run.assistant_message_id,
+                        "content": storable(run.content),
+                        "thinking": storable(run.thinking),
+                        "status": run.status,
+                        "diff": run.diff,
+                        "token_usage": run.token_usage,
+                        "error": storable(run.error) if run.error else None,
+                        "error_code": run.error_code,
+                    }
+                    for run in batch
+                ],
             )
             await db.execute(
-                update(Run)
-                .where(Run.id == run.run_id)
-                .values(
-                    status=RunStatus.of_message(run.status),
-                    stages=jsonable_stages(run.stages),
-                    error=run.error,
-                    error_code=run.error_code,
-                    finished_at=utcnow(),
-                )
+                update(Run),
+                [
+                    {
+                        "id": run.run_id,
+                        "status": RunStatus.of_message(run.status),
+                        "stages": jsonable_stages(run.stages),
+                        "error": run.error,
+                        "error_code": run.error_code,
+                        "finished_at": now,
+                    }
+                    for run in batch
+                ],
             )
-            db.add_all(run.calls)
+            db.add_all([call for run in batch for call in run.calls])
+            sessions = ChatSession.__table__
             await db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == run.session_id, ChatSession.last_seq < run.last_seq)
-                .values(last_seq=run.last_seq)
+                sessions.update()
+                .where(sessions.c.id == bindparam("b_id"), sessions.c.last_seq < bindparam("b_seq"))
+                .values(last_seq=bindparam("b_seq")),
+                [{"b_id": run.session_id, "b_seq": run.last_seq} for run in batch],
             )
+        return [None] * len(batch)
 
     async def status(self, owner: User, run_id: str) -> RunStatusOut:
         """A stored run of the owner."""
