@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vibeforge.runs.bus import InProcessBus, project_topic, session_topic
+from vibeforge.runs.bus import InProcessBus, Subscription, project_topic, session_topic
 from vibeforge.runs.events import Event
 from vibeforge.runs.journal import RunJournal, leftover_journals, read_journal
 from vibeforge.runs.protocol import Chunk
@@ -85,15 +85,21 @@ def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
     assert leftover_journals(tmp_path) == []
 
 
+def journaled_session(
+    tmp_path: Path,
+) -> tuple[Streams, SessionStream, Subscription, RunJournal]:
+    """A session stream, a follower of it and a run journal."""
+    bus = InProcessBus()
+    streams = Streams(bus)
+    follower = bus.subscribe()
+    bus.follow(follower, session_topic("s"))
+    return streams, streams.get("p", "s", 0), follower, RunJournal(tmp_path, "run-1")
+
+
 async def test_events_of_one_iteration_are_journaled_in_one_write_then_published(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bus = InProcessBus()
-    streams = Streams(bus)
-    stream = streams.get("p", "s", 0)
-    follower = bus.subscribe()
-    bus.follow(follower, session_topic("s"))
-    journal = RunJournal(tmp_path, "run-1")
+    streams, stream, follower, journal = journaled_session(tmp_path)
     writes: list[bytes] = []
     real_write = os.write
 
@@ -124,12 +130,7 @@ async def test_events_of_one_iteration_are_journaled_in_one_write_then_published
 async def test_a_subscriber_reading_the_stream_sees_only_published_events(
     tmp_path: Path,
 ) -> None:
-    bus = InProcessBus()
-    streams = Streams(bus)
-    stream = streams.get("p", "s", 0)
-    follower = bus.subscribe()
-    bus.follow(follower, session_topic("s"))
-    journal = RunJournal(tmp_path, "run-1")
+    streams, stream, follower, journal = journaled_session(tmp_path)
     streams.emit(stream, Chunk("x"), journal=journal)
     # A subscriber reading the stream now (its last_seq, a replay) gets the event published
     # and journaled first: never numbered-but-unsent, which it would then skip.
@@ -146,12 +147,7 @@ async def test_a_subscriber_reading_the_stream_sees_only_published_events(
 async def test_a_journal_that_cannot_be_written_publishes_nothing_more(
     tmp_path: Path,
 ) -> None:
-    bus = InProcessBus()
-    streams = Streams(bus)
-    stream = streams.get("p", "s", 0)
-    follower = bus.subscribe()
-    bus.follow(follower, session_topic("s"))
-    journal = RunJournal(tmp_path, "run-1")
+    streams, stream, follower, journal = journaled_session(tmp_path)
     assert journal._fd is not None
     os.close(journal._fd)
     journal._fd = os.open(os.devnull, os.O_RDONLY)  # writes now fail (EBADF)
