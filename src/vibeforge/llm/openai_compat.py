@@ -123,7 +123,7 @@ class OpenAICompatModel(ProviderAdapter[Any]):
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one chat completion; the HTTP response is held in `async with`."""
         params = self.params_for(request)
-        kwargs = self.request_kwargs(request, params)
+        kwargs = _sent_as_built(self.request_kwargs(request, params))
         client = await self.client()
         provider = self.spec.provider
         assembler = ChunkAssembler()
@@ -255,6 +255,18 @@ class ChunkAssembler:
         if self.usage is not None:
             raw["usage"] = self.usage
         return raw
+
+
+def _sent_as_built(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with the messages and tools moved to `extra_body`, which the SDK sends as
+    it is. Otherwise the SDK walks them against its TypedDicts on every request (0.6-0.9 ms of
+    CPU for a short chat, more with each message of history: a quarter of a run's start); they
+    are built in wire form already, so the walk changes nothing."""
+    moved = {name: kwargs[name] for name in ("messages", "tools") if name in kwargs}
+    rest = {name: value for name, value in kwargs.items() if name not in moved}
+    rest["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
+    rest["messages"] = []  # the parameter the SDK requires; extra_body's list replaces it
+    return rest
 
 
 def usage_from_openai(usage: dict[str, Any]) -> Usage:
