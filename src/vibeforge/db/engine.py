@@ -64,7 +64,8 @@ class Database:
         """A database session in one transaction: committed on success, rolled back on error.
         (Not to be confused with a conversation session, `ChatSession`.) `writes`: the
         transaction writes, and on SQLite waits for its turn among this process's writers;
-        hot paths that write (run starts and finishes) say so."""
+        hot paths that write (run starts and finishes) say so. Such a transaction must not
+        open another `writes=True` one inside it: that one would wait for it forever."""
         if writes and self._write_turns is not None:
             async with self._write_turns, self._sessionmaker() as session, session.begin():
                 yield session
