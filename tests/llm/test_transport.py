@@ -190,3 +190,24 @@ async def test_https_is_verified_against_the_given_context(tmp_path: Path) -> No
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_body_that_ends_with_the_connection_is_complete() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+        for index in range(3):
+            writer.write(b"data: %d\n\n" % index)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()  # no length, no chunks: the close ends the body
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx2.AsyncClient(transport=StreamingTransport()) as http:
+            response = await http.get(f"http://127.0.0.1:{port}/")
+        assert response.text == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -43,7 +43,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.headers_done = self.complete = self.persistent = False
+        self.headers_done = self.complete = self.persistent = self.until_close = False
         self.body: deque[bytes] = deque()
         self.buffered = 0
         self.error: Exception | None = None
@@ -75,6 +75,11 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._stop_timer()
+        if not self.complete and exc is None and self.headers_done and self.until_close:
+            # A body with neither a length nor chunks ends where the connection does (some
+            # SSE servers and proxies answer so); httptools has no call to say it ended.
+            self.complete = True
+            self._wake()
         if not self.complete:
             detail = str(exc) if exc else "the server closed the connection mid-response"
             self._fail(httpx2.ReadError(detail) if exc else httpx2.RemoteProtocolError(detail))
@@ -86,6 +91,10 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        names = {name.lower(): value.lower() for name, value in self.headers}
+        self.until_close = b"content-length" not in names and b"chunked" not in names.get(
+            b"transfer-encoding", b""
+        )
         self.headers_done = True
         self._wake()
 
