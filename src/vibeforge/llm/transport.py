@@ -142,8 +142,17 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             return False
 
+    def close(self) -> None:
+        """Close the connection, a FIN after whatever is still to send (a response given up
+        on: measured through the server, the provider sees a cancelled stream end sooner
+        this way than after an abort's reset)."""
+        self._stop_timer()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
     def abort(self) -> None:
-        """Drop the connection now (a cancelled or broken response)."""
+        """Drop the connection now (a broken response)."""
         self._stop_timer()
         if self.transport is not None and not self.closed:
             self.closed = True
@@ -226,6 +235,9 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
                 if connection.error is not None:
                     raise connection.error
                 await connection.changed()
+        except asyncio.CancelledError:
+            connection.close()
+            raise
         except BaseException:
             connection.abort()
             raise
@@ -237,9 +249,9 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         )
 
     def release(self, connection: _Connection) -> None:
-        """A response is done with: keep its connection for the next request, or drop it."""
+        """A response is done with: keep its connection for the next request, or close it."""
         if not connection.reusable():
-            connection.abort()
+            connection.close()
             return
         idle = self._idle.setdefault(connection.key, [])
         if len(idle) >= MAX_IDLE_PER_HOST:
