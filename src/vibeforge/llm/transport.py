@@ -143,12 +143,18 @@ class _Connection(asyncio.Protocol):
             return False
 
     def close(self) -> None:
-        """Close the connection, a FIN after whatever is still to send (a response given up
-        on: measured through the server, the provider sees a cancelled stream end sooner
-        this way than after an abort's reset)."""
+        """Close the connection (a response given up on, e.g. a cancelled run). The FIN goes
+        out now, by `write_eof` where the transport can (plain TCP): the socket itself is
+        closed only when the loop next turns, which under load can be tens of milliseconds
+        of the provider still generating, and billing, tokens."""
         self._stop_timer()
         if self.transport is not None and not self.closed:
             self.closed = True
+            try:
+                if self.transport.can_write_eof():
+                    self.transport.write_eof()
+            except (OSError, RuntimeError):
+                pass  # already broken: close() below still drops it
             self.transport.close()
 
     def abort(self) -> None:
