@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from streaming import TOKEN, rss_bytes, start_server
+from streaming_harness import TOKEN, rss_bytes, start_server
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pexpect
-from streaming import TOKEN, cpu_seconds, start_server, start_stub
+from streaming_harness import TOKEN, cpu_seconds, start_server, start_stub
 from websockets.asyncio.client import connect
 
 from vibeforge.client import Client

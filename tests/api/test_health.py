@@ -23,3 +23,21 @@ async def test_index_names_the_service(app: object) -> None:
     assert index["name"] == "vibeforge"
     assert index["docs"] == "/docs"
     assert len(index["features"]) >= 5
+
+
+async def test_health_asks_git_its_version_once(app: object, monkeypatch: object) -> None:
+    from vibeforge.api.routes import meta
+
+    asked: list[int] = []
+    real = meta._git_version
+
+    def counted() -> str | None:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(meta, "_git_version", counted)  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as anonymous:
+        for _ in range(3):
+            assert (await anonymous.get("/health")).json()["git"] != "missing"
+    assert len(asked) == 1, "a process per /health would cost every poll a fork"

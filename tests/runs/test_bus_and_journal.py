@@ -1,9 +1,13 @@
 """The event plumbing on its own: bounded queues, numbering, replay, the journal."""
 
 import asyncio
+import os
 from pathlib import Path
 
-from vibeforge.runs.bus import InProcessBus, project_topic, session_topic
+import pytest
+
+from vibeforge.runs.bus import InProcessBus, Subscription, project_topic, session_topic
+from vibeforge.runs.events import Event
 from vibeforge.runs.journal import RunJournal, leftover_journals, read_journal
 from vibeforge.runs.protocol import Chunk
 from vibeforge.runs.streams import REPLAY_EVENTS, SessionStream, Streams
@@ -79,3 +83,78 @@ def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
     assert [r.run_id for r in leftover_journals(tmp_path)] == ["run-1"]
     RunJournal(tmp_path, "run-1").discard()
     assert leftover_journals(tmp_path) == []
+
+
+def journaled_session(
+    tmp_path: Path,
+) -> tuple[Streams, SessionStream, Subscription, RunJournal]:
+    """A session stream, a follower of it and a run journal."""
+    bus = InProcessBus()
+    streams = Streams(bus)
+    follower = bus.subscribe()
+    bus.follow(follower, session_topic("s"))
+    return streams, streams.get("p", "s", 0), follower, RunJournal(tmp_path, "run-1")
+
+
+async def test_events_of_one_iteration_are_journaled_in_one_write_then_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    streams, stream, follower, journal = journaled_session(tmp_path)
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def counted(fd: int, data: bytes) -> int:
+        writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", counted)
+    seen_on_disk: list[int] = []
+    original_offer = follower.offer
+
+    def offer(event: Event) -> None:
+        # What a client could be sent must be in the journal by then.
+        seen_on_disk.append(journal.path.read_bytes().count(b"\n"))
+        original_offer(event)
+
+    monkeypatch.setattr(follower, "offer", offer)
+    for piece in ("a", "b", "c"):
+        streams.emit(stream, Chunk(piece), journal=journal)
+    assert follower.get_nowait() is None, "published at the end of the iteration"
+    received = [await asyncio.wait_for(follower.get(), 1) for _ in range(3)]
+    assert [event.data["content"] for event in received] == ["a", "b", "c"]
+    assert len(writes) == 1 and writes[0].count(b"\n") == 3, "one write(2) for the three"
+    assert seen_on_disk == [3, 3, 3]
+    journal.discard()
+
+
+async def test_a_subscriber_reading_the_stream_sees_only_published_events(
+    tmp_path: Path,
+) -> None:
+    streams, stream, follower, journal = journaled_session(tmp_path)
+    streams.emit(stream, Chunk("x"), journal=journal)
+    # A subscriber reading the stream now (its last_seq, a replay) gets the event published
+    # and journaled first: never numbered-but-unsent, which it would then skip.
+    peeked = streams.peek("s")
+    assert peeked is stream and stream.last_seq == 1
+    assert follower.get_nowait() is not None
+    assert read_journal(journal.path).content == "x"
+    streams.emit(stream, Chunk("y"), journal=journal)
+    assert [event.seq for event in stream.replay(0) or []] == [1, 2]
+    assert follower.get_nowait() is not None
+    journal.discard()
+
+
+async def test_a_journal_that_cannot_be_written_publishes_nothing_more(
+    tmp_path: Path,
+) -> None:
+    streams, stream, follower, journal = journaled_session(tmp_path)
+    assert journal._fd is not None
+    os.close(journal._fd)
+    journal._fd = os.open(os.devnull, os.O_RDONLY)  # writes now fail (EBADF)
+    streams.emit(stream, Chunk("lost"), journal=journal)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert follower.get_nowait() is None, "not journaled, so not published"
+    with pytest.raises(OSError):
+        streams.emit(stream, Chunk("next"), journal=journal)
+    journal.discard()

@@ -10,6 +10,7 @@ from vibeforge.agents.run_trace import traced_run
 from vibeforge.db.chat_tables import ChatMessage
 from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.llm import ChatRequest, Message
+from vibeforge.projects.paths import normalize_path
 from vibeforge.projects.service import ProjectService
 from vibeforge.runs.context import AgentResult, RunContext
 from vibeforge.statuses import MessageStatus
@@ -41,9 +42,10 @@ async def node_context(projects: ProjectService, ctx: RunContext) -> str | None:
     node = ctx.session.node_id
     if not node:
         return None
-    path = node.split("::", 1)[0]
     try:
-        found = await projects.read_file(ctx.owner, ctx.project_id, path)
+        path = normalize_path(node.split("::", 1)[0])
+        # The run's session is its owner's, in a ready project: no second ownership query.
+        found = await projects.read_head_file(ctx.project_id, path)
     except (NotFound, InvalidInput):
         return None
     text = found.content[:MAX_CONTEXT_FILE_CHARS]

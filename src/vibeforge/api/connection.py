@@ -139,11 +139,14 @@ class ClientConnection:
     async def deliver(self, event: Event) -> None:
         """Write a bus event unless a replay already delivered it."""
         async with self._lock:
-            if event.session_id is not None and event.seq:
-                if event.seq <= self.delivered.get(event.session_id, 0):
-                    return
-                self.delivered[event.session_id] = event.seq
-            await self.outlet.event(event)
+            await self._write_new(event)
+
+    async def _write_new(self, event: Event) -> None:
+        if event.session_id is not None and event.seq:
+            if event.seq <= self.delivered.get(event.session_id, 0):
+                return
+            self.delivered[event.session_id] = event.seq
+        await self.outlet.event(event)
 
     def start(self) -> None:
         """Start forwarding bus events to the client."""
@@ -151,8 +154,13 @@ class ClientConnection:
         self._pump = asyncio.create_task(self._forward(), name="client-pump")
 
     async def _forward(self) -> None:
-        while (event := await self.subscription.get()) is not None:
-            await self.deliver(event)
+        """Events already queued when the pump wakes are written together, under one lock."""
+        subscription = self.subscription
+        while (event := await subscription.get()) is not None:
+            async with self._lock:
+                while event is not None:
+                    await self._write_new(event)
+                    event = subscription.get_nowait()
 
     def _too_slow(self) -> None:
         """The client fell a whole queue behind: stop writing to it (the pump may be blocked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,11 +52,24 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers that meet at its file lock wait in its busy
+        # handler, which sleeps 1, 2, 5 ... up to 100 ms a try however soon the lock frees:
+        # a burst of 100 run starts took seconds that way, holding pooled connections while
+        # it slept. Writers of this process take turns here instead (one process per SQLite
+        # database: the data-dir lock), before they check a connection out.
+        self._write_turns = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, writes: bool = False) -> AsyncIterator[AsyncSession]:
         """A database session in one transaction: committed on success, rolled back on error.
-        (Not to be confused with a conversation session, `ChatSession`.)"""
+        (Not to be confused with a conversation session, `ChatSession`.) `writes`: the
+        transaction writes, and on SQLite waits for its turn among this process's writers;
+        hot paths that write (run starts and finishes) say so. Such a transaction must not
+        open another `writes=True` one inside it: that one would wait for it forever."""
+        if writes and self._write_turns is not None:
+            async with self._write_turns, self._sessionmaker() as session, session.begin():
+                yield session
+            return
         async with self._sessionmaker() as session, session.begin():
             yield session
 

@@ -25,6 +25,7 @@ accepted (an empty answer is billed too), so the failed attempt can be recorded 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -180,10 +181,13 @@ class ErrorTable:
     @classmethod
     def of_sdk(cls, sdk: ModuleType) -> ErrorTable:
         """The table of an SDK generated the way `openai`'s and `anthropic`'s are."""
+        # The SDKs are built on httpx or on its successor httpx2, whose errors are their own
+        # classes: a transport error raised while a body streams must be known as either.
+        http = [httpx, *(m for m in (sys.modules.get("httpx2"),) if m is not None)]
         return cls(
             status=(sdk.APIStatusError,),
-            timeout=(sdk.APITimeoutError, httpx.TimeoutException),
-            connection=(sdk.APIConnectionError, httpx.TransportError, OSError),
+            timeout=(sdk.APITimeoutError, *(m.TimeoutException for m in http)),
+            connection=(sdk.APIConnectionError, *(m.TransportError for m in http), OSError),
         )
 
     def map(self, provider: str, error: BaseException) -> ProviderError:

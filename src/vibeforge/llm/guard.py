@@ -84,7 +84,7 @@ class GuardedChatModel:
                         safe = (text if is_text else thinking).feed(event.text)
                         if safe:
                             (seen.text if is_text else seen.thinking).append(safe)
-                            yield type(event)(safe)
+                            yield event if safe == event.text else type(event)(safe)
                     elif isinstance(event, ToolCallDelta):
                         seen.deltas += 1
                         yield self._tool_delta(event, arguments, seen)

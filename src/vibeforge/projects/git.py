@@ -258,6 +258,29 @@ class GitRepository:
             position = header_end + 1 + size + 1
         return datas
 
+    def cached_head_file(self, path: str) -> tuple[str, bytes | None] | None:
+        """The head and a regular file's bytes there (None: no such path), when the answer
+        needs no git process: the head is a loose ref and its listing and the blob are
+        cached. Otherwise None, and `read` must be asked in a thread."""
+        if self._cache is None:
+            return None
+        try:
+            head = (self.path / BRANCH).read_text().strip()
+        except OSError:
+            return None
+        if not is_commit_id(head):
+            return None
+        listing = self._cache.tree((str(self.path), head))
+        if listing is None:
+            return None
+        found = listing.entries.get(path)
+        if found is None:
+            return None if path in listing.directories else (head, None)
+        if found.mode not in ("100644", "100755"):
+            return None
+        data = self._cache.blob(found.blob)
+        return None if data is None else (head, data)
+
     def resolve_version(self, version_id: str) -> Commit:
         """The commit `version_id` (a full id, or an unambiguous prefix of at least
         MIN_SHORT_ID hex digits, as messages show them) if it is on the project's branch, else

@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from vibeforge.db.batching import KeyedBatch
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
@@ -63,6 +64,7 @@ class ProjectService:
         self._trash = projects_dir.parent / "trash"
         self._max_file_bytes = max_file_bytes
         self._objects = ObjectCache()
+        self._lookups: KeyedBatch[tuple[str, str], Project] = KeyedBatch(self._fetch_ready)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def repository(self, project_id: str) -> GitRepository:
@@ -152,17 +154,21 @@ class ProjectService:
         return await self._owned(owner, project_id)
 
     async def _owned(self, owner: User, project_id: str) -> Project:
-        async with self._db.transaction() as session:
-            project = await session.scalar(
-                select(Project).where(
-                    Project.id == project_id,
-                    Project.owner_id == owner.id,
-                    Project.state == "ready",
-                )
-            )
+        # Lookups made together (a burst of runs in one project) share one query.
+        project = await self._lookups.get((project_id, owner.id))
         if project is None:
             raise NotFound(f"no project {project_id!r}")
         return project
+
+    async def _fetch_ready(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Project]:
+        """Ready projects by (id, owner id)."""
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(Project).where(
+                    tuple_(Project.id, Project.owner_id).in_(keys), Project.state == "ready"
+                )
+            )
+            return {(row.id, row.owner_id): row for row in rows}
 
     async def get(self, owner: User, project_id: str) -> ProjectView:
         """One project with the content of its main file."""
@@ -268,12 +274,39 @@ class ProjectService:
         """A file's bytes (text or binary), its path and the version they were read at."""
         path = normalize_path(path)
         await self._owned(owner, project_id)
+        if version_id is None:
+            return await self.read_head_bytes(project_id, path)
 
         def read(repo: GitRepository) -> tuple[bytes, str, str]:
-            rev = repo.resolve_version(version_id).id if version_id else _require_head(repo)
+            rev = repo.resolve_version(version_id).id
             return repo.read(rev, path), path, rev
 
         return await self._git(project_id, read)
+
+    async def read_head_file(self, project_id: str, path: str) -> FileContent:
+        """A text file at the head of a project the caller knows to be its user's (a run's
+        session is); `path` is normalised already."""
+        data, path, head = await self.read_head_bytes(project_id, path)
+        return FileContent(path, ensure_text(data, path), head)
+
+    async def read_head_bytes(self, project_id: str, path: str) -> tuple[bytes, str, str]:
+        """A file's bytes at the head, its path and the head, as `read_bytes` answers them,
+        for a project the caller knows to be its user's; `path` is normalised already."""
+
+        def read(repo: GitRepository) -> tuple[bytes, str, str]:
+            head = _require_head(repo)
+            return repo.read(head, path), path, head
+
+        # A cached file of the head needs no thread (objects never change, the ref is replaced
+        # atomically): a burst of chat runs in one project does not queue up one thread round
+        # trip each. Asked again under the lock: whoever held it may have filled the cache.
+        repo = self.repository(project_id)
+        if (cached := repo.cached_head_file(path)) is not None:
+            return _cached_bytes(path, *cached)
+        async with self._lock(project_id):
+            if (cached := repo.cached_head_file(path)) is not None:
+                return _cached_bytes(path, *cached)
+            return await asyncio.to_thread(read, repo)
 
     async def read_tree(
         self, owner: User, project_id: str, version_id: str | None = None
@@ -436,6 +469,12 @@ class ProjectService:
         if result.changed:
             await self._touch(project_id)
         return result
+
+
+def _cached_bytes(path: str, head: str, data: bytes | None) -> tuple[bytes, str, str]:
+    if data is None:
+        raise NotFound(f"no file {path!r}")
+    return data, path, head
 
 
 def _require_head(repo: GitRepository) -> str:

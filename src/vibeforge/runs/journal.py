@@ -1,7 +1,8 @@
 """The run journal: every event of a run, on disk before any client sees it.
 
-One append-only file per run, written with a plain `write(2)` per event: once the call
-returns, the line is in the kernel and survives the server process being killed. When the
+One append-only file per run, written with a plain `write(2)` (one per loop iteration for
+the events of that iteration): once the call returns, the lines are in the kernel and survive
+the server process being killed. When the
 run's final message has been committed the file is deleted; a file found at start-up belongs
 to a run that never finished, and becomes an `interrupted` message holding every chunk.
 """
@@ -16,7 +17,9 @@ from vibeforge.runs.events import Event
 
 
 class RunJournal:
-    """The open journal of one run."""
+    """The open journal of one run. Events are appended to a buffer and written by `flush`:
+    `Streams` flushes once per loop iteration, before it publishes any of them, so the
+    chunks of a run that arrive together cost one `write(2)`."""
 
     def __init__(self, directory: Path, run_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -24,17 +27,37 @@ class RunJournal:
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
         )
+        self._lines: list[str] = []
+        self.failure: OSError | None = None  # a write failed: nothing more may be published
 
     def append(self, event: Event) -> None:
-        """Write one event as a line; returns once the kernel has it."""
+        """Add one event as a line to the next write; raises if an earlier write failed."""
+        if self.failure is not None:
+            raise self.failure
         if self._fd is not None:
-            os.write(self._fd, event.wire.encode("utf-8") + b"\n")
+            self._lines.append(event.wire)
+
+    def flush(self) -> None:
+        """Write the buffered lines at once; returns once the kernel has them."""
+        if not self._lines or self._fd is None:
+            return
+        lines, self._lines = self._lines, []
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        try:
+            while data:  # a regular file takes it whole; a short write is finished off
+                data = data[os.write(self._fd, data) :]
+        except OSError as error:
+            self.failure = error
+            raise
 
     def close(self) -> None:
-        """Stop writing (the file stays until discard)."""
+        """Write what is buffered and stop writing (the file stays until discard)."""
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
     def discard(self) -> None:
         """Close and delete: the run's outcome is committed elsewhere."""

@@ -322,6 +322,7 @@ class RunRegistry:
         )
         if not run.outcome.done():
             run.outcome.set_result(done)
+        self._streams.flush()  # whatever the run emitted goes out before its outcome
         for event in finals:
             self._streams.bus.publish(event)
 

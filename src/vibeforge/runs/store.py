@@ -9,6 +9,7 @@ session's last `seq`) is committed in one transaction too.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vibeforge.db.batching import WriteBatches
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall, Run
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -103,12 +105,81 @@ class FinishedAfter:
     writes: Callable[[AsyncSession], Awaitable[None]] | None = None  # the work's own rows
 
 
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """A run waiting for its rows to be written."""
+
+    session: ChatSession
+    prompt: str
+    model_label: str
+    run_id: str | None = None  # chosen by the caller (a superseded run's reason names it)
+    assistant_message_id: str | None = None
+
+
+def _run_rows(
+    request: _Opening,
+    run_id: str,
+    user_id: str,
+    assistant_id: str,
+    trace_id: str,
+    position: int,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows a run starts with: the user's message and the streaming answer, and the run
+    (as values for bulk INSERTs: building ORM objects and flushing them costs several times
+    the CPU, and a burst writes hundreds of rows at once)."""
+    session_id = request.session.id
+    message = {"session_id": session_id, "run_id": run_id, "created_at": now}
+    messages = [
+        {
+            **message,
+            "id": user_id,
+            "position": position,
+            "role": "user",
+            "content": request.prompt,
+            "status": MessageStatus.SUCCESS,
+            "model": None,
+            "trace_id": None,
+        },
+        {
+            **message,
+            "id": assistant_id,
+            "position": position + 1,
+            "role": "assistant",
+            "content": "",
+            "status": MessageStatus.STREAMING,
+            "model": request.model_label,
+            "trace_id": trace_id,
+        },
+    ]
+    run = {
+        "id": run_id,
+        "session_id": session_id,
+        "user_message_id": user_id,
+        "assistant_message_id": assistant_id,
+        "status": RunStatus.RUNNING,
+        "model": request.model_label,
+        "stages": [],
+        "trace_id": trace_id,
+        "started_at": now,
+    }
+    return messages, run
+
+
 class RunStore:
     """Run rows: opened, finished, recovered and read, scoped to their owner."""
 
     def __init__(self, db: Database, sessions: SessionService) -> None:
         self._db = db
         self._sessions = sessions
+        # A burst of run starts (or ends) is a few transactions, not one each: each costs
+        # several round trips to the database thread, and each round trip waits behind
+        # everything else the event loop has to do.
+        self._opens: WriteBatches[_Opening, OpenedRun] = WriteBatches(
+            self._write_opens, abandoned=self._abandoned
+        )
+        self._finishes: WriteBatches[FinishedRun, None] = WriteBatches(self._write_finishes)
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def open(
         self,
@@ -120,90 +191,104 @@ class RunStore:
         assistant_message_id: str | None = None,
     ) -> OpenedRun:
         """Insert the user's message, the streaming answer and the run (with the given ids,
-        when the caller needed them first); read the history. One transaction: each costs a
-        pool checkout, a commit and a reset, every one a round trip to the database thread."""
-        run_id, user_id = run_id or new_id(), new_id()
-        assistant_id = assistant_message_id or new_id()
-        trace_id = uuid.uuid4().hex
+        when the caller needed them first); read the history. Opens made together are written
+        together, in one transaction; a caller cancelled while waiting leaves no running run
+        behind (its rows, if written, are closed as cancelled)."""
+        opening = _Opening(session, prompt, model_label, run_id, assistant_message_id)
+        return await self._opens.submit(opening)
+
+    async def _write_opens(self, batch: list[_Opening]) -> list[OpenedRun]:
+        """One transaction: the histories and positions of the batch's sessions read, every
+        run's rows inserted."""
         now = utcnow()
-        async with self._db.transaction() as db:
-            history = await self._sessions.history(session.id, db_session=db)
-            position = await self._sessions.next_position(db, session.id)
-            db.add_all(
-                [
-                    ChatMessage(
-                        id=user_id,
-                        session_id=session.id,
-                        run_id=run_id,
-                        position=position,
-                        role="user",
-                        content=prompt,
-                        status=MessageStatus.SUCCESS,
-                        created_at=now,
-                    ),
-                    ChatMessage(
-                        id=assistant_id,
-                        session_id=session.id,
-                        run_id=run_id,
-                        position=position + 1,
-                        role="assistant",
-                        status=MessageStatus.STREAMING,
-                        model=model_label,
-                        trace_id=trace_id,
-                        created_at=now,
-                    ),
-                    Run(
-                        id=run_id,
-                        session_id=session.id,
-                        user_message_id=user_id,
-                        assistant_message_id=assistant_id,
-                        status=RunStatus.RUNNING,
-                        model=model_label,
-                        stages=[],
-                        trace_id=trace_id,
-                        started_at=now,
-                    ),
-                ]
-            )
-        return OpenedRun(run_id, trace_id, user_id, assistant_id, history, now)
+        session_ids = [request.session.id for request in batch]
+        opened: list[OpenedRun] = []
+        async with self._db.transaction(writes=True) as db:
+            histories = await self._sessions.histories(db, session_ids)
+            positions = await self._sessions.next_positions(db, session_ids)
+            messages: list[dict[str, Any]] = []
+            runs: list[dict[str, Any]] = []
+            for request in batch:
+                session_id = request.session.id
+                run_id, user_id = request.run_id or new_id(), new_id()
+                assistant_id = request.assistant_message_id or new_id()
+                trace_id = uuid.uuid4().hex
+                position = positions[session_id]
+                positions[session_id] = position + 2
+                pair, run = _run_rows(
+                    request, run_id, user_id, assistant_id, trace_id, position, now
+                )
+                messages += pair
+                runs.append(run)
+                history = histories[session_id]
+                opened.append(OpenedRun(run_id, trace_id, user_id, assistant_id, history, now))
+            await db.execute(insert(ChatMessage), messages)
+            await db.execute(insert(Run), runs)
+        return opened
+
+    def _abandoned(self, opened: OpenedRun) -> None:
+        """The caller of `open` went away: a run it opened is closed, never left running."""
+        closing = asyncio.get_running_loop().create_task(
+            self.close(opened.run_id, MessageStatus.CANCELLED, "", "", 0, reason=reasons.BY_USER)
+        )
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def finish(self, run: FinishedRun) -> None:
-        """Commit a run's outcome. Plain UPDATEs rather than load-then-modify: the rows' old
-        values are not needed."""
-        async with self._db.transaction() as db:
+        """Commit a run's outcome (with the outcomes of runs ending at the same time)."""
+        await self._finishes.submit(run)
+
+    async def _write_finishes(self, batch: list[FinishedRun]) -> list[None]:
+        """One transaction: bulk UPDATEs by primary key (the rows' old values are not
+        needed), the LLM calls inserted, each session's last `seq` raised."""
+        now = utcnow()
+        async with self._db.transaction(writes=True) as db:
             await db.execute(
-                update(ChatMessage)
-                .where(ChatMessage.id == run.assistant_message_id)
-                .values(
-                    content=storable(run.content),
-                    thinking=storable(run.thinking),
-                    status=run.status,
-                    diff=run.diff,
-                    token_usage=run.token_usage,
-                    error=storable(run.error) if run.error else None,
-                    error_code=run.error_code,
-                    reason=run.reason,
-                )
+                update(ChatMessage),
+                [
+                    {
+                        "id": run.assistant_message_id,
+                        "content": storable(run.content),
+                        "thinking": storable(run.thinking),
+                        "status": run.status,
+                        "diff": run.diff,
+                        "token_usage": run.token_usage,
+                        "error": storable(run.error) if run.error else None,
+                        "error_code": run.error_code,
+                        "reason": run.reason,
+                    }
+                    for run in batch
+                ],
             )
             await db.execute(
-                update(Run)
-                .where(Run.id == run.run_id)
-                .values(
-                    status=RunStatus.of_message(run.status),
-                    stages=jsonable_stages(run.stages),
-                    error=run.error,
-                    error_code=run.error_code,
-                    reason=run.reason,
-                    finished_at=utcnow(),
-                )
+                update(Run),
+                [
+                    {
+                        "id": run.run_id,
+                        "status": RunStatus.of_message(run.status),
+                        "stages": jsonable_stages(run.stages),
+                        "error": run.error,
+                        "error_code": run.error_code,
+                        "reason": run.reason,
+                        "finished_at": now,
+                    }
+                    for run in batch
+                ],
             )
-            db.add_all(run.calls)
-            await raise_last_seq(db, run.session_id, run.last_seq)
+            db.add_all([call for run in batch for call in run.calls])
+            sessions = ChatSession.__table__
+            await db.execute(
+                sessions.update()
+                .where(sessions.c.id == bindparam("b_id"), sessions.c.last_seq < bindparam("b_seq"))
+                .values(last_seq=bindparam("b_seq")),
+                [{"b_id": run.session_id, "b_seq": run.last_seq} for run in batch],
+            )
+        return [None] * len(batch)
 
     async def finish_after(self, after: FinishedAfter) -> None:
         """Commit the end of a run's post-response work: the run's stages, the calls made,
         the session's last `seq`, and the work's own rows, in one transaction."""
-        async with self._db.transaction() as db:
+        async with self._db.transaction(writes=True) as db:
             await db.execute(
                 update(Run)
                 .where(Run.id == after.run_id)
@@ -285,7 +370,7 @@ class RunStore:
     ) -> None:
         """End a run that its process could not finish, keeping what its journal held."""
         interrupted = status == MessageStatus.INTERRUPTED
-        async with self._db.transaction() as db:
+        async with self._db.transaction(writes=True) as db:
             row = await db.get(Run, run_id)
             if row is None:
                 return

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from collections.abc import Collection
+
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vibeforge.db.batching import KeyedBatch
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, LLMCall
 from vibeforge.db.engine import Database
 from vibeforge.db.prompt_tables import SessionState
@@ -32,6 +35,7 @@ class SessionService:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._lookups: KeyedBatch[tuple[str, str], ChatSession] = KeyedBatch(self._fetch)
 
     async def open(
         self, owner: User, project_id: str, node_id: str | None
@@ -84,20 +88,24 @@ class SessionService:
             return list(rows)
 
     async def get(self, owner: User, session_id: str) -> ChatSession:
-        """One of the owner's sessions."""
-        async with self._db.transaction() as session:
-            found = await session.scalar(
-                select(ChatSession)
-                .join(Project, Project.id == ChatSession.project_id)
-                .where(
-                    ChatSession.id == session_id,
-                    ChatSession.owner_id == owner.id,
-                    Project.state == "ready",
-                )
-            )
+        """One of the owner's sessions (lookups made together share one query)."""
+        found = await self._lookups.get((session_id, owner.id))
         if found is None:
             raise NotFound(f"no session {session_id!r}")
         return found
+
+    async def _fetch(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], ChatSession]:
+        """Sessions by (id, owner id), in projects that are ready."""
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(ChatSession)
+                .join(Project, Project.id == ChatSession.project_id)
+                .where(
+                    tuple_(ChatSession.id, ChatSession.owner_id).in_(keys),
+                    Project.state == "ready",
+                )
+            )
+            return {(row.id, row.owner_id): row for row in rows}
 
     async def clear(self, owner: User, session_id: str) -> None:
         """Archive every message and forget the modules' state: the next message starts
@@ -181,9 +189,28 @@ class SessionService:
         async with self._db.transaction() as session:
             return list(await session.scalars(query))
 
-    async def next_position(self, db_session: object, session_id: str) -> int:
-        """The position after the session's last message (call inside the writing transaction)."""
-        current = await db_session.scalar(  # type: ignore[attr-defined]
-            select(func.max(ChatMessage.position)).where(ChatMessage.session_id == session_id)
+    async def histories(
+        self, db_session: AsyncSession, session_ids: Collection[str]
+    ) -> dict[str, list[ChatMessage]]:
+        """`history` of several sessions in one query, inside `db_session`'s transaction."""
+        found: dict[str, list[ChatMessage]] = {session_id: [] for session_id in session_ids}
+        rows = await db_session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.session_id.in_(found), ChatMessage.archived.is_(False))
+            .order_by(ChatMessage.session_id, ChatMessage.position)
         )
-        return int(current or 0) + 1
+        for message in rows:
+            found[message.session_id].append(message)
+        return found
+
+    async def next_positions(
+        self, db_session: AsyncSession, session_ids: Collection[str]
+    ) -> dict[str, int]:
+        """`next_position` of several sessions in one query (inside the writing transaction)."""
+        rows = await db_session.execute(
+            select(ChatMessage.session_id, func.max(ChatMessage.position))
+            .where(ChatMessage.session_id.in_(set(session_ids)))
+            .group_by(ChatMessage.session_id)
+        )
+        current: dict[str, int | None] = {session_id: top for session_id, top in rows}
+        return {session_id: int(current.get(session_id) or 0) + 1 for session_id in session_ids}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.agent_tables import Span
+from vibeforge.db.batching import WriteBatches
 from vibeforge.db.chat_tables import ChatSession, Run
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -28,17 +29,22 @@ class TraceStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Traces of runs ending together are stored together, in one transaction.
+        self._saves: WriteBatches[list[Span], None] = WriteBatches(self._write)
 
     async def save(self, tracer: Tracer) -> None:
         """Store every span of a trace, then hand them to the OTLP exporter if one is set."""
-        rows = tracer.rows()
-        async with self._db.transaction() as session:
-            session.add_all(rows)
+        await self._saves.submit(tracer.rows())
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") and tracer.spans:
             # The exporter makes a blocking HTTP call: off the loop, and the run does not wait.
             asyncio.get_running_loop().run_in_executor(
                 None, export_otlp, tracer.trace_id, list(tracer.spans)
             )
+
+    async def _write(self, batch: list[list[Span]]) -> list[None]:
+        async with self._db.transaction(writes=True) as session:
+            session.add_all([row for rows in batch for row in rows])
+        return [None] * len(batch)
 
     async def load(self, owner: User, trace_id: str) -> TraceOut:
         """A trace's spans in start order; another user's trace is NotFound."""

@@ -54,7 +54,8 @@ async def index(request: Request) -> dict[str, Any] | HTMLResponse:
 async def health(request: Request, services: ServicesDep) -> dict[str, Any]:
     """Whether the database and git answer; extra checks are contributed by other services."""
     database_ok = await services.db.ping()
-    cache = request.app.state.__dict__.setdefault("git_version", None)
+    # Starlette's State keeps attributes in its own dict, not __dict__: read it as one.
+    cache = getattr(request.app.state, "git_version", None)
     git = cache or await asyncio.to_thread(_git_version)
     request.app.state.git_version = git
     report: dict[str, Any] = {
