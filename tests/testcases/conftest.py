@@ -3,6 +3,7 @@ the session (the base environment is built once), and helpers to make projects a
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,9 +29,13 @@ def settings(settings, env_dir: Path):  # type: ignore[no-untyped-def]
     return settings.model_copy(update={"test_env_dir": env_dir, "test_concurrency": 4})
 
 
+_projects = itertools.count(1)
+
+
 async def make_project(client: httpx.AsyncClient, files: dict[str, str]) -> str:
     """A project holding `files` (main.py among them)."""
-    created = await client.post("/projects", json={"name": "tested"})
+    # Names are unique per user: a test may make several projects.
+    created = await client.post("/projects", json={"name": f"tested-{next(_projects)}"})
     assert created.status_code == 201, created.text
     project_id = created.json()["id"]
     for path, content in files.items():
