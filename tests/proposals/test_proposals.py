@@ -155,3 +155,27 @@ async def test_pending_proposals_are_listed_by_status_and_only_to_their_owner(
     bad = await client.get(url, params={"status": "maybe"})
     assert bad.status_code == 422 and bad.json()["error"] == "validation_error"
     assert (await other_client.get(url)).status_code == 404
+
+
+async def test_a_sessions_proposals_are_listed_by_session(
+    client: httpx.AsyncClient, other_client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    project, proposal_id = await pending(client, stub)
+    url = f"/sessions/{project.session_id}/proposals"
+    waiting = (await client.get(url, params={"status": "pending"})).json()
+    assert [p["id"] for p in waiting["items"]] == [proposal_id] and waiting["next"] is None
+    assert waiting["items"][0]["session_id"] == project.session_id
+    # Another session of the same project has none of them.
+    other = await client.post(f"/projects/{project.id}/sessions", json={"node_id": "elsewhere"})
+    assert other.status_code == 201, other.text
+    elsewhere = f"/sessions/{other.json()['session_id']}/proposals"
+    assert (await client.get(elsewhere)).json() == {"items": [], "next": None}
+    await client.post(f"/proposals/{proposal_id}/reject")
+    assert (await client.get(url, params={"status": "pending"})).json()["items"] == []
+    assert [p["status"] for p in (await client.get(url)).json()["items"]] == ["rejected"]
+    bad = await client.get(url, params={"status": "maybe"})
+    assert bad.status_code == 422 and bad.json()["error"] == "validation_error"
+    refused = await other_client.get(url)
+    assert refused.status_code == 404 and refused.json()["error"] == "not_found"
+    missing = await client.get("/sessions/no-such-session/proposals")
+    assert missing.status_code == 404

@@ -160,6 +160,34 @@ class ProposalService:
         query = select(Proposal).where(
             Proposal.project_id == project_id, Proposal.owner_id == owner.id
         )
+        return await self._page(query, status, limit, cursor)
+
+    async def list_for_session(
+        self,
+        owner: User,
+        session_id: str,
+        status: ProposalStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Proposal]:
+        """The proposals a session's runs made, newest first; only those of `status` if given.
+        Another user's session is not found, as every resource of theirs."""
+        async with self._db.transaction() as db:
+            found = await db.scalar(
+                select(ChatSession.id).where(
+                    ChatSession.id == session_id, ChatSession.owner_id == owner.id
+                )
+            )
+        if found is None:
+            raise NotFound(f"no session {session_id!r}")
+        query = select(Proposal).where(
+            Proposal.session_id == session_id, Proposal.owner_id == owner.id
+        )
+        return await self._page(query, status, limit, cursor)
+
+    async def _page(
+        self, query: Any, status: ProposalStatus | None, limit: int, cursor: str | None
+    ) -> Page[Proposal]:
         if status is not None:
             query = query.where(Proposal.status == status)
         async with self._db.transaction() as db:

@@ -40,6 +40,21 @@ async def list_proposals(
     return PageOut(items=[ProposalOut.of(row) for row in page.items], next=page.next)
 
 
+@router.get("/sessions/{session_id}/proposals")
+async def list_session_proposals(
+    session_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    status: ProposalStatus | None = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+) -> PageOut[ProposalOut]:
+    """The proposals of one session's runs, newest first (`?status=pending`: those awaiting a
+    decision), so a client can show a conversation's edits beside it."""
+    page = await services.proposals.list_for_session(user, session_id, status, limit, cursor)
+    return PageOut(items=[ProposalOut.of(row) for row in page.items], next=page.next)
+
+
 @router.get("/proposals/{proposal_id}")
 async def get_proposal(proposal_id: str, user: CurrentUser, services: ServicesDep) -> ProposalOut:
     """One proposal with its files and diff."""
