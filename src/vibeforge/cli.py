@@ -100,7 +100,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Token chunks are tiny: compressing each frame costs more CPU than it saves bytes.
         ws_per_message_deflate=False,
     )
-    server = uvicorn.Server(config)
+    services = app.state.services
+
+    class StopRunsFirst(uvicorn.Server):
+        """Interrupts the runs while their clients are still connected (uvicorn closes the
+        sockets before the application's shutdown), so live clients see `interrupted`."""
+
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            await services.stop_runs()
+            await super().shutdown(sockets)
+
+    server = StopRunsFirst(config)
     server.run(sockets=[sock])
     return 0 if server.started else 1
 

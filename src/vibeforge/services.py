@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
@@ -37,6 +38,8 @@ from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
 
 log = logging.getLogger("vibeforge")
+# How long a stopping server lets its sockets write the `interrupted` events it just sent.
+STOP_DRAIN_S = 0.2
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Services:
     prompting: PromptingService
     attachments: AttachmentService
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
+    _runs_stopped: bool = field(default=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -141,10 +145,19 @@ class Services:
             attachments=attachments,
         )
 
+    async def stop_runs(self) -> None:
+        """Interrupt every run, keeping its partial answer, and give the sockets a moment to
+        send their clients the `interrupted` events (a slow client is not waited for)."""
+        if self._runs_stopped:
+            return
+        self._runs_stopped = True
+        log.warning("shutting down, %d runs interrupted", self.runs.active_count())
+        if await self.runs.shutdown():
+            await asyncio.sleep(STOP_DRAIN_S)
+
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""
-        log.warning("shutting down, %d runs interrupted", self.runs.active_count())
-        await self.runs.shutdown()
+        await self.stop_runs()
         await self.tests.runner.close()
         await self.attachments.close()
         await self.db.dispose()

@@ -84,6 +84,9 @@ async def test_graceful_stop_keeps_the_partial_answer(
         stopped_log = server.log()
     await stub.wait_for(lambda: stub.requests[0].client_disconnected_at is not None, within=2)
     assert "shutting down, 1 runs interrupted" in stopped_log
+    # The client was still connected when the run stopped: it was told, live.
+    told = [e for e in ws.events if e["type"] == "interrupted"]
+    assert [e["data"]["reason"] for e in told] == [reasons.SERVER_STOPPED]
 
     with vibeforge_server(data_dir, database_url, env=ENV) as restarted:
         async with httpx.AsyncClient(base_url=restarted.url, headers=HEADERS) as http:
