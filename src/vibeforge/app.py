@@ -21,6 +21,7 @@ from vibeforge.api.routes import (
     files,
     meta,
     models,
+    openai_compat,
     projects,
     proposals,
     runs,
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
             # Let the probe finish (it is bounded): cancelling it would orphan its subprocess.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sandbox_probe, timeout=30)
+            await app.state.openai.drain()
             await services.close()
 
     app = FastAPI(
@@ -188,6 +190,9 @@ def create_app(settings: Settings) -> FastAPI:
     for module in routes:
         app.include_router(module.router)
     app.include_router(tests.router)
+    openai = openai_compat.openai_app(services)
+    app.state.openai = openai.state.endpoint
+    app.mount("/v1", openai)
     mount_web_client(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
