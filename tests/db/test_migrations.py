@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from vibeforge.db import agent_tables, chat_tables, test_tables  # noqa: F401  (every table)
+from vibeforge.db import agent_tables, chat_tables, test_tables, usage_tables  # noqa: F401
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import Base
 

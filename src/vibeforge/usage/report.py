@@ -14,6 +14,13 @@ from vibeforge.db.tables import User
 from vibeforge.errors import InvalidInput
 
 GROUPS = ("model", "role", "day")
+TOKEN_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 MAX_RUNS_LISTED = 100
 
 
@@ -22,9 +29,11 @@ def _empty() -> dict[str, Any]:
         "calls": 0,
         "failed_calls": 0,  # attempts that did not succeed (retried ones included)
         "estimated_calls": 0,  # calls whose tokens vibeforge estimated (none reported)
+        "unpriced_calls": 0,  # calls that used tokens but have no cost: never counted as $0
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "cached_tokens": 0,
+        "cache_write_tokens": 0,
         "reasoning_tokens": 0,
         "total_tokens": 0,
         "cost_usd": None,
@@ -36,7 +45,8 @@ def _add(total: dict[str, Any], row: Any) -> None:
     total["calls"] += row.calls
     total["failed_calls"] += int(row.failed_calls or 0)
     total["estimated_calls"] += int(row.estimated_calls or 0)
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
+    total["unpriced_calls"] += int(row.unpriced_calls or 0)
+    for name in TOKEN_COLUMNS:
         total[name] += int(getattr(row, name) or 0)
     total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
     if row.cost_usd is not None:
@@ -70,6 +80,9 @@ async def usage_report(
         stat_filters.append(RunStats.created_at < end)
     # Days are cut in Python: SQLite and PostgreSQL disagree on date functions and time zones.
     key = LLMCall.created_at if group_by == "day" else getattr(LLMCall, group_by)
+    unpriced = LLMCall.cost_usd.is_(None) & (
+        (LLMCall.prompt_tokens + LLMCall.completion_tokens) > 0
+    )
     query = (
         select(
             key.label("key"),
@@ -78,10 +91,8 @@ async def usage_report(
             func.sum(case((LLMCall.usage_source == "estimated", 1), else_=0)).label(
                 "estimated_calls"
             ),
-            func.sum(LLMCall.prompt_tokens).label("prompt_tokens"),
-            func.sum(LLMCall.completion_tokens).label("completion_tokens"),
-            func.sum(LLMCall.cached_tokens).label("cached_tokens"),
-            func.sum(LLMCall.reasoning_tokens).label("reasoning_tokens"),
+            func.sum(case((unpriced, 1), else_=0)).label("unpriced_calls"),
+            *(func.sum(getattr(LLMCall, name)).label(name) for name in TOKEN_COLUMNS),
             func.sum(LLMCall.cost_usd).label("cost_usd"),
             func.sum(LLMCall.latency_ms).label("latency_ms"),
         )

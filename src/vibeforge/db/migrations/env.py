@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from vibeforge.db import agent_tables, chat_tables, test_tables  # noqa: F401  (every table)
+from vibeforge.db import agent_tables, chat_tables, test_tables, usage_tables  # noqa: F401
 from vibeforge.db.tables import Base
 
 connection = context.config.attributes.get("connection")
