@@ -18,6 +18,7 @@ from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.openapi import install_openapi
 from vibeforge.api.routes import (
+    budgets,
     files,
     meta,
     models,
@@ -185,6 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
         runs,
         proposals,
         usage,
+        budgets,
         traces,
     )
     for module in routes:

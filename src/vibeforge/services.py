@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
+from vibeforge.budgets import BudgetLedger, BudgetService
+from vibeforge.budgets.ledger import Warning as BudgetWarningInfo
+from vibeforge.budgets.webhooks import WebhookSender
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.datadir import DataDirLock
@@ -20,6 +23,7 @@ from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
 from vibeforge.runs.bus import InProcessBus
 from vibeforge.runs.context import Agent, RunContext
+from vibeforge.runs.protocol import BudgetWarning
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.store import RunStore
 from vibeforge.runs.streams import Streams
@@ -50,6 +54,8 @@ class Services:
     proposals: ProposalService
     traces: TraceStore
     tests: TestService
+    budgets: BudgetService
+    webhooks: WebhookSender
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
 
     @classmethod
@@ -61,6 +67,20 @@ class Services:
         bus = InProcessBus()
         streams = Streams(bus)
         models = ModelConfigService(db, box)
+        ledger = BudgetLedger(db)
+        models.budgets = ledger
+        webhooks = WebhookSender()
+
+        def warn(warning: BudgetWarningInfo) -> None:
+            data = warning.as_dict()
+            if warning.project_id is not None:
+                streams.emit_project(warning.project_id, BudgetWarning(**data))
+            if warning.webhook_url:
+                secret = warning.webhook_secret_encrypted
+                key = box.decrypt(secret) if secret else None
+                webhooks.send_soon(warning.webhook_url, key, BudgetWarning.type, data)
+
+        ledger.on_warning = warn
         sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
@@ -116,6 +136,8 @@ class Services:
             proposals=proposals,
             traces=traces,
             tests=tests,
+            budgets=BudgetService(db, ledger, box),
+            webhooks=webhooks,
         )
 
     async def close(self) -> None:
@@ -123,6 +145,8 @@ class Services:
         log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         await self.runs.shutdown()
         await self.tests.runner.close()
+        await self.budgets.ledger.drain()
+        await self.webhooks.close()
         await self.db.dispose()
         if self.data_lock is not None:
             self.data_lock.release()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from vibeforge.budgets.ledger import BudgetLedger, CallScope
+from vibeforge.budgets.metered import BudgetedModel
 from vibeforge.crypto import SecretBox
 from vibeforge.db.chat_tables import ModelConfig
 from vibeforge.db.engine import Database
@@ -74,6 +76,7 @@ class ModelConfigService:
         self._db = db
         self._box = box
         self.prices = PriceBook(db)
+        self.budgets: BudgetLedger | None = None  # set by Services: calls are then budgeted
         self.default_spec = ModelSpec("offline", "offline", note="not detected yet")
         self._default_chat = build_chat_model(self.default_spec)
         offline = ModelSpec("offline", OFFLINE_NAME, note="the built-in offline model")
@@ -289,7 +292,22 @@ class ModelConfigService:
             model = self._models[key] = build_chat_model(spec)
         return model
 
-    async def resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
+    async def resolve(
+        self, owner: User, *refs: str | None, project_id: str | None = None
+    ) -> ResolvedModel:
+        """The model a call of the owner (in `project_id`, if any) uses, under the budgets
+        of the owner, the project and the model config (see `_resolve`)."""
+        resolved = await self._resolve(owner, *refs)
+        if self.budgets is None:
+            return resolved
+        scope = CallScope(owner.id, project_id, resolved.config_id)
+        # The built-in offline model costs nothing; any other model without prices is
+        # unpriced, and a dollar budget refuses it rather than count it as free.
+        prices = Prices() if resolved.spec.provider == "offline" else resolved.spec.prices
+        metered = BudgetedModel(resolved.chat, self.budgets, scope, prices)
+        return replace(resolved, chat=metered)
+
+    async def _resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
         """The first of `refs` that is set (a config id or name; `offline` is the built-in
         model unless a config has that name), else the owner's default config, else a shared
         config that its administrator made their default, else the server's default model."""

@@ -119,7 +119,9 @@ class RunRegistry:
         `owner`, saving a lookup."""
         if session is None or session.id != command.session_id or session.owner_id != owner.id:
             session = await self._sessions.get(owner, command.session_id)
-        model = await self._models.resolve(owner, command.model, session.model_config_id)
+        model = await self._models.resolve(
+            owner, command.model, session.model_config_id, project_id=session.project_id
+        )
         checked = validate_params(model.chat.capabilities, command.params)
         merged = merge_params(model.spec.default_params, checked)
         async with self._lock(session.id):

@@ -175,7 +175,7 @@ class RunStore:
                 update(Run)
                 .where(Run.id == run.run_id)
                 .values(
-                    status=RunStatus.of_message(run.status),
+                    status=RunStatus.of_message(run.status, run.error_code),
                     stages=jsonable_stages(run.stages),
                     error=run.error,
                     error_code=run.error_code,
