@@ -40,10 +40,11 @@ class BudgetExceeded(ProviderError):
     code = "budget_exceeded"
     status = 429
 
-    def __init__(self, detail: str, budget_id: str | None = None) -> None:
+    def __init__(self, detail: str, budget_id: str | None = None, unsent: bool = False) -> None:
         ProviderError.__init__(self, "budget", detail)
         self.detail = detail
         self.budget_id = budget_id
+        self.unsent = unsent  # refused before the provider heard of the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ class BudgetLedger:
                     f"the {budget.scope} budget {budget.name or budget.id!r} counts dollars and"
                     " this model has no prices: give its config prices to use it",
                     budget.id,
+                    unsent=True,
                 )
             held.append(Held(budget, amount, period_start(budget.period, now)))
         async with self._db.transaction() as session:
@@ -202,7 +204,9 @@ class BudgetLedger:
                     .values(reserved=Budget.reserved + part.amount)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise BudgetExceeded(describe(part.budget, part.amount), part.budget.id)
+                    raise BudgetExceeded(
+                        describe(part.budget, part.amount), part.budget.id, unsent=True
+                    )
         return Reservation(tuple(held))
 
     async def settle(

@@ -42,23 +42,19 @@ class _Meter:
         self.usage: Usage | None = None
 
     def take(self, event: StreamEvent) -> None:
-        """Count one event; BudgetExceeded when the call would pass its reservation."""
+        """Count one event; BudgetExceeded (the event not counted: it is not passed on) when
+        it would take the call past its reservation."""
         if isinstance(event, UsageReport):
             self.usage = event.usage
             return
-        if isinstance(event, TextDelta):
-            self.output.append(event.text)
-            text = event.text
-        elif isinstance(event, ThinkingDelta):
-            self.thinking.append(event.text)
+        if isinstance(event, (TextDelta, ThinkingDelta)):
             text = event.text
         elif isinstance(event, ToolCallDelta):
             text = event.arguments or ""
-            self.output.append(text)
         else:
             return
-        self.output_tokens += estimate_tokens(text)
-        tokens = self.prompt + self.output_tokens
+        output_tokens = self.output_tokens + estimate_tokens(text)
+        tokens = self.prompt + output_tokens
         if self.tokens_allowed is not None and tokens > self.tokens_allowed:
             raise BudgetExceeded(
                 f"stopped at {tokens} tokens: the call reserved {self.tokens_allowed}"
@@ -66,13 +62,15 @@ class _Meter:
         if self.nano_allowed is not None and self.prices is not None:
             dollars = (
                 self.prompt * self.prices.most_per_input
-                + self.output_tokens * self.prices.most_per_output
+                + output_tokens * self.prices.most_per_output
             ) / PER_MILLION
             if to_nano(dollars) > self.nano_allowed:
                 raise BudgetExceeded(
                     f"stopped at ${dollars:.6f}: the call reserved"
                     f" ${self.nano_allowed / 1e9:.6f} of its budget"
                 )
+        self.output_tokens = output_tokens
+        (self.thinking if isinstance(event, ThinkingDelta) else self.output).append(text)
 
     def used(self) -> Amount:
         """What the call used: the provider's usage, else what was counted."""

@@ -120,7 +120,8 @@ class CallRecorder:
                     record.feed(event)
                     yield event
         except Exception as failure:
-            self._store(record, request, CallStatus.ERROR, failure)
+            if not getattr(failure, "unsent", False):
+                self._store(record, request, CallStatus.ERROR, failure)
             raise
         except BaseException:
             # Cancelled, or the consumer stopped reading (GeneratorExit): the provider may

@@ -166,7 +166,8 @@ class RunContext:
                     elif isinstance(event, ThinkingDelta):
                         self.chunk(thinking=event.text)
         except Exception as failure:
-            self._store_call(record, request, CallStatus.ERROR, failure)
+            if not getattr(failure, "unsent", False):
+                self._store_call(record, request, CallStatus.ERROR, failure)
             raise
         except BaseException:
             # Cancelled while waiting to retry: that attempt never reached the provider.
