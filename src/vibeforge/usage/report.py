@@ -11,9 +11,10 @@ from vibeforge.db.agent_tables import RunStats
 from vibeforge.db.chat_tables import LLMCall
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
-from vibeforge.errors import InvalidInput
+from vibeforge.errors import Forbidden, InvalidInput
 
-GROUPS = ("model", "role", "day")
+GROUPS = ("model", "role", "day", "project", "user")
+NO_PROJECT = "(none)"  # the key of calls made outside any project (/v1, judges)
 TOKEN_COLUMNS = (
     "prompt_tokens",
     "completion_tokens",
@@ -62,13 +63,17 @@ async def usage_report(
     end: datetime | None,
     group_by: str,
 ) -> dict[str, Any]:
-    """The owner's usage in [start, end), in total and per group, and the run counters."""
+    """The owner's usage in [start, end), in total and per group, and the run counters;
+    grouped by user (administrators only), every user's."""
     if group_by not in GROUPS:
         raise InvalidInput(f"group_by must be one of {', '.join(GROUPS)}")
     if start and end and start >= end:
         raise InvalidInput("from must be before to")
-    filters = [LLMCall.owner_id == owner.id]
-    stat_filters = [RunStats.owner_id == owner.id]
+    everyone = group_by == "user"
+    if everyone and not owner.is_admin:
+        raise Forbidden("only an administrator may see usage by user")
+    filters = [] if everyone else [LLMCall.owner_id == owner.id]
+    stat_filters = [] if everyone else [RunStats.owner_id == owner.id]
     if project_id:
         filters.append(LLMCall.project_id == project_id)
         stat_filters.append(RunStats.project_id == project_id)
@@ -79,7 +84,12 @@ async def usage_report(
         filters.append(LLMCall.created_at < end)
         stat_filters.append(RunStats.created_at < end)
     # Days are cut in Python: SQLite and PostgreSQL disagree on date functions and time zones.
-    key = LLMCall.created_at if group_by == "day" else getattr(LLMCall, group_by)
+    keys: dict[str, Any] = {
+        "day": LLMCall.created_at,
+        "user": User.email,
+        "project": LLMCall.project_id,
+    }
+    key = keys.get(group_by, getattr(LLMCall, group_by, None))
     unpriced = LLMCall.cost_usd.is_(None) & (
         (LLMCall.prompt_tokens + LLMCall.completion_tokens) > 0
     )
@@ -99,6 +109,8 @@ async def usage_report(
         .where(*filters)
         .group_by(key)
     )
+    if everyone:
+        query = query.select_from(LLMCall).join(User, User.id == LLMCall.owner_id)
     async with db.transaction() as session:
         rows = list(await session.execute(query))
         counters = (
@@ -122,7 +134,10 @@ async def usage_report(
     total = _empty()
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
-        name = row.key.date().isoformat() if group_by == "day" else str(row.key)
+        if group_by == "day":
+            name = row.key.date().isoformat()
+        else:
+            name = NO_PROJECT if row.key is None else str(row.key)
         _add(groups.setdefault(name, _empty()), row)
         _add(total, row)
     return {
