@@ -17,17 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 
 from vibeforge.budgets.amounts import NANO, Amount
 from vibeforge.budgets.periods import period_start
 from vibeforge.db.engine import Database
-from vibeforge.db.types import utcnow
+from vibeforge.db.types import UTCDateTime, utcnow
 from vibeforge.db.usage_tables import Budget
 from vibeforge.llm.errors import ProviderError
 
 log = logging.getLogger("vibeforge.budgets")
-QUIET = {"synchronize_session": False}  # counters are never read back through the session
 # How long the list of budgets that apply to a caller is reused; a change made through this
 # process is seen at once, one made by another process within this many seconds.
 CACHE_TTL_S = 2.0
@@ -131,6 +130,32 @@ def describe(budget: BudgetRef, unit_amount: int) -> str:
     return f"the {budget.period} {budget.scope} budget {label!r} ({cap}) has no room for {amount}"
 
 
+_WARNING_COLUMNS = (
+    "id",
+    "owner_id",
+    "name",
+    "scope",
+    "subject_id",
+    "unit",
+    "spent",
+    "cap",
+    "thresholds",
+    "warned",
+    "webhook_url",
+    "webhook_secret_encrypted",
+)
+
+
+def _by_id(values: dict[str, Any]) -> Any:
+    """A SQL expression worth `values[id]` for each budget row."""
+    return case(values, value=Budget.__table__.c.id)
+
+
+def _at(moment: datetime) -> Any:
+    """A timestamp bound as the column's own type (UTC, as the rows store it)."""
+    return literal(moment, UTCDateTime())
+
+
 class BudgetLedger:
     """Reservations and settlements against the budgets table."""
 
@@ -160,11 +185,11 @@ class BudgetLedger:
             subjects.append(
                 and_(Budget.scope == "model_config", Budget.subject_id == scope.config_id)
             )
-        async with self._db.transaction() as session:
-            rows = await session.execute(
+        async with self._db.engine.connect() as connection:
+            rows = await connection.execute(
                 select(Budget.id, Budget.name, Budget.scope, Budget.unit, Budget.period, Budget.cap)
                 .where(or_(*subjects))
-                .order_by(Budget.id)  # one lock order for every transaction: no deadlocks
+                .order_by(Budget.id)
             )
             refs = [BudgetRef(*row) for row in rows]
         if generation == self._generation:
@@ -172,8 +197,8 @@ class BudgetLedger:
         return refs
 
     async def reserve(self, budgets: list[BudgetRef], worst: Amount) -> Reservation:
-        """Hold `worst` in every budget, or none of them (BudgetExceeded naming the first
-        that has no room, or that counts dollars for a model without prices)."""
+        """Hold `worst` in every budget, or none of them (BudgetExceeded naming a budget that
+        has no room, or that counts dollars for a model without prices)."""
         now = utcnow()
         held: list[Held] = []
         for budget in budgets:
@@ -186,28 +211,51 @@ class BudgetLedger:
                     unsent=True,
                 )
             held.append(Held(budget, amount, period_start(budget.period, now)))
-        async with self._db.transaction() as session:
-            for part in held:
-                table_id = Budget.id == part.budget.id
-                # A new period starts from nothing (in-flight calls of the old one settle
-                # into the new one's spending, see settle).
-                await session.execute(
-                    update(Budget)
-                    .execution_options(**QUIET)
-                    .where(table_id, Budget.period_start < part.period_start)
-                    .values(period_start=part.period_start, spent=0, reserved=0, warned=0)
+        if not held:
+            return Reservation(())
+        table = Budget.__table__
+        amounts = _by_id({part.budget.id: part.amount for part in held})
+        starts = _by_id({part.budget.id: _at(part.period_start) for part in held})
+        # A budget whose period turned starts from nothing (calls still under way from the
+        # old period settle into the new one's spending).
+        stale = table.c.period_start < starts
+        reserve = (
+            update(table)
+            .where(
+                table.c.id.in_([part.budget.id for part in held]),
+                case((stale, 0), else_=table.c.spent + table.c.reserved) + amounts <= table.c.cap,
+            )
+            .values(
+                period_start=case((stale, starts), else_=table.c.period_start),
+                spent=case((stale, 0), else_=table.c.spent),
+                reserved=case((stale, 0), else_=table.c.reserved) + amounts,
+                warned=case((stale, 0), else_=table.c.warned),
+            )
+        )
+        # One conditional UPDATE for all of the call's budgets: every row fits, or the
+        # transaction rolls back and nothing is held.
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(reserve)
+            if result.rowcount == len(held):
+                return Reservation(tuple(held))
+            await connection.rollback()
+        full = await self._full(held)
+        raise BudgetExceeded(describe(full.budget, full.amount), full.budget.id, unsent=True)
+
+    async def _full(self, held: list[Held]) -> Held:
+        """The budget a refused reservation did not fit (as far as it can be told now)."""
+        table = Budget.__table__
+        async with self._db.engine.connect() as connection:
+            rows = await connection.execute(
+                select(table.c.id, table.c.spent, table.c.reserved, table.c.cap).where(
+                    table.c.id.in_([part.budget.id for part in held])
                 )
-                result = await session.execute(
-                    update(Budget)
-                    .execution_options(**QUIET)
-                    .where(table_id, Budget.spent + Budget.reserved + part.amount <= Budget.cap)
-                    .values(reserved=Budget.reserved + part.amount)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise BudgetExceeded(
-                        describe(part.budget, part.amount), part.budget.id, unsent=True
-                    )
-        return Reservation(tuple(held))
+            )
+            room = {row.id: row.cap - row.spent - row.reserved for row in rows}
+        for part in held:
+            if room.get(part.budget.id, 0) < part.amount:
+                return part
+        return held[0]
 
     async def settle(
         self, reservation: Reservation, used: Amount, project_id: str | None = None
@@ -216,38 +264,42 @@ class BudgetLedger:
         each soft threshold newly crossed."""
         if not reservation.held:
             return
-        warnings: list[Warning] = []
-        async with self._db.transaction() as session:
-            for part in reservation.held:
-                spent = used.tokens if part.budget.unit == "tokens" else used.nanodollars or 0
-                result = await session.execute(
-                    update(Budget)
-                    .execution_options(**QUIET)
-                    .where(Budget.id == part.budget.id, Budget.period_start == part.period_start)
-                    .values(reserved=Budget.reserved - part.amount, spent=Budget.spent + spent)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    # The period turned (its reservations were dropped): count the spending
-                    # in the new one.
-                    await session.execute(
-                        update(Budget)
-                        .execution_options(**QUIET)
-                        .where(Budget.id == part.budget.id)
-                        .values(spent=Budget.spent + spent)
-                    )
-            warnings = await self._crossed(session, reservation, project_id)
+        table = Budget.__table__
+        held = reservation.held
+        amounts = _by_id({part.budget.id: part.amount for part in held})
+        starts = _by_id({part.budget.id: _at(part.period_start) for part in held})
+        spent = _by_id(
+            {
+                part.budget.id: used.tokens
+                if part.budget.unit == "tokens"
+                else used.nanodollars or 0
+                for part in held
+            }
+        )
+        settle = (
+            update(table)
+            .where(table.c.id.in_([part.budget.id for part in held]))
+            .values(
+                # A period that turned meanwhile dropped this reservation already.
+                reserved=case(
+                    (table.c.period_start == starts, table.c.reserved - amounts),
+                    else_=table.c.reserved,
+                ),
+                spent=table.c.spent + spent,
+            )
+            .returning(*(table.c[name] for name in _WARNING_COLUMNS))
+        )
+        async with self._db.engine.begin() as connection:
+            rows = list(await connection.execute(settle))
+            warnings = await self._crossed(connection, rows, project_id)
         if self.on_warning is not None:
             for warning in warnings:
                 self.on_warning(warning)
 
     async def _crossed(
-        self, session: Any, reservation: Reservation, project_id: str | None
+        self, connection: Any, rows: list[Any], project_id: str | None
     ) -> list[Warning]:
-        rows = list(
-            await session.scalars(
-                select(Budget).where(Budget.id.in_([part.budget.id for part in reservation.held]))
-            )
-        )
+        table = Budget.__table__
         warnings = []
         for row in rows:
             levels = sorted(row.thresholds or [])
@@ -255,10 +307,9 @@ class BudgetLedger:
             if reached <= row.warned:
                 continue
             # Conditional, so concurrent settlements fire each threshold once.
-            claimed = await session.execute(
-                update(Budget)
-                .execution_options(**QUIET)
-                .where(Budget.id == row.id, Budget.warned == row.warned)
+            claimed = await connection.execute(
+                update(table)
+                .where(table.c.id == row.id, table.c.warned < reached)
                 .values(warned=reached)
             )
             if claimed.rowcount != 1:
