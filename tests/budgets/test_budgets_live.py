@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.servers import RunningServer
-from tests.stubs import TOKEN, create_stub_model
+from tests.stubs import TOKEN, create_stub_model, until
 from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 
@@ -145,3 +145,28 @@ async def test_a_run_cut_by_its_project_budget_ends_budget_exceeded_with_its_par
     warning = await ws.until("budget_warning")
     assert warning["data"]["scope"] == "project" and warning["data"]["threshold"] == 0.0001
     await ws.close()
+
+
+async def test_a_cancelled_run_is_billed_for_what_it_received(
+    server: RunningServer, http: httpx.AsyncClient, stub: StubLLMServer, stub_config: dict[str, Any]
+) -> None:
+    made = await budget(
+        http, scope="user", subject_id=await admin_id(http), period="week", unit="tokens", cap=10**6
+    )
+    project = (await http.post("/projects", json={"name": "cancelled"})).json()
+    session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    stub.script(Script(chunks=tuple(f"w{n} " for n in range(400)), chunk_delay=0.02))
+    started = await http.post(
+        f"/sessions/{session['session_id']}/messages",
+        params={"wait": "false"},
+        json={"prompt": "go", "mode": "chat"},
+    )
+    await until(lambda: bool(stub.requests) and stub.requests[0].chunks_sent >= 10)
+    assert (await http.post(f"/runs/{started.json()['run_id']}/cancel")).status_code == 200
+    await stub.wait_for(lambda: stub.requests[0].client_disconnected_at is not None, within=3)
+    await until_settled(http, made["id"])
+    after = (await http.get(f"/budgets/{made['id']}")).json()
+    usage = (await http.get("/usage")).json()["total"]
+    assert after["reserved"] == 0
+    assert 0 < usage["completion_tokens"] < 400
+    assert after["spent"] == usage["total_tokens"]  # billed exactly what was recorded
