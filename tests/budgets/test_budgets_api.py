@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import serve_in_process
-from tests.stubs import create_stub_model
+from tests.stubs import app_openai_client, create_stub_model
 from vibeforge.budgets.webhooks import SIGNATURE_HEADER, WebhookSender
 from vibeforge.db.chat_tables import LLMCall
 from vibeforge.llm.stub import Script, StubLLMServer
@@ -32,13 +32,7 @@ PRICES = {"input_per_million": 1.0, "output_per_million": 2.0}
 
 
 def sdk(app: FastAPI, token: str = ADMIN_TOKEN) -> openai.AsyncOpenAI:
-    transport = httpx.ASGITransport(app=app)
-    return openai.AsyncOpenAI(
-        base_url="http://vibeforge.test/v1",
-        api_key=token,
-        max_retries=0,
-        http_client=httpx.AsyncClient(transport=transport, timeout=30),
-    )
+    return app_openai_client(app, token)  # type: ignore[no-any-return]
 
 
 async def me(client: httpx.AsyncClient) -> str:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.stubs import create_stub_model
+from tests.stubs import app_openai_client, create_stub_model
 from vibeforge.db.chat_tables import LLMCall
 from vibeforge.llm import Usage
 from vibeforge.llm.stub import Script, StubLLMServer
@@ -88,13 +88,7 @@ def sdk(app: FastAPI) -> openai.AsyncOpenAI:
     """The openai SDK talking to the in-process app as its admin."""
     from tests.conftest import ADMIN_TOKEN
 
-    transport = httpx.ASGITransport(app=app)
-    return openai.AsyncOpenAI(
-        base_url="http://vibeforge.test/v1",
-        api_key=ADMIN_TOKEN,
-        max_retries=0,
-        http_client=httpx.AsyncClient(transport=transport),
-    )
+    return app_openai_client(app, ADMIN_TOKEN)  # type: ignore[no-any-return]
 
 
 async def calls_of(app: FastAPI) -> list[LLMCall]:

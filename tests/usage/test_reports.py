@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import RunningServer
-from tests.stubs import TOKEN, create_stub_model
+from tests.stubs import TOKEN, app_openai_client, create_stub_model
 from vibeforge.db.chat_tables import LLMCall
 from vibeforge.llm.stub import Script, StubLLMServer
 from vibeforge.usage.export import export_duckdb
@@ -28,14 +28,7 @@ from vibeforge.usage.export import export_duckdb
 PRICES = {"input_per_million": 1.0, "output_per_million": 2.0, "cached_input_per_million": 0.5}
 
 
-def sdk(app: FastAPI, token: str) -> openai.AsyncOpenAI:
-    transport = httpx.ASGITransport(app=app)
-    return openai.AsyncOpenAI(
-        base_url="http://vibeforge.test/v1",
-        api_key=token,
-        max_retries=0,
-        http_client=httpx.AsyncClient(transport=transport),
-    )
+sdk = app_openai_client
 
 
 @pytest.fixture
