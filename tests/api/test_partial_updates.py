@@ -17,9 +17,11 @@ from sqlalchemy import select
 from vibeforge.api.chat_schemas import ModelConfigUpdate
 from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
 from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
+from vibeforge.budgets.views import BudgetUpdate
 from vibeforge.db.chat_tables import ChatSession, ModelConfig
 from vibeforge.db.tables import Project
 from vibeforge.db.test_tables import ProjectTestSettings, TestCase
+from vibeforge.db.usage_tables import Budget
 from vibeforge.strict import admits_null
 from vibeforge.testcases.views import TestSettingsUpdate, TestUpdate
 
@@ -120,6 +122,20 @@ async def make_test_settings(client: httpx.AsyncClient, _: FastAPI) -> Target:
     return Target(url, lambda: _json(client, url))
 
 
+async def make_budget(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    me = (await client.get("/me")).json()["id"]
+    body = {"scope": "user", "subject_id": me, "period": "day", "unit": "usd", "cap": 5}
+    created = await client.post("/budgets", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/budgets/{created.json()['id']}"
+
+    async def read() -> dict[str, Any]:
+        shown = await _json(client, url)
+        return {**shown, "webhook_secret": "stored" if shown["has_webhook_secret"] else None}
+
+    return Target(url, read)
+
+
 def _fresh_content() -> dict[str, Any]:
     return {"content": f"x = {next(_counter)}\n"}  # new content: every write makes a version
 
@@ -153,6 +169,10 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("PATCH", "/projects/{project_id}/test-settings"): Case(
         make_test_settings, seed={"judge_model": "judge", "apply_tags": ["smoke"]}
+    ),
+    ("PATCH", "/budgets/{budget_id}"): Case(
+        make_budget,
+        seed={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "a-secret-of-16-chars"},
     ),
 }
 
@@ -225,6 +245,7 @@ STORED_AS: list[tuple[type[Strict], type[Any], dict[str, str]]] = [
     (SessionAutoApply, ChatSession, {}),
     (TestUpdate, TestCase, {}),
     (TestSettingsUpdate, ProjectTestSettings, {}),
+    (BudgetUpdate, Budget, {"webhook_secret": "webhook_secret_encrypted"}),
 ]
 
 
