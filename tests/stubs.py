@@ -40,3 +40,16 @@ async def create_stub_model(
     response = await client.post("/models", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def app_openai_client(app: Any, token: str) -> Any:
+    """The `openai` SDK talking to an in-process app's /v1 (no retries of its own)."""
+    import openai  # 1.4 s to import: only for the tests that use it
+
+    transport = httpx.ASGITransport(app=app)
+    return openai.AsyncOpenAI(
+        base_url="http://vibeforge.test/v1",
+        api_key=token,
+        max_retries=0,
+        http_client=httpx.AsyncClient(transport=transport, timeout=30),
+    )

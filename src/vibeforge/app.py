@@ -19,10 +19,12 @@ from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.openapi import install_openapi
 from vibeforge.api.routes import (
     attachments,
+    budgets,
     files,
     meta,
     models,
     modules,
+    openai_compat,
     personas,
     projects,
     proposals,
@@ -159,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
             # Let the probe finish (it is bounded): cancelling it would orphan its subprocess.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sandbox_probe, timeout=30)
+            await app.state.openai.drain()
             await services.close()
 
     app = FastAPI(
@@ -193,6 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
         runs,
         proposals,
         usage,
+        budgets,
         traces,
         tests,
         personas,
@@ -203,6 +207,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in routes:
         app.include_router(module.router)
+    openai = openai_compat.openai_app(services)
+    app.state.openai = openai.state.endpoint
+    app.mount("/v1", openai)
     mount_web_client(app)
     uploads = {path: settings.upload_body_bytes for path in UPLOAD_PATHS}
     app.add_middleware(

@@ -243,6 +243,12 @@ def _client_command(name: str) -> Callable[[list[str]], int]:
     return run
 
 
+def _usage(rest: list[str]) -> int:
+    from vibeforge.usage.cli import main as usage_main
+
+    return usage_main(rest)
+
+
 def _demo(_: argparse.Namespace, __: Settings) -> int:
     from vibeforge.demo import run_demo
 
@@ -253,6 +259,7 @@ def _demo(_: argparse.Namespace, __: Settings) -> int:
 _PASS_THROUGH: dict[str, Callable[[list[str]], int]] = {
     "stub-llm": _stub_llm,
     "edit": _edit,
+    "usage": _usage,
     **{name: _client_command(name) for name in ("chat", "resume", "export")},
 }
 
@@ -301,6 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
     edit = commands.add_parser("edit", help="apply an LLM-written edit to a file", add_help=False)
     edit.add_argument(
         "rest", nargs=argparse.REMAINDER, help="apply FILE EDIT [--format F] [--in-place]"
+    )
+
+    usage = commands.add_parser(
+        "usage",
+        help="tokens and cost as a table or CSV; `usage export --duckdb FILE`",
+        add_help=False,
+    )
+    usage.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="[--project P] [--by model|role|day] [--since DATE]"
     )
 
     demo = commands.add_parser("demo", help="run the coding pipeline offline, narrated")

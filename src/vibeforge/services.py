@@ -12,6 +12,9 @@ from vibeforge.attachments.extraction import Extractor, WorkerLimits
 from vibeforge.attachments.service import AttachmentLimits, AttachmentService
 from vibeforge.attachments.source import AttachmentContext
 from vibeforge.attachments.store import AttachmentStore
+from vibeforge.budgets import BudgetLedger, BudgetService
+from vibeforge.budgets.ledger import Warning as BudgetWarningInfo
+from vibeforge.budgets.webhooks import WebhookSender
 from vibeforge.config import Settings
 from vibeforge.crypto import SecretBox
 from vibeforge.datadir import DataDirLock
@@ -27,6 +30,7 @@ from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
 from vibeforge.runs.bus import InProcessBus
 from vibeforge.runs.context import Agent, RunContext
+from vibeforge.runs.protocol import BudgetWarning
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.store import RunStore
 from vibeforge.runs.streams import Streams
@@ -61,6 +65,8 @@ class Services:
     tests: TestService
     prompting: PromptingService
     attachments: AttachmentService
+    budgets: BudgetService
+    webhooks: WebhookSender
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
     _runs_stopped: bool = field(default=False, repr=False)
 
@@ -73,6 +79,20 @@ class Services:
         bus = InProcessBus()
         streams = Streams(bus)
         models = ModelConfigService(db, box)
+        ledger = BudgetLedger(db)
+        models.budgets = ledger
+        webhooks = WebhookSender()
+
+        def warn(warning: BudgetWarningInfo) -> None:
+            data = warning.as_dict()
+            if warning.project_id is not None:
+                streams.emit_project(warning.project_id, BudgetWarning(**data))
+            if warning.webhook_url:
+                secret = warning.webhook_secret_encrypted
+                key = box.decrypt(secret) if secret else None
+                webhooks.send_soon(warning.webhook_url, key, BudgetWarning.type, data)
+
+        ledger.on_warning = warn
         sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
@@ -143,6 +163,8 @@ class Services:
             tests=tests,
             prompting=prompting,
             attachments=attachments,
+            budgets=BudgetService(db, ledger, box),
+            webhooks=webhooks,
         )
 
     async def stop_runs(self) -> None:
@@ -160,6 +182,8 @@ class Services:
         await self.stop_runs()
         await self.tests.runner.close()
         await self.attachments.close()
+        await self.budgets.ledger.drain()
+        await self.webhooks.close()
         await self.db.dispose()
         if self.data_lock is not None:
             self.data_lock.release()

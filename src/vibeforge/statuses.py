@@ -29,10 +29,13 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    BUDGET_EXCEEDED = "budget_exceeded"  # refused or cut off by a budget; the partial is kept
 
     @classmethod
-    def of_message(cls, status: str) -> RunStatus:
-        """The run status that goes with its answer's message status."""
+    def of_message(cls, status: str, error_code: str | None = None) -> RunStatus:
+        """The run status that goes with its answer's message status (and error code)."""
+        if status == MessageStatus.ERROR and error_code == "budget_exceeded":
+            return cls.BUDGET_EXCEEDED
         return _RUN_OF_MESSAGE.get(status, cls.FAILED)
 
 

@@ -18,10 +18,12 @@ from vibeforge.api.chat_schemas import ModelConfigUpdate
 from vibeforge.api.prompt_schemas import ModuleUpdate, PersonaChoice, PersonaUpdate
 from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
 from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
+from vibeforge.budgets.views import BudgetUpdate
 from vibeforge.db.chat_tables import ChatSession, ModelConfig
 from vibeforge.db.prompt_tables import Persona, PromptModule
 from vibeforge.db.tables import Project
 from vibeforge.db.test_tables import ProjectTestSettings, TestCase
+from vibeforge.db.usage_tables import Budget
 from vibeforge.strict import admits_null
 from vibeforge.testcases.views import TestSettingsUpdate, TestUpdate
 
@@ -159,6 +161,20 @@ async def make_project_persona(client: httpx.AsyncClient, app: FastAPI) -> Targe
     return Target(f"/projects/{project}/persona", read)
 
 
+async def make_budget(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    me = (await client.get("/me")).json()["id"]
+    body = {"scope": "user", "subject_id": me, "period": "day", "unit": "usd", "cap": 5}
+    created = await client.post("/budgets", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/budgets/{created.json()['id']}"
+
+    async def read() -> dict[str, Any]:
+        shown = await _json(client, url)
+        return {**shown, "webhook_secret": "stored" if shown["has_webhook_secret"] else None}
+
+    return Target(url, read)
+
+
 def _fresh_content() -> dict[str, Any]:
     return {"content": f"x = {next(_counter)}\n"}  # new content: every write makes a version
 
@@ -204,6 +220,10 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("PUT", "/projects/{project_id}/persona"): Case(
         make_project_persona, seed={"persona_id": SEEDED_PERSONA}
+    ),
+    ("PATCH", "/budgets/{budget_id}"): Case(
+        make_budget,
+        seed={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "a-secret-of-16-chars"},
     ),
 }
 
@@ -280,6 +300,7 @@ STORED_AS: list[tuple[type[Strict], type[Any], dict[str, str]]] = [
     (ModuleUpdate, PromptModule, {}),
     (PersonaChoice, ChatSession, {}),
     (PersonaChoice, Project, {}),
+    (BudgetUpdate, Budget, {"webhook_secret": "webhook_secret_encrypted"}),
 ]
 
 

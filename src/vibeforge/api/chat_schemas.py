@@ -23,8 +23,31 @@ class PricesIn(Strict):
     input_per_million: float = Field(ge=0, description="USD per 1,000,000 prompt tokens")
     output_per_million: float = Field(ge=0, description="USD per 1,000,000 completion tokens")
     cached_input_per_million: float | None = Field(
-        default=None, ge=0, description="USD per 1,000,000 cached prompt tokens"
+        default=None, ge=0, description="USD per 1,000,000 prompt tokens read from the cache"
     )
+    cache_write_per_million: float | None = Field(
+        default=None, ge=0, description="USD per 1,000,000 prompt tokens written to the cache"
+    )
+    reasoning_per_million: float | None = Field(
+        default=None, ge=0, description="USD per 1,000,000 reasoning tokens (default: output)"
+    )
+
+
+class PriceVersionIn(PricesIn):
+    """A new version of a model config's prices, in force from `effective_from` (now)."""
+
+    effective_from: datetime | None = Field(
+        default=None, description="ISO 8601; not in the past (calls made keep their price)"
+    )
+
+
+class PriceVersionOut(BaseModel):
+    """One version of a model config's prices; `prices` null: unpriced from then on."""
+
+    id: str
+    version: int
+    prices: dict[str, Any] | None
+    effective_from: datetime
 
 
 def _check_url(value: str | None) -> str | None:

@@ -128,9 +128,12 @@ class LLMCall(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     cost_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The model_prices version the cost was computed from (None: the provider's cost, or none).
+    price_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     usage_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     first_token_ms: Mapped[float | None] = mapped_column(Float, nullable=True)

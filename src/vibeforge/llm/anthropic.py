@@ -202,6 +202,7 @@ class EventAssembler:
             prompt_tokens=int(usage.get("input_tokens") or 0) + cached + created,
             completion_tokens=int(usage.get("output_tokens") or 0),
             cached_tokens=cached,
+            cache_write_tokens=created,
         )
 
 

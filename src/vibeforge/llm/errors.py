@@ -56,6 +56,8 @@ class ProviderError(VibeforgeError):
     retryable: bool = False
     usage: Usage | None = None  # tokens the provider counted (or we estimated) for the call
     raw: dict[str, Any] | None = None  # the provider's response so far, if any
+    # Refused before any request left (e.g. by a budget): no attempt to record or bill.
+    unsent: bool = False
 
     def __init__(self, provider: str, detail: str) -> None:
         super().__init__(f"{provider}: {detail}")

@@ -99,6 +99,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # part of prompt_tokens served from the provider's cache
+    cache_write_tokens: int = 0  # part of prompt_tokens written to the provider's cache
     reasoning_tokens: int = 0  # part of completion_tokens spent thinking
     cost_usd: float | None = None
     cost_source: Literal["provider", "prices"] | None = None

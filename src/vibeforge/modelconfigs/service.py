@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from vibeforge.budgets.ledger import BudgetLedger, CallScope
+from vibeforge.budgets.metered import BudgetedModel
 from vibeforge.crypto import SecretBox
 from vibeforge.db.chat_tables import ModelConfig
 from vibeforge.db.engine import Database
@@ -28,6 +31,7 @@ from vibeforge.llm import (
 )
 from vibeforge.llm.factory import build_chat_model, capabilities_for
 from vibeforge.llm.providers import PROVIDER_INFO
+from vibeforge.usage.prices import PriceBook, PriceVersion
 
 # How long a user's resolved default model is reused. A change made through this service drops
 # it at once; a change made by another process is seen within this many seconds.
@@ -61,10 +65,6 @@ class ResolvedModel:
         return self.spec.label
 
 
-def _prices(raw: dict[str, Any] | None) -> Prices | None:
-    return Prices(**raw) if raw else None
-
-
 def _visible_to(owner: User) -> Any:
     """The configs a user may use: their own, and the administrators' shared ones."""
     return or_(ModelConfig.owner_id == owner.id, ModelConfig.shared.is_(True))
@@ -76,6 +76,8 @@ class ModelConfigService:
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
         self._box = box
+        self.prices = PriceBook(db)
+        self.budgets: BudgetLedger | None = None  # set by Services: calls are then budgeted
         self.default_spec = ModelSpec("offline", "offline", note="not detected yet")
         self._default_chat = build_chat_model(self.default_spec)
         offline = ModelSpec("offline", OFFLINE_NAME, note="the built-in offline model")
@@ -142,6 +144,9 @@ class ModelConfigService:
             if row.is_default:
                 await self._clear_default(session, owner)
             session.add(row)
+            if row.prices:
+                await session.flush()  # the version refers to the config
+                await self.prices.add(session, row.id, row.prices, now)
         self._changed(None if row.shared else owner)
         return row
 
@@ -215,6 +220,8 @@ class ModelConfigService:
                 if name in changes:
                     setattr(row, name, changes[name])
             row.params = params.model_dump(exclude_none=True, exclude_defaults=True)
+            if "prices" in changes:
+                await self.prices.add(session, row.id, changes["prices"])
             if "api_key" in changes:
                 key = changes["api_key"]
                 row.api_key_encrypted = self._box.encrypt(key) if key else None
@@ -225,6 +232,26 @@ class ModelConfigService:
             row.updated_at = utcnow()
         self._changed(None if was_shared or row.shared else owner)
         return row
+
+    async def add_prices(
+        self,
+        owner: User,
+        config_id: str,
+        prices: dict[str, Any],
+        effective_from: datetime | None,
+    ) -> PriceVersion:
+        """A new price version of the owner's config (the config shows the latest prices)."""
+        async with self._db.transaction() as session:
+            row = await self._owned(session, owner, config_id)
+            version = await self.prices.add(session, row.id, prices, effective_from)
+            row.prices = prices
+            row.updated_at = utcnow()
+        self._changed(None if row.shared else owner)
+        return version
+
+    async def price_versions(self, owner: User, ref: str) -> list[PriceVersion]:
+        """Every price version of a config the user may use, oldest first."""
+        return await self.prices.versions((await self.get(owner, ref)).id)
 
     async def delete(self, owner: User, config_id: str) -> None:
         """Remove a config."""
@@ -240,7 +267,13 @@ class ModelConfigService:
             stored = set(await session.scalars(select(ModelConfig.provider).distinct()))
         return stored | {self.default_spec.provider}
 
-    def spec(self, row: ModelConfig) -> ModelSpec:
+    async def _resolved(self, row: ModelConfig) -> ResolvedModel:
+        """A stored config ready to call, with the prices in force now."""
+        prices = await self.prices.in_force(row.id)
+        spec = self.spec(row, prices)
+        return ResolvedModel(spec, self._chat_model(row, spec), row.id, row.edit_format)
+
+    def spec(self, row: ModelConfig, prices: Prices | None) -> ModelSpec:
         """The spec of a stored config, with its key decrypted (never leaves the server)."""
         return ModelSpec(
             provider=row.provider,  # type: ignore[arg-type]
@@ -248,20 +281,36 @@ class ModelConfigService:
             base_url=row.base_url,
             api_key=self._box.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
             default_params=Params.model_validate(row.params or {}),
-            prices=_prices(row.prices),
+            prices=prices,
             images=row.accepts_images,
         )
 
-    def _chat_model(self, row: ModelConfig) -> ChatModel:
-        key = (row.id, row.updated_at.isoformat())
+    def _chat_model(self, row: ModelConfig, spec: ModelSpec) -> ChatModel:
+        version = spec.prices.version_id if spec.prices else None
+        key = (row.id, f"{row.updated_at.isoformat()} {version}")
         model = self._models.get(key)
         if model is None:
-            # One ChatModel per config version, so its HTTP connection pool is reused.
+            # One ChatModel per config and price version, so its connection pool is reused.
             self._models = {k: v for k, v in self._models.items() if k[0] != row.id}
-            model = self._models[key] = build_chat_model(self.spec(row))
+            model = self._models[key] = build_chat_model(spec)
         return model
 
-    async def resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
+    async def resolve(
+        self, owner: User, *refs: str | None, project_id: str | None = None
+    ) -> ResolvedModel:
+        """The model a call of the owner (in `project_id`, if any) uses, under the budgets
+        of the owner, the project and the model config (see `_resolve`)."""
+        resolved = await self._resolve(owner, *refs)
+        if self.budgets is None:
+            return resolved
+        scope = CallScope(owner.id, project_id, resolved.config_id)
+        # The built-in offline model costs nothing; any other model without prices is
+        # unpriced, and a dollar budget refuses it rather than count it as free.
+        prices = Prices() if resolved.spec.provider == "offline" else resolved.spec.prices
+        metered = BudgetedModel(resolved.chat, self.budgets, scope, prices)
+        return replace(resolved, chat=metered)
+
+    async def _resolve(self, owner: User, *refs: str | None) -> ResolvedModel:
         """The first of `refs` that is set (a config id or name; `offline` is the built-in
         model unless a config has that name), else the owner's default config, else a shared
         config that its administrator made their default, else the server's default model."""
@@ -273,7 +322,7 @@ class ModelConfigService:
                     if ref.strip().casefold() == OFFLINE_NAME:
                         return self._offline
                     raise
-                return ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+                return await self._resolved(row)
         now = time.monotonic()
         cached = self._defaults.get(owner.id)
         if cached is not None and cached[0] > now:
@@ -287,7 +336,7 @@ class ModelConfigService:
                 .limit(1)
             )
         if row is not None:
-            resolved = ResolvedModel(self.spec(row), self._chat_model(row), row.id, row.edit_format)
+            resolved = await self._resolved(row)
         else:
             resolved = ResolvedModel(self.default_spec, self._default_chat, None)
         if changes == self._changes:
@@ -296,13 +345,13 @@ class ModelConfigService:
 
     async def test(self, owner: User, config_id: str) -> dict[str, Any]:
         """Make a one-token request; report its latency or the provider's error."""
-        row = await self.get(owner, config_id)
+        resolved = await self._resolved(await self.get(owner, config_id))
         request = ChatRequest(
             messages=(Message(role="user", content="Say OK."),), params=Params(max_tokens=1)
         )
         started = time.perf_counter()
         try:
-            await collect(self._chat_model(row), request)
+            await collect(resolved.chat, request)
         except ProviderError as error:
             return {
                 "ok": False,
@@ -312,6 +361,6 @@ class ModelConfigService:
             }
         return {
             "ok": True,
-            "model": self.spec(row).label,
+            "model": resolved.label,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
         }

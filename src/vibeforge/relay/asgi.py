@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Send
 
 from vibeforge.relay.relay import Relay
 from vibeforge.relay.translate import RelayError
@@ -35,6 +37,25 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         raise RelayError(400, "the request body is not JSON", code="invalid_json") from None
 
 
+class ClosingStream(StreamingResponse):
+    """A streamed answer whose iterator is closed however the response ends: a client that
+    hangs up while a chunk is being sent still closes the provider's stream at once."""
+
+    async def stream_response(self, send: Send) -> None:
+        """Stream the body, then close the iterator (a no-op when it ran to its end)."""
+        async with aclosing(self.body_iterator):  # type: ignore[type-var]
+            await super().stream_response(send)
+
+
+def answer_response(answer: dict[str, Any] | Any) -> Response:
+    """A chat.completion as JSON, or a stream of chunks as server-sent events."""
+    if isinstance(answer, dict):
+        return JSONResponse(answer)
+    return ClosingStream(
+        answer, media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
+
+
 def refusal(error: RelayError) -> JSONResponse:
     """An error in OpenAI's shape."""
     return JSONResponse(error.body(), status_code=error.status, headers=NO_RETRY)
@@ -49,11 +70,7 @@ def relay_app(relay: Relay) -> Starlette:
             answer = await relay.complete(session, await read_json(request))
         except RelayError as error:
             return refusal(error)
-        if isinstance(answer, dict):
-            return JSONResponse(answer)
-        return StreamingResponse(
-            answer, media_type="text/event-stream", headers={"cache-control": "no-cache"}
-        )
+        return answer_response(answer)
 
     async def models(request: Request) -> Response:
         try:

@@ -68,6 +68,7 @@ def usage_record(usage: Usage | None) -> dict[str, Any] | None:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
         "cost_usd": usage.cost_usd,
         "cost_source": usage.cost_source,
@@ -119,7 +120,8 @@ class CallRecorder:
                     record.feed(event)
                     yield event
         except Exception as failure:
-            self._store(record, request, CallStatus.ERROR, failure)
+            if not getattr(failure, "unsent", False):
+                self._store(record, request, CallStatus.ERROR, failure)
             raise
         except BaseException:
             # Cancelled, or the consumer stopped reading (GeneratorExit): the provider may
@@ -148,6 +150,7 @@ class CallRecorder:
             usage=usage,
             failure=failure,
             elapsed=elapsed,
+            prices=scope.prices,
             owner_id=scope.owner_id,
             project_id=scope.project_id,
             run_id=scope.run_id,

@@ -138,7 +138,10 @@ class Relay:
 
 
 def provider_refusal(error: ProviderError) -> RelayError:
-    """A provider's failure (after vibeforge's retries) as the relay's 502."""
+    """A provider's failure (after vibeforge's retries) as the relay's 502; a refusal that
+    is the caller's own (a budget's 429) keeps its status, as OpenAI's insufficient_quota."""
+    if error.status == 429:
+        return RelayError(429, error.detail, kind="insufficient_quota", code=error.code)
     return RelayError(502, error.detail, kind="api_error", code=error.code)
 
 

@@ -113,9 +113,11 @@ def call_row(
     usage: Usage | None,
     failure: BaseException | None = None,
     elapsed: float | None = None,
+    prices: Prices | None = None,
     **ids: Any,
 ) -> LLMCall:
-    """The LLMCall row of one attempt; `ids` are its owner, project, session, run, message."""
+    """The LLMCall row of one attempt, with the price version its cost came from (if it came
+    from `prices`); `ids` are its owner, project, session, run, message."""
     raw = record.raw
     if raw is None and isinstance(failure, ProviderError):
         raw = failure.raw
@@ -133,9 +135,13 @@ def call_row(
         prompt_tokens=counted.prompt_tokens,
         completion_tokens=counted.completion_tokens,
         cached_tokens=counted.cached_tokens,
+        cache_write_tokens=counted.cache_write_tokens,
         reasoning_tokens=counted.reasoning_tokens,
         cost_usd=counted.cost_usd,
         cost_source=counted.cost_source,
+        price_version_id=(
+            prices.version_id if prices is not None and counted.cost_source == "prices" else None
+        ),
         usage_source=usage.source if usage is not None else None,
         latency_ms=round(latency * 1000, 2),
         first_token_ms=(

@@ -170,7 +170,8 @@ class RunContext:
                     elif isinstance(event, ThinkingDelta):
                         self.chunk(thinking=event.text)
         except Exception as failure:
-            self._store_call(record, request, CallStatus.ERROR, failure)
+            if not getattr(failure, "unsent", False):
+                self._store_call(record, request, CallStatus.ERROR, failure)
             raise
         except BaseException:
             # Cancelled while waiting to retry: that attempt never reached the provider.
@@ -198,6 +199,7 @@ class RunContext:
                 usage=usage,
                 failure=failure,
                 elapsed=elapsed,
+                prices=self.model.spec.prices,
                 owner_id=self.owner.id,
                 project_id=self.project_id,
                 session_id=self.session.id,
@@ -226,6 +228,7 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
         "total_tokens": usage.total_tokens,
         "cost_usd": usage.cost_usd,

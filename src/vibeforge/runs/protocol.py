@@ -519,6 +519,22 @@ class TestCompleted:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetWarning:
+    """A budget's spending crossed one of its soft thresholds (once per threshold and
+    period), told to the subscribers of the project whose call crossed it."""
+
+    type: ClassVar[str] = "budget_warning"
+    budget_id: str
+    name: str
+    scope: str  # user | project | model_config
+    subject_id: str
+    unit: str  # usd | tokens
+    threshold: float  # the fraction of the cap crossed, e.g. 0.8
+    spent: float  # dollars or tokens
+    cap: float
+
+
 ServerEvent = (
     SessionStart
     | Snapshot
@@ -543,6 +559,7 @@ ServerEvent = (
     | Interrupted
     | RunFailed
     | TestCompleted
+    | BudgetWarning
 )
 
 # Run and project events by wire name (`error` is a run's RunFailed; a reply's ErrorReply has
@@ -564,6 +581,7 @@ EVENTS: dict[str, type[Any]] = {
         Interrupted,
         RunFailed,
         TestCompleted,
+        BudgetWarning,
     )
 }
 REPLIES: dict[str, type[Any]] = {

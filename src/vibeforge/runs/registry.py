@@ -133,7 +133,10 @@ class RunRegistry:
         if self._hooks is not None:
             setup = await self._hooks.setup(owner, command, session)
         model = await self._models.resolve(
-            owner, command.model or setup.model, session.model_config_id
+            owner,
+            command.model or setup.model,
+            session.model_config_id,
+            project_id=session.project_id,
         )
         checked = validate_params(model.chat.capabilities, command.params)
         defaults = model.spec.default_params

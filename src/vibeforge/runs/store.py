@@ -265,7 +265,7 @@ class RunStore:
                 [
                     {
                         "id": run.run_id,
-                        "status": RunStatus.of_message(run.status),
+                        "status": RunStatus.of_message(run.status, run.error_code),
                         "stages": jsonable_stages(run.stages),
                         "error": run.error,
                         "error_code": run.error_code,

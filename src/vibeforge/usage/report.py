@@ -11,9 +11,17 @@ from vibeforge.db.agent_tables import RunStats
 from vibeforge.db.chat_tables import LLMCall
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
-from vibeforge.errors import InvalidInput
+from vibeforge.errors import Forbidden, InvalidInput
 
-GROUPS = ("model", "role", "day")
+GROUPS = ("model", "role", "day", "project", "user")
+NO_PROJECT = "(none)"  # the key of calls made outside any project (/v1, judges)
+TOKEN_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 MAX_RUNS_LISTED = 100
 
 
@@ -22,9 +30,11 @@ def _empty() -> dict[str, Any]:
         "calls": 0,
         "failed_calls": 0,  # attempts that did not succeed (retried ones included)
         "estimated_calls": 0,  # calls whose tokens vibeforge estimated (none reported)
+        "unpriced_calls": 0,  # calls that used tokens but have no cost: never counted as $0
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "cached_tokens": 0,
+        "cache_write_tokens": 0,
         "reasoning_tokens": 0,
         "total_tokens": 0,
         "cost_usd": None,
@@ -36,7 +46,8 @@ def _add(total: dict[str, Any], row: Any) -> None:
     total["calls"] += row.calls
     total["failed_calls"] += int(row.failed_calls or 0)
     total["estimated_calls"] += int(row.estimated_calls or 0)
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
+    total["unpriced_calls"] += int(row.unpriced_calls or 0)
+    for name in TOKEN_COLUMNS:
         total[name] += int(getattr(row, name) or 0)
     total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
     if row.cost_usd is not None:
@@ -52,13 +63,17 @@ async def usage_report(
     end: datetime | None,
     group_by: str,
 ) -> dict[str, Any]:
-    """The owner's usage in [start, end), in total and per group, and the run counters."""
+    """The owner's usage in [start, end), in total and per group, and the run counters;
+    grouped by user (administrators only), every user's."""
     if group_by not in GROUPS:
         raise InvalidInput(f"group_by must be one of {', '.join(GROUPS)}")
     if start and end and start >= end:
         raise InvalidInput("from must be before to")
-    filters = [LLMCall.owner_id == owner.id]
-    stat_filters = [RunStats.owner_id == owner.id]
+    everyone = group_by == "user"
+    if everyone and not owner.is_admin:
+        raise Forbidden("only an administrator may see usage by user")
+    filters = [] if everyone else [LLMCall.owner_id == owner.id]
+    stat_filters = [] if everyone else [RunStats.owner_id == owner.id]
     if project_id:
         filters.append(LLMCall.project_id == project_id)
         stat_filters.append(RunStats.project_id == project_id)
@@ -69,7 +84,15 @@ async def usage_report(
         filters.append(LLMCall.created_at < end)
         stat_filters.append(RunStats.created_at < end)
     # Days are cut in Python: SQLite and PostgreSQL disagree on date functions and time zones.
-    key = LLMCall.created_at if group_by == "day" else getattr(LLMCall, group_by)
+    keys: dict[str, Any] = {
+        "day": LLMCall.created_at,
+        "user": User.email,
+        "project": LLMCall.project_id,
+    }
+    key = keys.get(group_by, getattr(LLMCall, group_by, None))
+    unpriced = LLMCall.cost_usd.is_(None) & (
+        (LLMCall.prompt_tokens + LLMCall.completion_tokens) > 0
+    )
     query = (
         select(
             key.label("key"),
@@ -78,16 +101,16 @@ async def usage_report(
             func.sum(case((LLMCall.usage_source == "estimated", 1), else_=0)).label(
                 "estimated_calls"
             ),
-            func.sum(LLMCall.prompt_tokens).label("prompt_tokens"),
-            func.sum(LLMCall.completion_tokens).label("completion_tokens"),
-            func.sum(LLMCall.cached_tokens).label("cached_tokens"),
-            func.sum(LLMCall.reasoning_tokens).label("reasoning_tokens"),
+            func.sum(case((unpriced, 1), else_=0)).label("unpriced_calls"),
+            *(func.sum(getattr(LLMCall, name)).label(name) for name in TOKEN_COLUMNS),
             func.sum(LLMCall.cost_usd).label("cost_usd"),
             func.sum(LLMCall.latency_ms).label("latency_ms"),
         )
         .where(*filters)
         .group_by(key)
     )
+    if everyone:
+        query = query.select_from(LLMCall).join(User, User.id == LLMCall.owner_id)
     async with db.transaction() as session:
         rows = list(await session.execute(query))
         counters = (
@@ -111,7 +134,10 @@ async def usage_report(
     total = _empty()
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
-        name = row.key.date().isoformat() if group_by == "day" else str(row.key)
+        if group_by == "day":
+            name = row.key.date().isoformat()
+        else:
+            name = NO_PROJECT if row.key is None else str(row.key)
         _add(groups.setdefault(name, _empty()), row)
         _add(total, row)
     return {

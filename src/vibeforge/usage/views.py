@@ -13,9 +13,13 @@ class UsageTotals(BaseModel):
     calls: int
     failed_calls: int = Field(description="attempts that did not succeed, retried ones included")
     estimated_calls: int = Field(description="calls whose tokens vibeforge estimated")
+    unpriced_calls: int = Field(
+        description="calls that used tokens on a model without prices: not in cost_usd"
+    )
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     reasoning_tokens: int
     total_tokens: int
     cost_usd: float | None = Field(description="null when no call was priced")

@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from vibeforge.api.chat_schemas import ModelConfigCreate, ModelConfigOut, ModelConfigUpdate
+from vibeforge.api.chat_schemas import (
+    ModelConfigCreate,
+    ModelConfigOut,
+    ModelConfigUpdate,
+    PriceVersionIn,
+    PriceVersionOut,
+)
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.api.schemas import PageOut
@@ -80,3 +86,25 @@ async def delete_model(config_id: str, user: CurrentUser, services: ServicesDep)
 async def test_model(config_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     """Make a one-token request and report its latency, or the provider's error."""
     return await services.models.test(user, config_id)
+
+
+@router.get("/models/{config_id}/prices")
+async def list_prices(
+    config_id: str, user: CurrentUser, services: ServicesDep
+) -> PageOut[PriceVersionOut]:
+    """Every version of a model config's prices, oldest first."""
+    versions = await services.models.price_versions(user, config_id)
+    return PageOut(
+        items=[PriceVersionOut.model_validate(v, from_attributes=True) for v in versions]
+    )
+
+
+@router.post("/models/{config_id}/prices", status_code=status.HTTP_201_CREATED)
+async def add_prices(
+    config_id: str, body: PriceVersionIn, user: CurrentUser, services: ServicesDep
+) -> PriceVersionOut:
+    """A new version of the prices, in force from `effective_from` (now); calls already made
+    keep the version they were charged at."""
+    prices = body.model_dump(mode="json", exclude={"effective_from"})
+    version = await services.models.add_prices(user, config_id, prices, body.effective_from)
+    return PriceVersionOut.model_validate(version, from_attributes=True)

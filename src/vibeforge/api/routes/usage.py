@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.usage.export import CALLS, call_rows, csv_text, parquet_bytes
 from vibeforge.usage.report import usage_report
 from vibeforge.usage.views import UsageReportOut
 
@@ -30,9 +31,39 @@ async def get_usage(
     project_id: str | None = Query(default=None, max_length=36),
     start: From = None,
     end: To = None,
-    group_by: Literal["model", "role", "day"] = Query(default="model"),
+    group_by: Literal["model", "role", "day", "project", "user"] = Query(default="model"),
 ) -> UsageReportOut:
-    """Totals and groups (by model, role or UTC day); counters of malformed edits, fix
-    iterations and evaluator rejections in total and per run."""
+    """Totals and groups (by model, role, UTC day, project, or user: administrators, over
+    every user); counters of malformed edits, fix iterations and evaluator rejections in
+    total and per run."""
     report = await usage_report(services.db, user, project_id, _utc(start), _utc(end), group_by)
     return UsageReportOut.model_validate(report)
+
+
+@router.get(
+    "/usage/export",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+            "description": "one row per LLM call",
+        }
+    },
+)
+async def export_usage(
+    user: CurrentUser,
+    services: ServicesDep,
+    format: Literal["csv", "parquet"] = Query(default="csv"),
+    project_id: str | None = Query(default=None, max_length=36),
+    start: From = None,
+    end: To = None,
+) -> Response:
+    """The caller's LLM calls, one row each (tokens per bucket, cost, its source and price
+    version), as CSV or as Parquet (needs the `duckdb` extra)."""
+    rows = await call_rows(services.db, user.id, project_id, _utc(start), _utc(end))
+    if format == "parquet":
+        body = await parquet_bytes(rows)
+        headers = {"content-disposition": 'attachment; filename="llm_calls.parquet"'}
+        return Response(body, media_type="application/vnd.apache.parquet", headers=headers)
+    headers = {"content-disposition": 'attachment; filename="llm_calls.csv"'}
+    return Response(csv_text(CALLS, rows), media_type="text/csv", headers=headers)

@@ -8,6 +8,7 @@ from vibeforge.db import (  # noqa: F401  (register every table)
     chat_tables,
     prompt_tables,
     test_tables,
+    usage_tables,
 )
 from vibeforge.db.tables import Base
 

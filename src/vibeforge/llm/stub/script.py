@@ -29,7 +29,8 @@ class Script:
     tool_calls: tuple[ScriptedToolCall, ...] = ()
     stop_reason: str | None = None  # stop | length | tool_calls; None: derived
     usage: dict[str, Any] | None = None  # prompt_tokens, completion_tokens, cached_tokens,
-    # reasoning_tokens, cost (provider-reported, as OpenRouter's usage.cost)
+    # cache_write_tokens (Anthropic), reasoning_tokens, cost (provider-reported, as
+    # OpenRouter's usage.cost)
     chunk_delay: float = 0.0  # before every chunk but the first
     first_byte_delay: float = 0.0  # before the status line
     status: int | None = None  # answer this HTTP error status instead

@@ -299,11 +299,12 @@ def _anthropic_usage(script: Script, body: dict[str, Any]) -> dict[str, Any]:
     if not script.send_usage:
         return {}
     numbers = usage_numbers(script, body)
-    # Anthropic's input_tokens leaves out the tokens read from its cache.
+    written = int(numbers.get("cache_write_tokens") or 0)
+    # Anthropic's input_tokens leaves out the tokens read from and written to its cache.
     return {
-        "input_tokens": numbers["prompt_tokens"] - numbers["cached_tokens"],
+        "input_tokens": numbers["prompt_tokens"] - numbers["cached_tokens"] - written,
         "cache_read_input_tokens": numbers["cached_tokens"],
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "output_tokens": numbers["completion_tokens"],
     }
 
