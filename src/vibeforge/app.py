@@ -70,13 +70,19 @@ async def start_services(services: Services) -> None:
     data_dir = settings.ensure_data_dir()
     if services.data_lock is None:  # `vibeforge serve` took it already, before binding
         services.data_lock = lock_data_dir(
-            data_dir, settings.resolved_database_url, shared=settings.shared_data_dir
+            data_dir, settings.resolved_database_url, shared=settings.shares_data_dir
         )
     await services.db.upgrade()
     await services.projects.reconcile()
     if services.db.dialect == "sqlite":
         await services.db.warm(SQLITE_POOL_SIZE)
-    if services.data_lock.alone:
+    if services.cluster is not None:
+        await services.cluster.start()
+        # Other processes' runs are theirs while their leases live: only expired ones end.
+        journals = settings.resolved_data_dir / "journal"
+        recovered = await services.cluster.recover_at_start(journals)
+        log.info("start-up recovery: %d runs of dead servers were closed", recovered)
+    elif services.data_lock.alone:
         recovered = await services.runs.recover()
         log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
         if await services.tests.recover():

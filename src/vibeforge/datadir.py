@@ -38,8 +38,9 @@ class DataDirInUse(RuntimeError):
         """Sharing was asked for with SQLite, which one process at a time may use."""
         error = cls(data_dir, None)
         error.args = (
-            "VIBEFORGE_SHARED_DATA_DIR needs a shared database (PostgreSQL): SQLite is used by "
-            "one process at a time",
+            "several processes on one data directory (VIBEFORGE_SHARED_DATA_DIR, or scale-out "
+            "with VIBEFORGE_REDIS_URL) need a shared database: set VIBEFORGE_DATABASE_URL to "
+            "PostgreSQL; SQLite is used by one process at a time",
         )
         return error
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
@@ -18,7 +19,7 @@ from vibeforge.projects.service import ProjectService
 from vibeforge.proposals import ProposalService
 from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
-from vibeforge.runs.bus import InProcessBus
+from vibeforge.runs.bus import EventBus, InProcessBus
 from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.store import RunStore
@@ -29,6 +30,9 @@ from vibeforge.testcases.runner import TestRunner
 from vibeforge.testcases.service import TestService
 from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
+
+if TYPE_CHECKING:
+    from vibeforge.scale.cluster import Cluster
 
 log = logging.getLogger("vibeforge")
 
@@ -42,7 +46,7 @@ class Services:
     users: UserService
     projects: ProjectService
     secrets: SecretBox
-    bus: InProcessBus
+    bus: EventBus
     streams: Streams
     models: ModelConfigService
     sessions: SessionService
@@ -51,6 +55,7 @@ class Services:
     traces: TraceStore
     tests: TestService
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
+    cluster: Cluster | None = None  # scaled out (VIBEFORGE_REDIS_URL): Redis bus and leases
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> Services:
@@ -58,10 +63,12 @@ class Services:
         the services it uses."""
         db = Database(settings.resolved_database_url)
         box = SecretBox(secret_key)
-        bus = InProcessBus()
+        sessions = SessionService(db)
+        store = RunStore(db, sessions)
+        cluster = _cluster(settings, db, store)
+        bus: EventBus = cluster.bus if cluster is not None else InProcessBus()
         streams = Streams(bus)
         models = ModelConfigService(db, box)
-        sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
@@ -95,13 +102,16 @@ class Services:
             return chat if ctx.mode == "chat" else coding
 
         runs = RunRegistry(
-            RunStore(db, sessions),
+            store,
             streams,
             models,
             sessions,
             settings.resolved_data_dir / "journal",
             agent_for,
+            cluster,
         )
+        if cluster is not None:
+            cluster.registry = runs
         return cls(
             settings=settings,
             db=db,
@@ -116,14 +126,34 @@ class Services:
             proposals=proposals,
             traces=traces,
             tests=tests,
+            cluster=cluster,
         )
 
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""
         log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         await self.runs.shutdown()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.tests.runner.close()
         await self.db.dispose()
         if self.data_lock is not None:
             self.data_lock.release()
             self.data_lock = None
+
+
+def _cluster(settings: Settings, db: Database, store: RunStore) -> Cluster | None:
+    """This process's part in a scale-out, when VIBEFORGE_REDIS_URL asks for one (redis is
+    imported only then)."""
+    if settings.redis_url is None:
+        return None
+    from vibeforge.scale.cluster import Cluster
+
+    return Cluster(
+        settings.redis_url.get_secret_value(),
+        settings.redis_prefix,
+        db,
+        store,
+        lease_ms=settings.lease_ms,
+        heartbeat_ms=settings.heartbeat_ms,
+    )
