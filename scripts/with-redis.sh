@@ -11,8 +11,12 @@ workdir=$(mktemp -d /tmp/vibeforge-redis.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 cleanup() {
-  [ -f "$workdir/redis.pid" ] && kill "$(cat "$workdir/redis.pid")" 2>/dev/null || true
-  rm -rf "$workdir"
+  if [ -f "$workdir/redis.pid" ]; then
+    pid=$(cat "$workdir/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+  fi
+  rm -rf "$workdir" || true
 }
 trap cleanup EXIT
 

@@ -119,6 +119,13 @@ async def _model_health(services: Services) -> dict[str, str]:
     return {"default": spec.label, "provider": spec.provider, "why": spec.note}
 
 
+async def _scale_health(services: Services) -> dict[str, object]:
+    """One process alone, or one of several: the event bus and the run leases."""
+    if services.cluster is None:
+        return {"mode": "single", "status": "ok", "bus": {"backend": "in-process"}}
+    return {"mode": "scaled_out", **services.cluster.state()}
+
+
 async def _sandbox_health() -> dict[str, object]:
     from vibeforge.sandbox import isolation_report
 
@@ -170,6 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.health_probes = {
         "model": lambda: _model_health(services),
         "sandbox": _sandbox_health,
+        "scale": lambda: _scale_health(services),
     }
     sio = build_socketio(services)
     app.state.sio = sio

@@ -40,6 +40,7 @@ STREAM_TTL_MS = 24 * 3600 * 1000  # an idle session's stream goes; the database 
 JOURNAL_TTL_MS = 24 * 3600 * 1000
 BATCH = 512
 RETRY_S = 0.5
+MAX_QUEUED = 100_000
 
 # Add a session event to its stream and publish it, or neither when its seq was used.
 PUBLISH_SESSION_EVENT = """
@@ -84,7 +85,9 @@ class RedisBus:
         self.on_control: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self._local = InProcessBus()
         self._subscriptions: set[Subscription] = set()
-        self._ops: deque[Op] = deque()
+        # Bounded for an outage: what piles up while Redis is away was seen by nobody.
+        self._ops: deque[Op] = deque(maxlen=MAX_QUEUED)
+        self._reading = False
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing waits to be sent
         self._idle.set()
@@ -207,6 +210,8 @@ class RedisBus:
             batch = [self._ops.popleft() for _ in range(min(BATCH, len(self._ops)))]
             try:
                 await self._send(batch)
+                if not self.healthy and self._reading:
+                    self._up()  # a failed write, then a good one, while still subscribed
             except (RedisError, OSError) as error:
                 # What was not sent was seen by nobody; the runs it belongs to are being
                 # interrupted (on_down) and keep their content in memory for the database.
@@ -237,8 +242,11 @@ class RedisBus:
             else:
                 pipe.publish(first, second)
                 sent.append(None)
-        results = await pipe.execute()
+        results = await pipe.execute(raise_on_error=False)
         for event, result in zip(sent, results, strict=True):
+            if isinstance(result, Exception):  # a command refused; the connection is fine
+                log.error("event bus: Redis refused a command: %s", result)
+                continue
             if event is None:
                 continue
             self.published += 1
@@ -257,12 +265,14 @@ class RedisBus:
             try:
                 await pubsub.subscribe(self.channel, self.control_channel)
                 await self.redis.ping()  # the subscription is in place once this answers
+                self._reading = True
                 self._up()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         await self._dispatch(message)
             except (RedisError, OSError) as error:
+                self._reading = False
                 self._down(f"connection lost: {error}")
             finally:
                 with contextlib.suppress(Exception):

@@ -214,6 +214,7 @@ class Cluster:
     def state(self) -> dict[str, Any]:
         """For /health: this process, its leases, and the bus."""
         return {
+            "status": "ok" if self.bus.healthy else "unavailable",
             "process_id": self.process_id,
             "leases": {
                 "held": len(self._local),
