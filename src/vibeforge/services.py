@@ -112,6 +112,7 @@ class Services:
         )
         if cluster is not None:
             cluster.registry = runs
+            projects.cluster_lock = cluster.git_lock
         return cls(
             settings=settings,
             db=db,

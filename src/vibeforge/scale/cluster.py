@@ -45,6 +45,7 @@ log = logging.getLogger("vibeforge.scale")
 
 CANCEL_WAIT_S = 6.0
 SESSION_LOCK_S = 15.0
+GIT_LOCK_S = 60.0
 RECOVER_CLAIM_MS = 60_000
 BUS_LOST = "the event bus (Redis) became unavailable during this run"
 LEASE_LOST = "this server lost the run's lease (it stalled longer than the lease)"
@@ -115,21 +116,26 @@ class Cluster:
                 f"than run them unseen by the other servers ({self.bus.last_error})"
             )
 
-    @contextlib.asynccontextmanager
-    async def session_lock(self, session_id: str) -> AsyncIterator[None]:
+    def session_lock(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         """A Redis lock held while a session's active run changes hands."""
+        return self._lock("slock", session_id, SESSION_LOCK_S, f"session {session_id}")
+
+    def git_lock(self, project_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """A Redis lock around a project's commit, so writers of every process take turns
+        (the commit's compare-and-swap still refuses a lost update if a lock ever expired)."""
+        return self._lock("gitlock", project_id, GIT_LOCK_S, f"project {project_id}")
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, kind: str, name: str, hold_s: float, what: str) -> AsyncIterator[None]:
         lock = self.redis.lock(
-            self._key("slock", session_id),
-            timeout=SESSION_LOCK_S,
-            sleep=0.005,
-            blocking_timeout=SESSION_LOCK_S,
+            self._key(kind, name), timeout=hold_s, sleep=0.005, blocking_timeout=hold_s
         )
         try:
             acquired = await lock.acquire()
         except RedisError as error:
             raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
         if not acquired:
-            raise Unavailable(f"session {session_id} is busy in another server; try again")
+            raise Unavailable(f"{what} is busy in another server; try again")
         try:
             yield
         finally:
