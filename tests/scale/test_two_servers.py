@@ -76,6 +76,12 @@ async def test_a_cancel_sent_to_b_stops_the_run_on_a(
     for _ in range(5):
         await on_a.until("chunk")
     async with httpx.AsyncClient(base_url=b.url, headers=HEADERS, timeout=30) as http:
+        other = (await http.post("/users", json={"email": "other@example.com"})).json()
+        stranger = {"Authorization": f"Bearer {other['token']}"}
+        # Another user's run is not found, wherever it runs, and keeps running.
+        refused = await http.post(f"/runs/{run_id}/cancel", headers=stranger)
+        assert refused.status_code == 404, refused.text
+        assert stub.requests[-1].client_disconnected_at is None
         began = time.monotonic()
         answer = await http.post(f"/runs/{run_id}/cancel")
         took = time.monotonic() - began

@@ -47,8 +47,9 @@ class Coordinator(Protocol):
         """The id of the session's run if another live process owns it."""
         ...
 
-    async def cancel_elsewhere(self, run_id: str, reason: str) -> bool:
-        """Have the owning process cancel a run; True once it has stored the outcome."""
+    async def cancel_elsewhere(self, run_id: str, reason: str, user_id: str | None = None) -> bool:
+        """Have the owning process cancel a run (if it is `user_id`'s, when given); True once
+        it has stored the outcome."""
         ...
 
     async def seq_floor(self, session_id: str, stored: int) -> int:
@@ -59,7 +60,7 @@ class Coordinator(Protocol):
         """A new run's journal."""
         ...
 
-    async def claim(self, run_id: str, session_id: str) -> None:
+    async def claim(self, run_id: str, session_id: str, user_id: str) -> None:
         """Take the run's lease before its rows exist."""
         ...
 
@@ -83,7 +84,7 @@ class SingleProcess:
         """There is no elsewhere."""
         return None
 
-    async def cancel_elsewhere(self, run_id: str, reason: str) -> bool:
+    async def cancel_elsewhere(self, run_id: str, reason: str, user_id: str | None = None) -> bool:
         """No other process to ask."""
         return False
 
@@ -95,7 +96,7 @@ class SingleProcess:
         """The file journal."""
         return RunJournal(directory, run_id)
 
-    async def claim(self, run_id: str, session_id: str) -> None:
+    async def claim(self, run_id: str, session_id: str, user_id: str) -> None:
         """Nothing to claim."""
 
     def release(self, run_id: str, session_id: str) -> None:

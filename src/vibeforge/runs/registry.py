@@ -142,7 +142,7 @@ class RunRegistry:
             elif elsewhere is not None:
                 reason = reasons.superseded_by(message_id, run_id)
                 await coordinator.cancel_elsewhere(elsewhere, reason)
-            await coordinator.claim(run_id, session.id)
+            await coordinator.claim(run_id, session.id, owner.id)
             try:
                 floor = await coordinator.seq_floor(session.id, session.last_seq)
                 opened = await self.store.open(
@@ -299,11 +299,12 @@ class RunRegistry:
         see it at once) and its partial answer is stored, so a read right after sees it."""
         run = self._by_id.get(run_id)
         if run is None or run.ctx.owner.id != owner.id:
-            stored = await self.store.status(owner, run_id)
-            if stored.status == RunStatus.RUNNING and await self.coordinator.cancel_elsewhere(
-                run_id, reasons.BY_USER
+            # Another process's run of this user: cancelled there (the lease names the user).
+            if run is None and await self.coordinator.cancel_elsewhere(
+                run_id, reasons.BY_USER, owner.id
             ):
                 return CancelOutcome(run_id, RunStatus.CANCELLED, True)
+            stored = await self.store.status(owner, run_id)
             return CancelOutcome(run_id, stored.status, False)
         await self._cancel(run, reasons.BY_USER)
         if run.task is not None:

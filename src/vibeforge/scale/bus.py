@@ -93,7 +93,6 @@ class RedisBus:
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: set[asyncio.Task[None]] = set()
-        self._script = redis.register_script(PUBLISH_SESSION_EVENT)
         self._ready = asyncio.Event()
 
     def events_key(self, session_id: str) -> str:
@@ -227,7 +226,9 @@ class RedisBus:
                 if event.session_id is not None and event.seq:
                     keys = [self.events_key(event.session_id)]
                     args = [event.seq, event.wire, self.replay_events, STREAM_TTL_MS, self.channel]
-                    await self._script(keys=keys, args=args, client=pipe)
+                    # EVAL, not EVALSHA: no SCRIPT EXISTS round trip per batch, and nothing
+                    # to reload after a Redis restart (Redis caches the compiled script).
+                    pipe.eval(PUBLISH_SESSION_EVENT, len(keys), *keys, *args)
                 else:
                     pipe.publish(self.channel, event.wire)
                 sent.append(event)

@@ -1,7 +1,7 @@
 """This process's part in a scaled-out deployment: run leases, cancels that cross processes,
 and the sweep that closes a dead owner's runs. It is the run registry's `Coordinator`.
 
-A run's owner holds `P:lease:RUN` (its process id, expiring after `lease_ms`) and
+A run's owner holds `P:lease:RUN` ("PROCESS USER", expiring after `lease_ms`) and
 `P:active:SESSION` (the run id), renewed every `heartbeat_ms`; both are taken before the run's
 rows exist, so a `running` run without a live lease has lost its owner. Every process sweeps
 for such runs each heartbeat (and once at start-up); the one that wins `P:recover:RUN` closes
@@ -147,13 +147,17 @@ class Cluster:
         run_id = await self._get(self._key("active", session_id))
         if run_id is None:
             return None
-        owner = await self._get(self._key("lease", run_id))
+        owner, _ = await self._lease(run_id)
         return run_id if owner is not None and owner != self.process_id else None
 
-    async def cancel_elsewhere(self, run_id: str, reason: str) -> bool:
-        """Ask the run's owner to cancel it; True once the owner has stored the outcome."""
-        owner = await self._get(self._key("lease", run_id))
+    async def cancel_elsewhere(self, run_id: str, reason: str, user_id: str | None = None) -> bool:
+        """Ask the run's owner to cancel it (only if it is `user_id`'s run, when given);
+        True once the owner has stored the outcome. The lease names the user, so a cancel
+        costs no database read before it is on its way."""
+        owner, lease_user = await self._lease(run_id)
         if owner is None or owner == self.process_id:
+            return False
+        if user_id is not None and lease_user != user_id:
             return False
         request = uuid.uuid4().hex
         answer = self._pending[request] = asyncio.get_running_loop().create_future()
@@ -181,11 +185,12 @@ class Cluster:
         """The run's journal in Redis, readable by the other processes."""
         return RedisJournal(self.bus, run_id)
 
-    async def claim(self, run_id: str, session_id: str) -> None:
+    async def claim(self, run_id: str, session_id: str, user_id: str) -> None:
         """Take the run's lease and mark it the session's active run."""
         try:
             pipe = self.redis.pipeline(transaction=True)
-            pipe.set(self._key("lease", run_id), self.process_id, px=self.lease_ms)
+            lease = f"{self.process_id} {user_id}"
+            pipe.set(self._key("lease", run_id), lease, px=self.lease_ms)
             pipe.set(self._key("active", session_id), run_id, px=self.lease_ms)
             await pipe.execute()
         except RedisError as error:
@@ -347,6 +352,14 @@ class Cluster:
             )
             self._interrupting.add(task)
             task.add_done_callback(self._interrupting.discard)
+
+    async def _lease(self, run_id: str) -> tuple[str | None, str | None]:
+        """The process holding a run's lease and the run's user (None, None: no lease)."""
+        lease = await self._get(self._key("lease", run_id))
+        if lease is None:
+            return None, None
+        process, _, user = lease.partition(" ")
+        return process, user
 
     async def _get(self, key: str) -> str | None:
         try:
