@@ -76,6 +76,21 @@ def numbered(ws: WsClient) -> list[dict[str, Any]]:
     return [event for event in ws.events if event.get("seq")]
 
 
+def contiguous(events: list[dict[str, Any]]) -> list[int]:
+    """The events' seqs, asserted each once and none missing between the first and last."""
+    seqs = [event["seq"] for event in events]
+    assert len(seqs) == len(set(seqs)), f"an event twice: {seqs}"
+    assert seqs == list(range(seqs[0], seqs[-1] + 1)), f"an event missing: {seqs}"
+    return seqs
+
+
+async def start_chat(server: RunningServer, session_id: str, prompt: str) -> WsClient:
+    """A /ws client of `server` that started a plain-chat run in the session."""
+    ws = await WsClient.open(server.url, TOKEN)
+    await ws.send("chat", session_id=session_id, prompt=prompt, mode="chat")
+    return ws
+
+
 def chunks(events: list[dict[str, Any]]) -> str:
     """The streamed text of some events."""
     return "".join(e["data"].get("content") or "" for e in events if e["type"] == "chunk")

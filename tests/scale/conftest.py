@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.scale.cluster import two_servers
 from tests.scale.redis_server import RedisServer
+from tests.servers import RunningServer
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +45,14 @@ def postgres_url(database_url: str) -> str:
             pytest.fail("scale-out tests need VIBEFORGE_TEST_DATABASE_URL (PostgreSQL)")
         pytest.skip("scale-out needs PostgreSQL: these run in `make test-postgres`")
     return database_url
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Servers A and B of one deployment; neither may log an unhandled exception."""
+    with two_servers(tmp_path / "data", postgres_url, redis_url, redis_prefix) as servers:
+        yield servers
+        for server in servers:
+            assert not server.crashes(), server.log()[-3000:]

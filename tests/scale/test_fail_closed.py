@@ -12,11 +12,18 @@ from pathlib import Path
 
 import httpx
 
-from tests.scale.cluster import HEADERS, chunks, cluster_env, conversation, get, two_servers
+from tests.scale.cluster import (
+    HEADERS,
+    chunks,
+    cluster_env,
+    conversation,
+    get,
+    start_chat,
+    two_servers,
+)
 from tests.scale.redis_server import RedisServer
 from tests.servers import free_port, vibeforge_server
 from tests.stubs import TOKEN
-from tests.wsclient import WsClient
 from vibeforge.llm.stub import Script, StubLLMServer
 from vibeforge.scale.cluster import BUS_LOST
 
@@ -29,8 +36,7 @@ async def test_redis_stopped_mid_run(
         with two_servers(tmp_path / "data", postgres_url, redis.url, redis_prefix) as (a, b):
             talk = await conversation(a, stub)
             stub.script(Script(chunks=tuple(f"r{i} " for i in range(2000)), chunk_delay=0.01))
-            on_a = await WsClient.open(a.url, TOKEN)
-            await on_a.send("chat", session_id=talk.session_id, prompt="go", mode="chat")
+            on_a = await start_chat(a, talk.session_id, "go")
             for _ in range(15):
                 await on_a.until("chunk")
             redis.stop()
@@ -64,8 +70,7 @@ async def test_redis_stopped_mid_run(
                 else:
                     raise AssertionError(f"{server.url} did not reconnect to Redis")
             stub.script(Script(chunks=("back",)))
-            on_b = await WsClient.open(b.url, TOKEN)
-            await on_b.send("chat", session_id=talk.session_id, prompt="back", mode="chat")
+            on_b = await start_chat(b, talk.session_id, "back")
             assert (await on_b.until("done"))["data"]["content"] == "back"
             await on_b.close()
     finally:
@@ -80,8 +85,7 @@ async def test_a_process_joining_leaves_live_runs_alone(
     with vibeforge_server(data_dir, postgres_url, env=env) as a:
         talk = await conversation(a, stub)
         stub.script(Script(chunks=tuple(f"j{i} " for i in range(4000)), chunk_delay=0.01))
-        on_a = await WsClient.open(a.url, TOKEN)
-        await on_a.send("chat", session_id=talk.session_id, prompt="long", mode="chat")
+        on_a = await start_chat(a, talk.session_id, "long")
         run_id = (await on_a.until("chat_session_start"))["data"]["run_id"]
         await on_a.until("chunk")
         with vibeforge_server(data_dir, postgres_url, env=env) as c:
@@ -97,44 +101,42 @@ async def test_a_process_joining_leaves_live_runs_alone(
         await on_a.close()
 
 
+def serve_once(**env: str) -> subprocess.CompletedProcess[str]:
+    """`vibeforge serve` with only `env` (and a free port) set, expected to exit by itself."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VIBEFORGE_")}
+    environment.update(VIBEFORGE_PORT=str(free_port()), VIBEFORGE_DEFAULT_MODEL="offline", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "vibeforge.cli", "serve"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
 def test_serve_refuses_a_second_process_on_one_sqlite_database(tmp_path: Path) -> None:
     database = tmp_path / "shared.db"
     url = f"sqlite+aiosqlite:///{database}"
     env = {"VIBEFORGE_ADMIN_TOKEN": TOKEN}
     with vibeforge_server(tmp_path / "one", url, env=env):
         # Another data directory, the same SQLite file: refused, saying what to use instead.
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("VIBEFORGE_")}
-        environment.update(
-            VIBEFORGE_DATA_DIR=str(tmp_path / "two"),
-            VIBEFORGE_DATABASE_URL=url,
-            VIBEFORGE_PORT=str(free_port()),
-            VIBEFORGE_DEFAULT_MODEL="offline",
-        )
-        second = subprocess.run(
-            [sys.executable, "-m", "vibeforge.cli", "serve"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = serve_once(VIBEFORGE_DATA_DIR=str(tmp_path / "two"), VIBEFORGE_DATABASE_URL=url)
     assert second.returncode == 1
     assert "in use by process" in second.stderr
     assert "PostgreSQL" in second.stderr and "VIBEFORGE_REDIS_URL" in second.stderr
 
 
 def test_scale_out_refuses_sqlite(tmp_path: Path, redis_url: str) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("VIBEFORGE_")}
-    environment.update(
-        VIBEFORGE_DATA_DIR=str(tmp_path / "data"),
-        VIBEFORGE_REDIS_URL=redis_url,
-        VIBEFORGE_PORT=str(free_port()),
-    )
-    refused = subprocess.run(
-        [sys.executable, "-m", "vibeforge.cli", "serve"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = serve_once(VIBEFORGE_DATA_DIR=str(tmp_path / "data"), VIBEFORGE_REDIS_URL=redis_url)
     assert refused.returncode == 1
     assert "VIBEFORGE_REDIS_URL" in refused.stderr and "PostgreSQL" in refused.stderr
+
+
+def test_a_process_refuses_to_start_without_its_redis(tmp_path: Path, postgres_url: str) -> None:
+    refused = serve_once(
+        VIBEFORGE_DATA_DIR=str(tmp_path / "data"),
+        VIBEFORGE_DATABASE_URL=postgres_url,
+        VIBEFORGE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+    )
+    assert refused.returncode != 0
+    assert "VIBEFORGE_REDIS_URL is set but Redis does not answer" in refused.stderr

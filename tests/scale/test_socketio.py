@@ -3,26 +3,13 @@ cancel emitted to B stops the run on A, and the Redis manager delivers emits fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import socketio
 
-from tests.scale.cluster import conversation, numbered, two_servers
+from tests.scale.cluster import conversation, numbered
 from tests.servers import RunningServer
 from tests.stubs import TOKEN
 from tests.wsclient import SioClient
 from vibeforge.llm.stub import Script, StubLLMServer
-
-
-@pytest.fixture
-def pair(
-    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """Servers A and B of one deployment."""
-    with two_servers(tmp_path / "data", postgres_url, redis_url, redis_prefix) as servers:
-        yield servers
 
 
 async def test_socketio_clients_of_both_processes(

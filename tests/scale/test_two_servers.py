@@ -4,21 +4,20 @@ survivor with every chunk kept, and a new message superseding a run that lives e
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.scale.cluster import (
     HEADERS,
     chunks,
+    contiguous,
     conversation,
     get,
     numbered,
-    two_servers,
+    start_chat,
     watcher,
 )
 from tests.servers import RunningServer
@@ -30,17 +29,6 @@ from vibeforge.runs import reasons
 LONG = Script(chunks=tuple(f"w{i} " for i in range(400)), chunk_delay=0.01)
 
 
-@pytest.fixture
-def pair(
-    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """Servers A and B of one deployment."""
-    with two_servers(tmp_path / "data", postgres_url, redis_url, redis_prefix) as servers:
-        yield servers
-        for server in servers:
-            assert not server.crashes(), server.log()[-3000:]
-
-
 async def test_a_stream_on_a_is_watched_from_b(
     pair: tuple[RunningServer, RunningServer], stub: StubLLMServer
 ) -> None:
@@ -48,14 +36,12 @@ async def test_a_stream_on_a_is_watched_from_b(
     talk = await conversation(a, stub)
     stub.script(Script(chunks=tuple(f"c{i} " for i in range(60)), chunk_delay=0.002))
     on_b = await watcher(b, talk.session_id)
-    on_a = await WsClient.open(a.url, TOKEN)
-    await on_a.send("chat", session_id=talk.session_id, prompt="hello", mode="chat")
+    on_a = await start_chat(a, talk.session_id, "hello")
     done_a = await on_a.until("done")
     done_b = await on_b.until("done")
     expected = "".join(f"c{i} " for i in range(60))
     assert done_b["data"]["content"] == done_a["data"]["content"] == expected
-    seqs = [e["seq"] for e in numbered(on_b)]
-    assert seqs == list(range(seqs[0], seqs[-1] + 1)), "every event once, in order"
+    seqs = contiguous(numbered(on_b))
     assert chunks(numbered(on_b)) == done_b["data"]["content"]
     assert [e["seq"] for e in numbered(on_a)] == seqs
     await on_a.close()
@@ -101,26 +87,36 @@ async def test_a_cancel_sent_to_b_stops_the_run_on_a(
     await on_a.close()
 
 
-async def test_a_client_switching_from_a_to_b_gets_every_chunk_once(
+async def test_clients_switching_from_a_to_b_get_every_chunk_once(
     pair: tuple[RunningServer, RunningServer], stub: StubLLMServer
 ) -> None:
     a, b = pair
     talk = await conversation(a, stub)
-    stub.script(Script(chunks=tuple(f"s{i} " for i in range(150)), chunk_delay=0.005))
-    on_a = await WsClient.open(a.url, TOKEN)
-    await on_a.send("chat", session_id=talk.session_id, prompt="switch", mode="chat")
-    for _ in range(30):
-        await on_a.until("chunk")
-    await on_a.close()
-    seen_on_a = numbered(on_a)
-    on_b = await watcher(b, talk.session_id, after_seq=seen_on_a[-1]["seq"])
-    done = await on_b.until("done", within=20)
-    everything = seen_on_a + numbered(on_b)
-    seqs = [e["seq"] for e in everything]
-    assert len(seqs) == len(set(seqs)), "no event twice"
-    assert seqs == list(range(seqs[0], seqs[-1] + 1)), "no event missing"
-    assert chunks(everything) == done["data"]["content"] == "".join(f"s{i} " for i in range(150))
-    await on_b.close()
+    words = tuple(f"s{i} " for i in range(120))
+    stub.script(*[Script(chunks=words, chunk_delay=0.005)] * 8)
+    async with httpx.AsyncClient(base_url=a.url, headers=HEADERS, timeout=30) as http:
+        sessions = [
+            (
+                await http.post(f"/projects/{talk.project_id}/sessions", json={"node_id": f"n{i}"})
+            ).json()["session_id"]
+            for i in range(8)
+        ]
+
+    async def switch(index: int, session_id: str) -> None:
+        on_a = await start_chat(a, session_id, f"switch {index}")
+        for _ in range(10 + 3 * index):
+            await on_a.until("chunk")
+        await on_a.close()
+        seen_on_a = numbered(on_a)
+        # Live events race the replay on B: each must still arrive once, in order.
+        on_b = await watcher(b, session_id, after_seq=seen_on_a[-1]["seq"])
+        done = await on_b.until("done", within=30)
+        everything = seen_on_a + numbered(on_b)
+        contiguous(everything)
+        assert chunks(everything) == done["data"]["content"] == "".join(words)
+        await on_b.close()
+
+    await asyncio.gather(*(switch(i, sid) for i, sid in enumerate(sessions)))
 
 
 async def test_killing_a_leaves_b_to_close_its_runs_keeping_every_chunk(
@@ -130,8 +126,7 @@ async def test_killing_a_leaves_b_to_close_its_runs_keeping_every_chunk(
     talk = await conversation(a, stub)
     stub.script(LONG)
     on_b = await watcher(b, talk.session_id)
-    on_a = await WsClient.open(a.url, TOKEN)
-    await on_a.send("chat", session_id=talk.session_id, prompt="die", mode="chat")
+    on_a = await start_chat(a, talk.session_id, "die")
     for _ in range(20):
         await on_b.until("chunk")
     a.process.send_signal(signal.SIGKILL)
@@ -139,8 +134,7 @@ async def test_killing_a_leaves_b_to_close_its_runs_keeping_every_chunk(
     interrupted = await on_b.until("interrupted", within=15)
     assert interrupted["data"]["reason"] == reasons.SERVER_DIED
     seen = numbered(on_b)
-    seqs = [e["seq"] for e in seen]
-    assert seqs == list(range(seqs[0], seqs[-1] + 1))
+    seqs = contiguous(seen)
     messages = (await get(b, f"/sessions/{talk.session_id}/messages"))["items"]
     last = messages[-1]
     assert last["status"] == "interrupted"
@@ -168,21 +162,18 @@ async def test_a_message_on_b_supersedes_the_run_on_a(
     a, b = pair
     talk = await conversation(a, stub)
     stub.script(LONG, Script(chunks=("second",)))
-    on_a = await WsClient.open(a.url, TOKEN)
-    await on_a.send("chat", session_id=talk.session_id, prompt="first", mode="chat")
+    on_a = await start_chat(a, talk.session_id, "first")
     first = (await on_a.until("chat_session_start"))["data"]["run_id"]
     for _ in range(5):
         await on_a.until("chunk")
-    on_b = await WsClient.open(b.url, TOKEN)
-    await on_b.send("chat", session_id=talk.session_id, prompt="second", mode="chat")
+    on_b = await start_chat(b, talk.session_id, "second")
     done = await on_b.until("done")
     assert done["data"]["content"] == "second"
     assert done["data"]["superseded_run_id"] == first
     cancelled = await on_a.until("cancelled")
     assert cancelled["data"]["reason"].startswith("superseded by message")
     assert stub.requests[0].client_disconnected_at is not None
-    seqs = [e["seq"] for e in numbered(on_a)]
-    assert len(seqs) == len(set(seqs))
+    contiguous(numbered(on_a))
     assert (await get(b, f"/runs/{first}"))["status"] == "cancelled"
     await on_a.close()
     await on_b.close()

@@ -204,9 +204,10 @@ class ClientConnection:
         stream = services.streams.peek(session_id)
         last_seq = max(session.last_seq, stream.last_seq if stream else 0)
         cluster = services.cluster  # scaled out: any process's events, from Redis
-        if cluster is not None:
-            last_seq = max(last_seq, await cluster.bus.last_seq(session_id))
         async with self._lock:
+            # Under the lock: a live event must not reach the client before the replay.
+            if cluster is not None:
+                last_seq = max(last_seq, await cluster.bus.last_seq(session_id))
             start = SessionStart(
                 session.id, session.project_id, session.scope, session.node_id, last_seq
             )
