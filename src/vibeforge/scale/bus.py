@@ -1,19 +1,20 @@
 """The Redis event bus: the in-process bus's interface, shared by every server process.
 
-Every event goes to Redis first and reaches subscribers only from there, in every process
-alike (the publisher's own included), so no process shows a client an event Redis does not
-hold. A session event is added to the session's Redis stream under the entry id `SEQ-0`:
-Redis refuses an id that is not above the stream's last one, so a `seq` is used once across
-the cluster (an event that would reuse one is dropped and logged, never delivered). The
-stream keeps the newest `REPLAY_EVENTS` events for a reconnecting client of any process; older
-ones come from the database (the snapshot). A run's journal is a Redis list written before
-its events are published, so the survivors of a dead owner can read it.
+Every event goes to Redis first and reaches subscribers only once Redis has it: the
+publisher's own subscribers when Redis answers the publish, the other processes' from the
+channel. No process shows a client an event Redis does not hold. A session event is added to
+the session's Redis stream under the entry id `SEQ-0`: Redis refuses an id that is not above
+the stream's last one, so a `seq` is used once across the cluster (an event that would reuse
+one is dropped and logged, never delivered). The stream keeps the newest `REPLAY_EVENTS`
+events for a reconnecting client of any process; older ones come from the database (the
+snapshot). A run's journal is a Redis list written before its events are published, so the
+survivors of a dead owner can read it.
 
-Keys (under the configured prefix P): `P:events:SESSION` (stream), `P:journal:RUN` (list),
-channel `P:bus` (every event, to every process), channel `P:ctl:PROCESS` (control messages).
-Publishing is synchronous for callers: events queue for one writer task that sends them in
-order, pipelined. Redis unreachable: `healthy` turns false, subscribers are cut off (they
-reconnect and replay once it is back) and `on_down` tells the cluster.
+Keys (under the configured prefix P): `P:events:SESSION` (stream), `P:journal:RUN` (list);
+channels `P:bus` (every event, to every process, as `PUBLISHER\nWIRE`) and `P:ctl:PROCESS`
+(control messages). Publishing is synchronous for callers: events queue for one writer task
+that sends them in order, pipelined. Redis unreachable: `healthy` turns false, subscribers are
+cut off (they reconnect and replay once it is back) and `on_down` tells the cluster.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ PUBLISH_SESSION_EVENT = """
 local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], ARGV[1] .. '-0', 'e', ARGV[2])
 if type(added) == 'table' and added.err then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
@@ -195,6 +196,10 @@ class RedisBus:
                 await task
         await self.redis.aclose()
 
+    def _stamped(self, event: Event) -> str:
+        """The event as published on the channel: its publisher's id, a newline, its wire."""
+        return f"{self.process_id}\n{event.wire}"
+
     def _push(self, op: Op) -> None:
         self._ops.append(op)
         self._idle.clear()
@@ -226,11 +231,12 @@ class RedisBus:
                 if event.session_id is not None and event.seq:
                     keys = [self.events_key(event.session_id)]
                     args = [event.seq, event.wire, self.replay_events, STREAM_TTL_MS, self.channel]
+                    args.append(self._stamped(event))
                     # EVAL, not EVALSHA: no SCRIPT EXISTS round trip per batch, and nothing
                     # to reload after a Redis restart (Redis caches the compiled script).
                     pipe.eval(PUBLISH_SESSION_EVENT, len(keys), *keys, *args)
                 else:
-                    pipe.publish(self.channel, event.wire)
+                    pipe.publish(self.channel, self._stamped(event))
                 sent.append(event)
                 continue
             if kind == "journal":
@@ -251,7 +257,11 @@ class RedisBus:
             if event is None:
                 continue
             self.published += 1
-            if event.seq and event.session_id is not None and result == 0:
+            if not (event.seq and event.session_id is not None and result == 0):
+                # Accepted by Redis: this process's subscribers get it now, from the object
+                # (the other processes from the channel; this one skips its own there).
+                self._local.publish(event)
+            else:
                 self.refused_seqs += 1
                 log.error(
                     "event %s of session %s refused: seq %d was already used in the cluster",
@@ -283,7 +293,9 @@ class RedisBus:
     async def _dispatch(self, message: dict[str, Any]) -> None:
         channel, data = _text(message["channel"]), _text(message["data"])
         if channel == self.channel:
-            self._local.publish(Event.from_wire(data))
+            origin, _, wire = data.partition("\n")
+            if origin != self.process_id:
+                self._local.publish(Event.from_wire(wire))
         elif self.on_control is not None:
             # In its own task: a cancel waits for its run, and events must keep flowing.
             task = asyncio.create_task(self._control(data), name="redis-bus-control")
