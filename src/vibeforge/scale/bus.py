@@ -61,6 +61,12 @@ class BusUnavailable(Unavailable):
     code = "bus_unavailable"
 
 
+def unavailable(error: Exception) -> BusUnavailable:
+    """The error for a client when a Redis call failed; the details (hosts) go to the log."""
+    log.warning("event bus: a Redis call failed: %s", error)
+    return BusUnavailable("the event bus (Redis) is unavailable; try again once it is back")
+
+
 class RedisBus:
     """Publishes through Redis; delivers what Redis publishes to this process's subscribers."""
 
@@ -146,7 +152,7 @@ class RedisBus:
             key = self.events_key(session_id)
             entries = await self.redis.xrange(key, f"{after_seq + 1}-0", "+")
         except RedisError as error:
-            raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
+            raise unavailable(error) from None
         events = [Event.from_wire(_text(fields[b"e"])) for _, fields in entries]
         if events and events[0].seq != after_seq + 1:
             return None
@@ -159,7 +165,7 @@ class RedisBus:
         try:
             newest = await self.redis.xrevrange(self.events_key(session_id), "+", "-", count=1)
         except RedisError as error:
-            raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
+            raise unavailable(error) from None
         return int(_text(newest[0][0]).split("-")[0]) if newest else 0
 
     def state(self) -> dict[str, Any]:
@@ -167,7 +173,7 @@ class RedisBus:
         return {
             "backend": "redis",
             "status": "ok" if self.healthy else "unavailable",
-            "error": None if self.healthy else self.last_error,
+            "error": None if self.healthy else self.outage,
             "queued": len(self._ops),
             "published": self.published,
             "refused_seqs": self.refused_seqs,
@@ -195,6 +201,12 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.redis.aclose()
+
+    @property
+    def outage(self) -> str | None:
+        """What went wrong, without the error's details (they name hosts and ports: /health
+        answers anyone; the log has them)."""
+        return self.last_error.split(":")[0] if self.last_error else None
 
     def _stamped(self, event: Event) -> str:
         """The event as published on the channel: its publisher's id, a newline, its wire."""

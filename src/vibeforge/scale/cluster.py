@@ -35,7 +35,7 @@ from vibeforge.runs.events import Event
 from vibeforge.runs.journal import RecoveredRun, leftover_journals, parse_journal
 from vibeforge.runs.protocol import Interrupted, event_data
 from vibeforge.runs.store import RunStore
-from vibeforge.scale.bus import BusUnavailable, RedisBus
+from vibeforge.scale.bus import BusUnavailable, RedisBus, unavailable
 from vibeforge.statuses import RunStatus
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Cluster:
         if not self.bus.healthy:
             raise BusUnavailable(
                 "the event bus (Redis) is unavailable, so this server refuses new runs rather "
-                f"than run them unseen by the other servers ({self.bus.last_error})"
+                f"than run them unseen by the other servers ({self.bus.outage})"
             )
 
     def session_lock(self, session_id: str) -> contextlib.AbstractAsyncContextManager[None]:
@@ -133,7 +133,7 @@ class Cluster:
         try:
             acquired = await lock.acquire()
         except RedisError as error:
-            raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
+            raise unavailable(error) from None
         if not acquired:
             raise Unavailable(f"{what} is busy in another server; try again")
         try:
@@ -194,7 +194,7 @@ class Cluster:
             pipe.set(self._key("active", session_id), run_id, px=self.lease_ms)
             await pipe.execute()
         except RedisError as error:
-            raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
+            raise unavailable(error) from None
         self._local[run_id] = session_id
 
     def release(self, run_id: str, session_id: str) -> None:
@@ -365,7 +365,7 @@ class Cluster:
         try:
             value = await self.redis.get(key)
         except RedisError as error:
-            raise BusUnavailable(f"the event bus (Redis) is unavailable: {error}") from None
+            raise unavailable(error) from None
         return value.decode() if isinstance(value, bytes) else value
 
 
