@@ -2,8 +2,9 @@
 
 For each configuration (`single`: one process, in-process bus; `one_redis`: one process on
 the Redis bus; `two`: two processes, clients spread over both) K concurrent runs stream at
-20 chunks/s, K rising until the p99 latency a chunk gains passing through the servers (arrival
-at the client minus the moment the stub wrote it) passes 20 ms. Then, on two processes:
+20 chunks/s, K rising; the figure is the largest K whose p99 latency a chunk gains passing
+through the servers (arrival at the client minus the moment the stub wrote it) stays within
+20 ms. Then, on two processes:
 - cancel across processes: a run on A cancelled by `POST /runs/{id}/cancel` sent to B, timed
   from the request to the stub seeing its upstream socket close, and to B's answer;
 - switch: clients reading a run on A that drop after some chunks and resume on B with
@@ -14,7 +15,7 @@ The stub runs in its own process; PostgreSQL and Redis are started by the projec
 (this script re-runs itself under them when VIBEFORGE_TEST_DATABASE_URL or
 VIBEFORGE_TEST_REDIS_URL is missing). Prints JSON.
 
-    .venv/bin/python bench/scale.py [--sizes 20,50,100,200,400] [--cancels 50] [--switches 20]
+    .venv/bin/python bench/scale.py [--sizes 5,10,20,50,100,200] [--cancels 50] [--switches 20]
 """
 
 from __future__ import annotations
@@ -186,15 +187,18 @@ async def streams(deployment: Deployment, k: int) -> dict[str, Any]:
 
 
 async def sustained(deployment: Deployment, sizes: list[int]) -> dict[str, Any]:
-    """Rising K until the p99 added latency passes the goal."""
+    """Rising K: the largest K whose p99 added latency is within the goal; the steps go on
+    (to show the curve) until p99 passes five times the goal or chunks go missing."""
     steps, best = [], 0
     for k in sizes:
         step = await streams(deployment, k)
         steps.append(step)
         p99 = step["added_ms"]["p99"]
-        if p99 is None or p99 > GOAL_MS or step["chunks_relayed"] < step["chunks_expected"]:
+        complete = step["chunks_relayed"] == step["chunks_expected"]
+        if p99 is not None and p99 <= GOAL_MS and complete:
+            best = max(best, k)
+        if p99 is None or p99 > 5 * GOAL_MS or not complete:
             break
-        best = k
     return {"max_runs_within_goal": best, "steps": steps}
 
 
@@ -331,7 +335,7 @@ async def kill(deployment: Deployment, count: int) -> dict[str, Any]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="20,50,100,200,400")
+    parser.add_argument("--sizes", default="5,10,20,50,100,200")
     parser.add_argument("--cancels", type=int, default=50)
     parser.add_argument("--switches", type=int, default=20)
     parser.add_argument("--kills", type=int, default=10)
