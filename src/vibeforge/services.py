@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
@@ -25,7 +26,7 @@ from vibeforge.prompting.service import PromptingService
 from vibeforge.proposals import ProposalService
 from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
-from vibeforge.runs.bus import InProcessBus
+from vibeforge.runs.bus import EventBus, InProcessBus
 from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.registry import RunRegistry
 from vibeforge.runs.store import RunStore
@@ -36,6 +37,9 @@ from vibeforge.testcases.runner import TestRunner
 from vibeforge.testcases.service import TestService
 from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
+
+if TYPE_CHECKING:
+    from vibeforge.scale.cluster import Cluster
 
 log = logging.getLogger("vibeforge")
 # How long a stopping server lets its sockets write the `interrupted` events it just sent.
@@ -51,7 +55,7 @@ class Services:
     users: UserService
     projects: ProjectService
     secrets: SecretBox
-    bus: InProcessBus
+    bus: EventBus
     streams: Streams
     models: ModelConfigService
     sessions: SessionService
@@ -62,6 +66,7 @@ class Services:
     prompting: PromptingService
     attachments: AttachmentService
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
+    cluster: Cluster | None = None  # scaled out (VIBEFORGE_REDIS_URL): Redis bus and leases
     _runs_stopped: bool = field(default=False, repr=False)
 
     @classmethod
@@ -70,10 +75,12 @@ class Services:
         the services it uses."""
         db = Database(settings.resolved_database_url)
         box = SecretBox(secret_key)
-        bus = InProcessBus()
+        sessions = SessionService(db)
+        store = RunStore(db, sessions)
+        cluster = _cluster(settings, db, store)
+        bus: EventBus = cluster.bus if cluster is not None else InProcessBus()
         streams = Streams(bus)
         models = ModelConfigService(db, box)
-        sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
@@ -118,7 +125,7 @@ class Services:
             return chat if ctx.mode == "chat" else coding
 
         runs = RunRegistry(
-            RunStore(db, sessions),
+            store,
             streams,
             models,
             sessions,
@@ -126,7 +133,11 @@ class Services:
             agent_for,
             hooks=personas,
             admit=context.admit,
+            coordinator=cluster,
         )
+        if cluster is not None:
+            cluster.registry = runs
+            projects.cluster_lock = cluster.git_lock
         return cls(
             settings=settings,
             db=db,
@@ -143,6 +154,7 @@ class Services:
             tests=tests,
             prompting=prompting,
             attachments=attachments,
+            cluster=cluster,
         )
 
     async def stop_runs(self) -> None:
@@ -158,6 +170,8 @@ class Services:
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""
         await self.stop_runs()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.tests.runner.close()
         await self.attachments.close()
         await self.db.dispose()
@@ -191,3 +205,20 @@ def _attachments(
     # A run waits for extractions at most as long as one may take, and a little more.
     context = AttachmentContext(db, store, settings.attachment_context_tokens, timeout + 5)
     return service, context
+
+
+def _cluster(settings: Settings, db: Database, store: RunStore) -> Cluster | None:
+    """This process's part in a scale-out, when VIBEFORGE_REDIS_URL asks for one (redis is
+    imported only then)."""
+    if settings.redis_url is None:
+        return None
+    from vibeforge.scale.cluster import Cluster
+
+    return Cluster(
+        settings.redis_url.get_secret_value(),
+        settings.redis_prefix,
+        db,
+        store,
+        lease_ms=settings.lease_ms,
+        heartbeat_ms=settings.heartbeat_ms,
+    )
