@@ -34,12 +34,13 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Redis is started for every run: the scale-out tests (tests/scale) need it and fail without it.
 test-sqlite: install-dev system-deps
-	$(BIN)/pytest
+	bash scripts/with-redis.sh $(BIN)/pytest
 
 # The database-backed tests again, against a real PostgreSQL server started for this run.
 test-postgres: install-dev system-deps
-	bash scripts/with-postgres.sh $(BIN)/pytest -m db
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest -m db
 
 test: lint test-sqlite test-postgres
 

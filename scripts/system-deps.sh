@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (PostgreSQL, bubblewrap, Chromium for the web
-# client's browser tests and bench/web.py) when they are missing.
+# Installs the Debian packages the tests need (PostgreSQL, Redis for the scale-out tests,
+# bubblewrap, Chromium for the web client's browser tests and bench/web.py) when missing.
 set -euo pipefail
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # Playwright drives Debian's browser: its own browser download cannot work here.
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 

@@ -79,13 +79,19 @@ async def start_services(services: Services) -> None:
     data_dir = settings.ensure_data_dir()
     if services.data_lock is None:  # `vibeforge serve` took it already, before binding
         services.data_lock = lock_data_dir(
-            data_dir, settings.resolved_database_url, shared=settings.shared_data_dir
+            data_dir, settings.resolved_database_url, shared=settings.shares_data_dir
         )
     await services.db.upgrade()
     await services.projects.reconcile()
     if services.db.dialect == "sqlite":
         await services.db.warm(SQLITE_POOL_SIZE)
-    if services.data_lock.alone:
+    if services.cluster is not None:
+        await services.cluster.start()
+        # Other processes' runs are theirs while their leases live: only expired ones end.
+        journals = settings.resolved_data_dir / "journal"
+        recovered = await services.cluster.recover_at_start(journals)
+        log.info("start-up recovery: %d runs of dead servers were closed", recovered)
+    elif services.data_lock.alone:
         recovered = await services.runs.recover()
         log.info("start-up recovery: %d runs were cut off by the last stop", recovered)
         if await services.tests.recover():
@@ -123,6 +129,13 @@ async def start_services(services: Services) -> None:
 async def _model_health(services: Services) -> dict[str, str]:
     spec = services.models.default_spec
     return {"default": spec.label, "provider": spec.provider, "why": spec.note}
+
+
+async def _scale_health(services: Services) -> dict[str, object]:
+    """One process alone, or one of several: the event bus and the run leases."""
+    if services.cluster is None:
+        return {"mode": "single", "status": "ok", "bus": {"backend": "in-process"}}
+    return {"mode": "scaled_out", **services.cluster.state()}
 
 
 async def _sandbox_health() -> dict[str, object]:
@@ -177,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.health_probes = {
         "model": lambda: _model_health(services),
         "sandbox": _sandbox_health,
+        "scale": lambda: _scale_health(services),
     }
     sio = build_socketio(services)
     app.state.sio = sio

@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lock = lock_data_dir(
             settings.ensure_data_dir(),
             settings.resolved_database_url,
-            shared=settings.shared_data_dir,
+            shared=settings.shares_data_dir,
         )
     except DataDirInUse as error:
         print(f"vibeforge serve: error: {error}", file=sys.stderr)

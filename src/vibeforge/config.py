@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     # Several server processes share this data directory and a PostgreSQL database
     # (scale-out): the directory is locked shared instead of exclusively (see datadir.py).
     shared_data_dir: bool = False
+    # Scale-out (see docs/deploy.md): Redis carries events, run leases, cancels and Socket.IO
+    # between the processes; it needs PostgreSQL and implies a shared data directory. Keys
+    # and channels are under `redis_prefix`, so deployments may share one Redis.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="vibeforge", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # A run's owner renews its lease every heartbeat; another process may close the run as
+    # interrupted once the lease is older than lease_ms.
+    lease_ms: int = Field(default=5000, ge=100, le=600_000)
+    heartbeat_ms: int = Field(default=1000, ge=20, le=60_000)
     # Events a socket may fall behind by before it is closed (code 4008) instead of buffered.
     ws_queue_events: int = Field(default=2048, ge=8, le=1_000_000)
     # Attachments (uploaded context files): limits, extraction, and their share of a prompt.
@@ -58,6 +67,16 @@ class Settings(BaseSettings):
     ollama_host: str | None = Field(
         default=None, validation_alias=AliasChoices("VIBEFORGE_OLLAMA_HOST", "OLLAMA_HOST")
     )
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether this process is one of several (VIBEFORGE_REDIS_URL is set)."""
+        return self.redis_url is not None
+
+    @property
+    def shares_data_dir(self) -> bool:
+        """Whether other processes may use the data directory at the same time."""
+        return self.shared_data_dir or self.scaled_out
 
     @property
     def resolved_data_dir(self) -> Path:

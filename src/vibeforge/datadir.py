@@ -11,6 +11,8 @@ scale-out issue's business: with `VIBEFORGE_SHARED_DATA_DIR=true` each process t
 shared instead, an exclusive holder and shared ones exclude each other, and start-up recovery
 runs only in a process that found the directory unused (it briefly holds the lock
 exclusively); with other processes alive their journals are theirs. That mode refuses SQLite.
+A SQLite database outside the data directory is locked the same way (`DB-FILE.server-lock`),
+so two servers with their own directories cannot share one SQLite file either.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 LOCK_FILE = "server.lock"
 
@@ -34,12 +38,25 @@ class DataDirInUse(RuntimeError):
         self.holder = holder
 
     @classmethod
+    def sqlite_in_use(cls, database: Path, holder: str | None) -> DataDirInUse:
+        """The SQLite file is served by another process already."""
+        error = cls(database, holder)
+        who = f"process {holder}" if holder else "another process"
+        error.args = (
+            f"the SQLite database {database} is in use by {who} (a vibeforge server); SQLite "
+            "serves one process: for several, use PostgreSQL (VIBEFORGE_DATABASE_URL) and "
+            "Redis (VIBEFORGE_REDIS_URL), see docs/deploy.md",
+        )
+        return error
+
+    @classmethod
     def misconfigured(cls, data_dir: Path) -> DataDirInUse:
         """Sharing was asked for with SQLite, which one process at a time may use."""
         error = cls(data_dir, None)
         error.args = (
-            "VIBEFORGE_SHARED_DATA_DIR needs a shared database (PostgreSQL): SQLite is used by "
-            "one process at a time",
+            "several processes on one data directory (VIBEFORGE_SHARED_DATA_DIR, or scale-out "
+            "with VIBEFORGE_REDIS_URL) need a shared database: set VIBEFORGE_DATABASE_URL to "
+            "PostgreSQL; SQLite is used by one process at a time",
         )
         return error
 
@@ -55,11 +72,14 @@ class DataDirLock:
         # Whether no other process held the directory when this one took it: only then may
         # start-up recovery treat leftover journals as abandoned.
         self.alone = alone
+        self.database_lock: DataDirLock | None = None  # a SQLite file outside data_dir
 
     @classmethod
-    def acquire(cls, data_dir: Path, *, shared: bool = False) -> DataDirLock:
+    def acquire(
+        cls, data_dir: Path, *, shared: bool = False, lock_file: str = LOCK_FILE
+    ) -> DataDirLock:
         """Take the directory's lock (exclusive unless `shared`), or raise DataDirInUse."""
-        path = data_dir / LOCK_FILE
+        path = data_dir / lock_file
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             try:
@@ -85,6 +105,9 @@ class DataDirLock:
 
     def release(self) -> None:
         """Let another process have the directory."""
+        if self.database_lock is not None:
+            self.database_lock.release()
+            self.database_lock = None
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -105,4 +128,22 @@ def lock_data_dir(data_dir: Path, database_url: str, *, shared: bool) -> DataDir
     whose database cannot be shared between hosts)."""
     if shared and database_url.startswith("sqlite"):
         raise DataDirInUse.misconfigured(data_dir)
-    return DataDirLock.acquire(data_dir, shared=shared)
+    lock = DataDirLock.acquire(data_dir, shared=shared)
+    database = _sqlite_file(database_url)
+    if database is not None and database.parent.resolve() != data_dir.resolve():
+        try:
+            lock.database_lock = DataDirLock.acquire(
+                database.parent, lock_file=f"{database.name}.server-lock"
+            )
+        except DataDirInUse as error:
+            lock.release()
+            raise DataDirInUse.sqlite_in_use(database, error.holder) from None
+    return lock
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases or in-memory ones)."""
+    if not database_url.startswith("sqlite"):
+        return None
+    name = make_url(database_url).database
+    return Path(name).expanduser() if name and name != ":memory:" else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vibeforge.agents.chat import ChatAgent
 from vibeforge.agents.pipeline import CodingAgent
@@ -28,7 +29,7 @@ from vibeforge.prompting.service import PromptingService
 from vibeforge.proposals import ProposalService
 from vibeforge.relay import Relay
 from vibeforge.relay.unix import UnixRelayServer
-from vibeforge.runs.bus import InProcessBus
+from vibeforge.runs.bus import EventBus, InProcessBus
 from vibeforge.runs.context import Agent, RunContext
 from vibeforge.runs.protocol import BudgetWarning
 from vibeforge.runs.registry import RunRegistry
@@ -40,6 +41,9 @@ from vibeforge.testcases.runner import TestRunner
 from vibeforge.testcases.service import TestService
 from vibeforge.traces import TraceStore
 from vibeforge.users.service import UserService
+
+if TYPE_CHECKING:
+    from vibeforge.scale.cluster import Cluster
 
 log = logging.getLogger("vibeforge")
 # How long a stopping server lets its sockets write the `interrupted` events it just sent.
@@ -55,7 +59,7 @@ class Services:
     users: UserService
     projects: ProjectService
     secrets: SecretBox
-    bus: InProcessBus
+    bus: EventBus
     streams: Streams
     models: ModelConfigService
     sessions: SessionService
@@ -68,6 +72,7 @@ class Services:
     budgets: BudgetService
     webhooks: WebhookSender
     data_lock: DataDirLock | None = None  # held from start-up to close (see datadir.py)
+    cluster: Cluster | None = None  # scaled out (VIBEFORGE_REDIS_URL): Redis bus and leases
     _runs_stopped: bool = field(default=False, repr=False)
 
     @classmethod
@@ -76,7 +81,10 @@ class Services:
         the services it uses."""
         db = Database(settings.resolved_database_url)
         box = SecretBox(secret_key)
-        bus = InProcessBus()
+        sessions = SessionService(db)
+        store = RunStore(db, sessions)
+        cluster = _cluster(settings, db, store)
+        bus: EventBus = cluster.bus if cluster is not None else InProcessBus()
         streams = Streams(bus)
         models = ModelConfigService(db, box)
         ledger = BudgetLedger(db)
@@ -93,7 +101,6 @@ class Services:
                 webhooks.send_soon(warning.webhook_url, key, BudgetWarning.type, data)
 
         ledger.on_warning = warn
-        sessions = SessionService(db)
         projects = ProjectService(db, settings.projects_dir, settings.max_file_bytes)
         proposals = ProposalService(db, projects, streams.emit_project)
         traces = TraceStore(db)
@@ -138,7 +145,7 @@ class Services:
             return chat if ctx.mode == "chat" else coding
 
         runs = RunRegistry(
-            RunStore(db, sessions),
+            store,
             streams,
             models,
             sessions,
@@ -146,7 +153,11 @@ class Services:
             agent_for,
             hooks=personas,
             admit=context.admit,
+            coordinator=cluster,
         )
+        if cluster is not None:
+            cluster.registry = runs
+            projects.cluster_lock = cluster.git_lock
         return cls(
             settings=settings,
             db=db,
@@ -165,6 +176,7 @@ class Services:
             attachments=attachments,
             budgets=BudgetService(db, ledger, box),
             webhooks=webhooks,
+            cluster=cluster,
         )
 
     async def stop_runs(self) -> None:
@@ -180,6 +192,8 @@ class Services:
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""
         await self.stop_runs()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.tests.runner.close()
         await self.attachments.close()
         await self.budgets.ledger.drain()
@@ -215,3 +229,20 @@ def _attachments(
     # A run waits for extractions at most as long as one may take, and a little more.
     context = AttachmentContext(db, store, settings.attachment_context_tokens, timeout + 5)
     return service, context
+
+
+def _cluster(settings: Settings, db: Database, store: RunStore) -> Cluster | None:
+    """This process's part in a scale-out, when VIBEFORGE_REDIS_URL asks for one (redis is
+    imported only then)."""
+    if settings.redis_url is None:
+        return None
+    from vibeforge.scale.cluster import Cluster
+
+    return Cluster(
+        settings.redis_url.get_secret_value(),
+        settings.redis_prefix,
+        db,
+        store,
+        lease_ms=settings.lease_ms,
+        heartbeat_ms=settings.heartbeat_ms,
+    )

@@ -211,7 +211,11 @@ class ClientConnection:
         services.bus.follow(self.subscription, session_topic(session_id))
         stream = services.streams.peek(session_id)
         last_seq = max(session.last_seq, stream.last_seq if stream else 0)
+        cluster = services.cluster  # scaled out: any process's events, from Redis
         async with self._lock:
+            # Under the lock: a live event must not reach the client before the replay.
+            if cluster is not None:
+                last_seq = max(last_seq, await cluster.bus.last_seq(session_id))
             start = SessionStart(
                 session.id, session.project_id, session.scope, session.node_id, last_seq
             )
@@ -220,6 +224,8 @@ class ClientConnection:
             if after_seq is not None:
                 if after_seq >= last_seq:
                     replay = []
+                elif cluster is not None:
+                    replay = await cluster.bus.replay(session_id, after_seq)
                 elif stream is not None:
                     replay = stream.replay(after_seq)
             if replay is None:

@@ -6,6 +6,11 @@ executed by the client layer (`api/connection.py`) and answered through its ackn
 (`{"ok": true, ...}` or `{"ok": false, "code", "detail"}`). Events are emitted under their own
 names with `seq` inside the data; `done` also as `vibecode_response`, the name the vibecoding
 reference clients listen for.
+
+Scaled out, the server uses python-socketio's Redis manager, so an emit to a room or sid from
+any process (or an external write-only manager) reaches clients of every process. A client's
+own events are written with `ignore_queue`: the event bus already brought them to the process
+the client is connected to, which also handles every command the client sends.
 """
 
 from __future__ import annotations
@@ -49,14 +54,15 @@ class SocketIOOutlet:
     async def event(self, event: Event) -> None:
         """A bus event under its own name (and its alias), `seq` inside the data."""
         payload = {**event.data, "seq": event.seq}
-        await self.namespace.emit(event.type, payload, to=self.sid)
+        await self.namespace.emit(event.type, payload, to=self.sid, ignore_queue=True)
         alias = ALIASES.get(event.type)
         if alias:
-            await self.namespace.emit(alias, payload, to=self.sid)
+            await self.namespace.emit(alias, payload, to=self.sid, ignore_queue=True)
 
     async def reply(self, reply: ServerEvent) -> None:
         """A message to this client alone."""
-        await self.namespace.emit(reply.type, {**event_data(reply), "seq": 0}, to=self.sid)
+        data = {**event_data(reply), "seq": 0}
+        await self.namespace.emit(reply.type, data, to=self.sid, ignore_queue=True)
 
     async def too_slow(self) -> None:
         """Disconnect: the client reconnects and subscribes with `after_seq`."""
@@ -113,8 +119,15 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
 
 def build_socketio(services: Services) -> socketio.AsyncServer:
     """The Socket.IO server of an app."""
+    settings = services.settings
+    manager = None
+    if settings.redis_url is not None:
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url.get_secret_value(), channel=f"{settings.redis_prefix}:socketio"
+        )
     sio = socketio.AsyncServer(
         async_mode="asgi",
+        client_manager=manager,
         cors_allowed_origins=[],
         logger=False,
         engineio_logger=False,

@@ -106,6 +106,9 @@ class Run(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # Scaled out, every process looks for running runs each heartbeat (vibeforge.scale).
+    __table_args__ = (Index("ix_runs_status", "status"),)
+
 
 class LLMCall(Base):
     """One provider request (one attempt: a retried call is a row per attempt): who asked,

@@ -7,6 +7,7 @@ import shutil
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,6 +67,9 @@ class ProjectService:
         self._objects = ObjectCache()
         self._lookups: KeyedBatch[tuple[str, str], Project] = KeyedBatch(self._fetch_ready)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Scaled out, writes also take a lock shared by every process (vibeforge.scale), so
+        # a write waits for another process's commit instead of failing its compare-and-swap.
+        self.cluster_lock: Callable[[str], AbstractAsyncContextManager[None]] | None = None
 
     def repository(self, project_id: str) -> GitRepository:
         """The repository of a project (which must exist)."""
@@ -78,9 +82,12 @@ class ProjectService:
             self._locks[project_id] = lock
         return lock
 
-    async def _git(self, project_id: str, work: Callable[[GitRepository], T]) -> T:
+    async def _git(
+        self, project_id: str, work: Callable[[GitRepository], T], *, write: bool = False
+    ) -> T:
         lock = self._lock(project_id)
-        async with lock:
+        shared = self.cluster_lock if write and self.cluster_lock is not None else None
+        async with lock, shared(project_id) if shared is not None else nullcontext():
             return await asyncio.to_thread(work, self.repository(project_id))
 
     # -- projects -----------------------------------------------------------------------------
@@ -381,7 +388,7 @@ class ProjectService:
             )
             return WriteResult(new_head, changed=True)
 
-        result = await self._git(project_id, commit)
+        result = await self._git(project_id, commit, write=True)
         if result.changed:
             await self._touch(project_id)
         return result
@@ -405,7 +412,7 @@ class ProjectService:
             )
             return WriteResult(new_head, changed=True)
 
-        result = await self._git(project_id, rename)
+        result = await self._git(project_id, rename, write=True)
         await self._touch(project_id)
         return result
 
@@ -465,7 +472,7 @@ class ProjectService:
             )
             return WriteResult(new_head, changed=True)
 
-        result = await self._git(project_id, restore)
+        result = await self._git(project_id, restore, write=True)
         if result.changed:
             await self._touch(project_id)
         return result

@@ -49,10 +49,16 @@ class Subscription:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
-            self._close_now()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self.cut_off()
+
+    def cut_off(self) -> None:
+        """Close as if overflowed: the consumer's client must reconnect and replay."""
+        if self.closed:
+            return
+        self.overflowed = True
+        self._close_now()
+        if self.on_overflow is not None:
+            self.on_overflow()
 
     def _close_now(self) -> None:
         self.closed = True

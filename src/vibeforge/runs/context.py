@@ -23,7 +23,7 @@ from vibeforge.llm import (
 )
 from vibeforge.modelconfigs.service import ResolvedModel
 from vibeforge.runs.calls import CallRecord, attempt_usage, call_row
-from vibeforge.runs.journal import RunJournal
+from vibeforge.runs.coordination import Journal
 from vibeforge.runs.protocol import Chunk, ServerEvent, StageUpdate, TokenUsage
 from vibeforge.runs.streams import SessionStream, Streams
 from vibeforge.statuses import CallStatus, MessageStatus, StageStatus
@@ -69,7 +69,7 @@ class RunContext:
     history: list[ChatMessage]
     streams: Streams
     stream: SessionStream
-    journal: RunJournal
+    journal: Journal
     started_at: datetime = field(default_factory=utcnow)
     stages: list[dict[str, Any]] = field(default_factory=list)
     calls: list[LLMCall] = field(default_factory=list)

@@ -10,6 +10,7 @@ to a run that never finished, and becomes an `interrupted` message holding every
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class RunJournal:
         )
         self._lines: list[str] = []
         self.failure: OSError | None = None  # a write failed: nothing more may be published
+
+    def __repr__(self) -> str:
+        return f"RunJournal({str(self.path)!r})"
 
     def append(self, event: Event) -> None:
         """Add one event as a line to the next write; raises if an earlier write failed."""
@@ -70,7 +74,7 @@ class RecoveredRun:
     """What a leftover journal says about a run that never finished."""
 
     run_id: str
-    path: Path
+    path: Path | None = None  # None: not a file (a Redis journal)
     content: str = ""
     thinking: str = ""
     last_seq: int = 0
@@ -80,23 +84,27 @@ class RecoveredRun:
 
 def read_journal(path: Path) -> RecoveredRun:
     """Parse a journal; a torn last line (the process died mid-write) is ignored."""
-    recovered = RecoveredRun(run_id=path.stem, path=path)
+    with path.open("rb") as handle:
+        return parse_journal(RecoveredRun(run_id=path.stem, path=path), handle)
+
+
+def parse_journal(recovered: RecoveredRun, lines: Iterable[bytes]) -> RecoveredRun:
+    """Fill `recovered` from journal lines; the first torn one (no newline) ends it."""
     content: list[str] = []
     thinking: list[str] = []
-    with path.open("rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                event = Event.from_wire(raw.decode("utf-8"))
-            except (ValueError, KeyError, UnicodeDecodeError):
-                continue
-            recovered.events.append(event)
-            recovered.last_seq = max(recovered.last_seq, event.seq)
-            recovered.session_id = event.session_id or recovered.session_id
-            if event.type == "chunk":
-                content.append(str(event.data.get("content") or ""))
-                thinking.append(str(event.data.get("thinking") or ""))
+    for raw in lines:
+        if not raw.endswith(b"\n"):
+            break
+        try:
+            event = Event.from_wire(raw.decode("utf-8"))
+        except (ValueError, KeyError, UnicodeDecodeError):
+            continue
+        recovered.events.append(event)
+        recovered.last_seq = max(recovered.last_seq, event.seq)
+        recovered.session_id = event.session_id or recovered.session_id
+        if event.type == "chunk":
+            content.append(str(event.data.get("content") or ""))
+            thinking.append(str(event.data.get("thinking") or ""))
     recovered.content = "".join(content)
     recovered.thinking = "".join(thinking)
     return recovered

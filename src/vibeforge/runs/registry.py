@@ -23,8 +23,8 @@ from vibeforge.llm import merge_params, validate_params
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.runs import reasons
 from vibeforge.runs.context import Agent, AgentResult, RunContext
+from vibeforge.runs.coordination import Coordinator, SingleProcess
 from vibeforge.runs.hooks import AfterWrites, PostResponse, RunHooks, RunSetup
-from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import (
     Cancelled,
     Chat,
@@ -58,7 +58,8 @@ class ActiveRun:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
     cancel_reason: str | None = None  # why it was cancelled (see runs.reasons)
-    shutting_down: bool = False
+    shutting_down: bool = False  # interrupted rather than cancelled, for interrupt_reason
+    interrupt_reason: str = reasons.SERVER_STOPPED
     error_status: int | None = None  # HTTP status of the error the run failed on, if any
     superseded_run_id: str | None = None  # the run its start cancelled
     started: float = field(default_factory=time.perf_counter)
@@ -91,6 +92,7 @@ class RunRegistry:
         agent_for: Callable[[RunContext], Agent],
         hooks: RunHooks | None = None,
         admit: Admission | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.store = store
         self._streams = streams
@@ -100,6 +102,8 @@ class RunRegistry:
         self._agent_for = agent_for
         self._hooks = hooks  # a persona's setup, and post-response work
         self._admit = admit
+        # Alone, or one of several processes (vibeforge.scale): who else may own a run.
+        self.coordinator: Coordinator = coordinator or SingleProcess()
         self._by_id: dict[str, ActiveRun] = {}
         self._by_session: dict[str, ActiveRun] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -145,19 +149,35 @@ class RunRegistry:
                 defaults, validate_params(model.chat.capabilities, setup.params)
             )
         merged = merge_params(defaults, checked)
-        async with self._lock(session.id):
+        coordinator = self.coordinator
+        coordinator.check_ready()
+        async with self._lock(session.id), coordinator.session_lock(session.id):
             previous = self._by_session.get(session.id)
+            elsewhere = None if previous else await coordinator.running_elsewhere(session.id)
             run_id, message_id = new_id(), new_id()
+            if (previous or elsewhere) and command.if_idle:
+                raise Conflict(
+                    f"run {previous.id if previous else elsewhere} is active in this session; "
+                    "cancel it, wait for it, or send the message without if_idle to supersede it"
+                )
             if previous is not None:
-                if command.if_idle:
-                    raise Conflict(
-                        f"run {previous.id} is active in this session; cancel it, wait for "
-                        "it, or send the message without if_idle to supersede it"
-                    )
                 await self._cancel(previous, reasons.superseded_by(message_id, run_id))
-            opened = await self.store.open(
-                session, command.prompt, model.label, run_id=run_id, assistant_message_id=message_id
-            )
+            elif elsewhere is not None:
+                reason = reasons.superseded_by(message_id, run_id)
+                await coordinator.cancel_elsewhere(elsewhere, reason)
+            await coordinator.claim(run_id, session.id, owner.id)
+            try:
+                floor = await coordinator.seq_floor(session.id, session.last_seq)
+                opened = await self.store.open(
+                    session,
+                    command.prompt,
+                    model.label,
+                    run_id=run_id,
+                    assistant_message_id=message_id,
+                )
+            except BaseException:
+                coordinator.release(run_id, session.id)
+                raise
             ctx = RunContext(
                 run_id=opened.run_id,
                 trace_id=opened.trace_id,
@@ -170,8 +190,8 @@ class RunRegistry:
                 assistant_message_id=opened.assistant_message_id,
                 history=opened.history,
                 streams=self._streams,
-                stream=self._streams.get(session.project_id, session.id, session.last_seq),
-                journal=RunJournal(self._journal_dir, opened.run_id),
+                stream=self._streams.get(session.project_id, session.id, floor),
+                journal=coordinator.journal(self._journal_dir, opened.run_id),
                 started_at=opened.started_at,
                 mode=command.mode or "code",
                 persona_id=setup.persona_id,
@@ -181,7 +201,7 @@ class RunRegistry:
                 wait_for_attachments=command.wait_for_attachments,
             )
             run = ActiveRun(ctx, asyncio.get_running_loop().create_future())
-            run.superseded_run_id = previous.id if previous is not None else None
+            run.superseded_run_id = previous.id if previous is not None else elsewhere
             self._by_id[run.id] = run
             self._by_session[session.id] = run
             run.task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
@@ -202,6 +222,7 @@ class RunRegistry:
         self._by_id.pop(run.id, None)
         if self._by_session.get(run.ctx.session.id) is run:
             del self._by_session[run.ctx.session.id]
+        self.coordinator.release(run.id, run.ctx.session.id)
         if not run.outcome.done():  # cut off before its outcome was stored
             interrupted = AgentResult(status=MessageStatus.INTERRUPTED)
             run.outcome.set_result(_done(run, interrupted, "".join(run.ctx.content)))
@@ -227,7 +248,7 @@ class RunRegistry:
             if run.shutting_down:
                 status, event = (
                     MessageStatus.INTERRUPTED,
-                    Interrupted(ctx.assistant_message_id, reasons.SERVER_STOPPED),
+                    Interrupted(ctx.assistant_message_id, run.interrupt_reason),
                 )
             else:
                 reason = run.cancel_reason or reasons.BY_USER
@@ -378,6 +399,11 @@ class RunRegistry:
         see it at once) and its partial answer is stored, so a read right after sees it."""
         run = self._by_id.get(run_id)
         if run is None or run.ctx.owner.id != owner.id:
+            # Another process's run of this user: cancelled there (the lease names the user).
+            if run is None and await self.coordinator.cancel_elsewhere(
+                run_id, reasons.BY_USER, owner.id
+            ):
+                return CancelOutcome(run_id, RunStatus.CANCELLED, True)
             stored = await self.store.status(owner, run_id)
             return CancelOutcome(run_id, stored.status, False)
         await self._cancel(run, reasons.BY_USER)
@@ -463,16 +489,20 @@ class RunRegistry:
     async def shutdown(self) -> int:
         """Stop every run; their partial answers are kept as interrupted messages. Returns
         how many runs were interrupted."""
-        runs = list(self._by_id.values())
+        return len(await self.interrupt_where(lambda _: True, reasons.SERVER_STOPPED))
+
+    async def interrupt_where(self, match: Callable[[ActiveRun], bool], reason: str) -> list[str]:
+        """Stop the runs `match` selects as interrupted (not cancelled: nobody asked), for
+        `reason`, keeping their partial answers; the ids of those runs."""
+        runs = [run for run in list(self._by_id.values()) if match(run)]
         for run in runs:
             run.shutting_down = True
-        await asyncio.gather(
-            *(self._cancel(run, reasons.SERVER_STOPPED) for run in runs), return_exceptions=True
-        )
+            run.interrupt_reason = reason
+        await asyncio.gather(*(self._cancel(run, reason) for run in runs), return_exceptions=True)
         tasks = [run.task for run in runs if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
-        return len(runs)
+        return [run.id for run in runs]
 
 
 def _done(run: ActiveRun, result: AgentResult, content: str) -> Done:

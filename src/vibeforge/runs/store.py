@@ -28,7 +28,7 @@ from vibeforge.db.tables import User
 from vibeforge.db.types import new_id, utcnow
 from vibeforge.errors import NotFound
 from vibeforge.runs import reasons
-from vibeforge.runs.journal import leftover_journals
+from vibeforge.runs.journal import RecoveredRun, leftover_journals
 from vibeforge.sessions.service import SessionService
 from vibeforge.statuses import MessageStatus, RunStatus
 from vibeforge.traces import ensure_root_span
@@ -330,25 +330,9 @@ class RunStore:
         holding every chunk their journal recorded, each saying why."""
         recovered = []
         for journal in leftover_journals(journal_dir):
-            # The journal tells how the run was stopping: a cancel, a shutdown, or nothing
-            # (the process died).
-            status, reason = MessageStatus.INTERRUPTED, reasons.SERVER_DIED
-            for event in journal.events:
-                if event.type == "cancelled":
-                    status = MessageStatus.CANCELLED
-                    reason = str(event.data.get("reason") or reasons.BY_USER)
-                elif event.type == "interrupted":
-                    reason = str(event.data.get("reason") or reasons.SERVER_STOPPED)
-            await self.close(
-                journal.run_id,
-                status,
-                journal.content,
-                journal.thinking,
-                journal.last_seq,
-                reason=reason,
-            )
-            journal.path.unlink(missing_ok=True)
-            recovered.append(ClosedRun(journal.run_id, status, reason))
+            recovered.append(await self.close_from_journal(journal))
+            if journal.path is not None:
+                journal.path.unlink(missing_ok=True)
         async with self._db.transaction() as db:
             orphans = list(await db.scalars(select(Run.id).where(Run.status == RunStatus.RUNNING)))
         for run_id in orphans:
@@ -357,6 +341,25 @@ class RunStore:
             )
             recovered.append(ClosedRun(run_id, MessageStatus.INTERRUPTED, reasons.JOURNAL_LOST))
         return recovered
+
+    async def close_from_journal(
+        self, journal: RecoveredRun, last_seq: int | None = None
+    ) -> ClosedRun:
+        """End a run its process could not finish with what its journal holds; the journal
+        tells how it was stopping: a cancel, a shutdown, or nothing (the process died).
+        `last_seq`: the session's sequence number after the closing, if beyond the journal."""
+        status, reason = MessageStatus.INTERRUPTED, reasons.SERVER_DIED
+        for event in journal.events:
+            if event.type == "cancelled":
+                status = MessageStatus.CANCELLED
+                reason = str(event.data.get("reason") or reasons.BY_USER)
+            elif event.type == "interrupted":
+                reason = str(event.data.get("reason") or reasons.SERVER_STOPPED)
+        seq = max(journal.last_seq, last_seq or 0)
+        await self.close(
+            journal.run_id, status, journal.content, journal.thinking, seq, reason=reason
+        )
+        return ClosedRun(journal.run_id, status, reason)
 
     async def close(
         self,

@@ -13,12 +13,14 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeforge.runs.bus import EventBus
 from vibeforge.runs.events import Event, wire_of
-from vibeforge.runs.journal import RunJournal
 from vibeforge.runs.protocol import ServerEvent, event_data
+
+if TYPE_CHECKING:
+    from vibeforge.runs.coordination import Journal
 
 REPLAY_EVENTS = 4096
 log = logging.getLogger("vibeforge.runs")
@@ -75,7 +77,7 @@ class Streams:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self._streams: dict[str, SessionStream] = {}
-        self._pending: list[tuple[Event, RunJournal | None]] = []
+        self._pending: list[tuple[Event, Journal | None]] = []
         self._flush_scheduled = False
 
     def get(self, project_id: str, session_id: str, stored_last_seq: int) -> SessionStream:
@@ -99,7 +101,7 @@ class Streams:
         event: ServerEvent,
         *,
         run_id: str | None = None,
-        journal: RunJournal | None = None,
+        journal: Journal | None = None,
     ) -> Event:
         """Number an event, write it to the journal, then publish it: in that order, so a
         client never sees an event the journal does not hold. Within a running loop the
@@ -127,12 +129,12 @@ class Streams:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        failed: set[RunJournal] = set()
+        failed: set[Journal] = set()
         for journal in dict.fromkeys(journal for _, journal in pending if journal is not None):
             try:
                 journal.flush()
             except OSError:
-                log.exception("journal %s could not be written", journal.path)
+                log.exception("journal %r could not be written", journal)
                 failed.add(journal)
         publish = self.bus.publish
         for numbered, journal in pending:

@@ -67,4 +67,7 @@ async def health(request: Request, services: ServicesDep) -> dict[str, Any]:
     }
     for name, probe in request.app.state.health_probes.items():
         report[name] = await probe()
+        # A part that cannot work (e.g. the event bus of a scale-out) degrades the whole.
+        if isinstance(report[name], dict) and report[name].get("status") == "unavailable":
+            report["status"] = "degraded"
     return report

@@ -1,0 +1,1 @@
+"""Scale-out: several server processes sharing PostgreSQL, Redis and the data directory."""
