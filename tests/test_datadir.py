@@ -82,10 +82,14 @@ def test_a_port_in_use_fails_before_start_up_work_and_ready(
 ) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     other = tmp_path / "other"
-    second = _serve(other, database_url, port)
+    # Its own SQLite file: one SQLite file serves one process (tests/scale/test_fail_closed.py).
+    own = tmp_path / "other.db"
+    url = f"sqlite+aiosqlite:///{own}" if database_url.startswith("sqlite") else database_url
+    second = _serve(other, url, port)
     assert second.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
     assert "vibeforge ready" not in second.stderr
+    assert not own.exists(), "no database was made or migrated"
     assert not (other / "vibeforge.db").exists(), "no database was made or migrated"
     DataDirLock.acquire(other).release()  # and the refused process let go of its lock
 
