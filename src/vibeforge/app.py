@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from vibeforge import __version__
 from vibeforge.api import docs, websocket
+from vibeforge.api.compat import persona_chat
 from vibeforge.api.compat.local import ensure_local_user
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sio = sio
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
+    app.include_router(persona_chat.router)  # before any `/ws/{...}` route
     app.include_router(websocket.router)
     app.include_router(docs.router)
     install_error_handlers(app)

@@ -1,0 +1,58 @@
+"""What the compat WebSocket adapters share: who the caller is, and reading a frame."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from vibeforge.api.compat.local import local_caller
+from vibeforge.api.deps import bearer_token
+from vibeforge.db.tables import User
+from vibeforge.errors import Unauthorized
+from vibeforge.services import Services
+
+MAX_FRAME_CHARS = 4 * 1024 * 1024
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4008
+
+
+async def socket_caller(services: Services, socket: WebSocket) -> User | None:
+    """The caller of a compat socket: its token (`?token=` or `Authorization: Bearer`), else
+    the local user (local mode, loopback); None when neither holds."""
+    token = socket.query_params.get("token")
+    header = socket.headers.get("authorization")
+    try:
+        if token or header:
+            return await services.users.authenticate(token or bearer_token(header))
+        return await local_caller(services, socket)
+    except Unauthorized:
+        return None
+
+
+class FrameError(ValueError):
+    """A frame that is not text the adapter can read (too large, not UTF-8)."""
+
+
+def frame_text(frame: dict[str, Any]) -> str | None:
+    """The text of a received frame (binary frames as UTF-8); None once disconnected."""
+    if frame["type"] == "websocket.disconnect":
+        return None
+    text = frame.get("text")
+    if text is None:
+        try:
+            text = (frame.get("bytes") or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("a frame is not UTF-8") from None
+    if len(text) > MAX_FRAME_CHARS:
+        raise FrameError("message too large")
+    return text
+
+
+def json_or_none(text: str) -> Any:
+    """The JSON value of a frame, or None when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
