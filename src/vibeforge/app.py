@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from vibeforge import __version__
 from vibeforge.api import docs, websocket
-from vibeforge.api.compat import persona_chat
+from vibeforge.api.compat import persona_chat, persona_rest
 from vibeforge.api.compat.local import ensure_local_user
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
@@ -219,6 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
         templates,
         attachments,
         workspace,
+        persona_rest,
     )
     for module in routes:
         app.include_router(module.router)

@@ -7,7 +7,7 @@ gets the runs, history, cancellation and ownership checks of every session.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import Project, User
@@ -18,6 +18,7 @@ from vibeforge.services import Services
 
 HOME_PROJECT = "persona-chat"
 NODE_PREFIX = "conversation/"
+DETACHED_PREFIX = "deleted-conversation/"
 
 
 async def home_project(services: Services, owner: User) -> str:
@@ -63,3 +64,36 @@ async def get_conversation(services: Services, owner: User, conversation_id: str
     if not (session.node_id or "").startswith(NODE_PREFIX):
         raise NotFound(f"no conversation {conversation_id!r}")
     return session
+
+
+async def by_persona(services: Services, owner: User, persona_id: str) -> ChatSession:
+    """The owner's newest conversation speaking as the persona; NotFound when none does."""
+    await services.prompting.personas.get(owner, persona_id)
+    async with services.db.transaction() as db:
+        found = await db.scalar(
+            select(ChatSession)
+            .join(Project, Project.id == ChatSession.project_id)
+            .where(
+                ChatSession.owner_id == owner.id,
+                ChatSession.persona_id == persona_id,
+                ChatSession.node_id.startswith(NODE_PREFIX, autoescape=True),
+                Project.name_key == project_name_key(HOME_PROJECT),
+                Project.state == "ready",
+            )
+            .order_by(ChatSession.created_at.desc(), ChatSession.id.desc())
+            .limit(1)
+        )
+    if found is None:
+        raise NotFound(f"persona {persona_id!r} has no conversation")
+    return found
+
+
+async def detach(services: Services, owner: User, conversation_id: str) -> None:
+    """Make a (cleared) conversation's session no conversation any more: it keeps its
+    archived messages, and is found by vibeforge's own API only."""
+    async with services.db.transaction() as db:
+        await db.execute(
+            update(ChatSession)
+            .where(ChatSession.id == conversation_id, ChatSession.owner_id == owner.id)
+            .values(node_id=DETACHED_PREFIX + conversation_id)
+        )
