@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from vibeforge import __version__
 from vibeforge.api import docs, websocket
-from vibeforge.api.compat import persona_chat, persona_rest
+from vibeforge.api.compat import persona_chat, persona_rest, workspace_chat, workspace_rest
 from vibeforge.api.compat.local import ensure_local_user
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
@@ -199,6 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
     app.include_router(persona_chat.router)  # before any `/ws/{...}` route
     app.include_router(websocket.router)
+    app.include_router(workspace_chat.router)  # `/ws/{chat_id}`: after `/ws/chat`
     app.include_router(docs.router)
     install_error_handlers(app)
     routes = (
@@ -220,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
         attachments,
         workspace,
         persona_rest,
+        workspace_rest,
     )
     for module in routes:
         app.include_router(module.router)
