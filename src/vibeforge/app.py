@@ -15,7 +15,13 @@ from starlette.middleware.cors import CORSMiddleware
 
 from vibeforge import __version__
 from vibeforge.api import docs, websocket
-from vibeforge.api.compat import persona_chat, persona_rest, workspace_chat, workspace_rest
+from vibeforge.api.compat import (
+    agent_api,
+    persona_chat,
+    persona_rest,
+    workspace_chat,
+    workspace_rest,
+)
 from vibeforge.api.compat.local import ensure_local_user
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
@@ -222,6 +228,7 @@ def create_app(settings: Settings) -> FastAPI:
         workspace,
         persona_rest,
         workspace_rest,
+        agent_api,
     )
     for module in routes:
         app.include_router(module.router)

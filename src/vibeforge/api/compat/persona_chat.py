@@ -17,8 +17,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import Field, JsonValue, ValidationError
 from starlette.websockets import WebSocketState
 
-from vibeforge.api.chat_schemas import ModelConfigCreate
 from vibeforge.api.compat.conversations import create_conversation, get_conversation
+from vibeforge.api.compat.models import CONFIG_KEYS, pick_model
 from vibeforge.api.compat.sockets import (
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
@@ -46,8 +46,6 @@ from vibeforge.strict import Strict, describe_errors
 
 router = APIRouter()
 log = logging.getLogger("vibeforge.compat.persona_chat")
-# provider_settings entries that choose the model config rather than being parameters.
-CONFIG_KEYS = ("model", "base_url")
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
@@ -137,39 +135,6 @@ class PersonaChatOutlet:
         await self.socket.close(CLOSE_TOO_SLOW, "client too slow")
 
 
-async def pick_model(services: Services, user: User, request: ChatRequest) -> str | None:
-    """The model config `provider` + `provider_settings.model` name (one of the caller's, or a
-    new one made from them); None: the caller's default."""
-    settings = request.provider_settings
-    model = settings.get("model")
-    if model is None and request.provider is None:
-        return None
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInput("provider_settings.model must name the model")
-    configs = await services.models.list(user)
-    for config in configs:
-        if config.model == model and request.provider in (None, config.provider):
-            return config.id
-    if request.provider is None:
-        raise NotFound(f"no model config for model {model!r}; name its provider")
-    values: dict[str, Any] = {
-        "name": f"{request.provider}:{model}"[:200],
-        "provider": request.provider,
-        "model": model,
-    }
-    base_url = settings.get("base_url")
-    if base_url is None and request.provider == "ollama" and services.settings.ollama_host:
-        host = services.settings.ollama_host
-        base_url = host if "://" in host else f"http://{host}"
-    if base_url is not None:
-        values["base_url"] = base_url
-    try:
-        body = ModelConfigCreate.model_validate(values)
-    except ValidationError as error:
-        raise InvalidInput(f"provider: {describe_errors(error.errors())}") from None
-    return (await services.models.create(user, body.model_dump(mode="json"))).id
-
-
 class PersonaChat:
     """One `/ws/chat` client: its connection and the chat sessions it started."""
 
@@ -223,7 +188,7 @@ class PersonaChat:
             session = await get_conversation(services, user, request.conversation_id)
         else:
             session = await create_conversation(services, user, request.persona_id)
-        model = await pick_model(services, user, request)
+        model = await pick_model(services, user, request.provider, request.provider_settings)
         params = {k: v for k, v in request.provider_settings.items() if k not in CONFIG_KEYS}
         if self.current is not None and self.current[0] != session.id:
             # The same session's run is superseded by the registry; another's is cancelled.
