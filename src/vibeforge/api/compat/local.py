@@ -34,9 +34,15 @@ async def ensure_local_user(services: Services) -> str | None:
 
 async def local_caller(services: Services, connection: HTTPConnection) -> User | None:
     """The local user when the mode is on and the caller is on this machine, else None."""
-    email = services.settings.local_user
     client = connection.client
-    if not email or client is None or not is_loopback_host(client.host):
+    return await local_user_at(services, client.host if client is not None else None)
+
+
+async def local_user_at(services: Services, host: str | None) -> User | None:
+    """The local user for a caller at `host` (its address), or None when the mode is off
+    or the caller is elsewhere; Unauthorized if the user was deleted meanwhile."""
+    email = services.settings.local_user
+    if not email or host is None or not is_loopback_host(host):
         return None
     try:
         return await services.users.by_email(email)
