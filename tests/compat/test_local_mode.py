@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -16,14 +19,23 @@ ORIGIN = "http://localhost:5173"
 
 
 def test_refused_unless_listening_on_loopback(tmp_path: Path, database_url: str) -> None:
-    env = {"VIBEFORGE_LOCAL_USER": LOCAL, "VIBEFORGE_HOST": "0.0.0.0"}
-    with (
-        pytest.raises(RuntimeError) as failed,
-        vibeforge_server(tmp_path / "data", database_url, env=env),
-    ):
-        pass  # pragma: no cover - it must not start
-    assert "exited with 2" in str(failed.value)
-    assert "VIBEFORGE_LOCAL_USER" in str(failed.value) and "loopback" in str(failed.value)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VIBEFORGE_")}
+    env.update(
+        VIBEFORGE_LOCAL_USER=LOCAL,
+        VIBEFORGE_HOST="0.0.0.0",
+        VIBEFORGE_DATA_DIR=str(tmp_path / "data"),
+        VIBEFORGE_DATABASE_URL=database_url,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "vibeforge.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "VIBEFORGE_LOCAL_USER" in done.stderr and "loopback" in done.stderr
+    assert not (tmp_path / "data").exists(), "refused before anything was touched"
 
 
 def test_create_app_refuses_a_public_host(tmp_path: Path) -> None:

@@ -6,17 +6,14 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.compat.test_persona_chat_ws import ChatClient, chat
-from tests.servers import RunningServer, vibeforge_server
+from tests.servers import RunningServer
 from tests.stubs import TOKEN, create_stub_model
 from vibeforge.llm.stub import Script, StubLLMServer
-
-LOCAL = "dev@example.com"
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -34,13 +31,6 @@ def png(width: int = 2, height: int = 2) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
-
-
-@pytest.fixture
-def local_server(tmp_path: Path, database_url: str) -> AsyncIterator[RunningServer]:
-    env = {"VIBEFORGE_LOCAL_USER": LOCAL, "VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
-        yield running
 
 
 @pytest.fixture

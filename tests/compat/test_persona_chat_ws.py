@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.servers import RunningServer, vibeforge_server
+from tests.servers import RunningServer
 from tests.stubs import TOKEN, create_stub_model, until
 from vibeforge.llm.stub import Script, StubLLMServer
 
-LOCAL = "dev@example.com"
 LONG = Script(chunks=tuple(f"w{i} " for i in range(400)), chunk_delay=0.02)
 
 
@@ -51,13 +48,6 @@ class ChatClient:
 
     async def close(self) -> None:
         await self.socket.close()
-
-
-@pytest.fixture
-def local_server(tmp_path: Path, database_url: str) -> AsyncIterator[RunningServer]:
-    env = {"VIBEFORGE_LOCAL_USER": LOCAL, "VIBEFORGE_ADMIN_TOKEN": TOKEN}
-    with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,22 +9,18 @@ vibeforge commands (`cancel`, `ping`, ...), so a client can also stop a run.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, status
 from pydantic import BaseModel, Field, ValidationError
-from starlette.websockets import WebSocketState
 
 from vibeforge.api.chat_schemas import MessageOut
 from vibeforge.api.compat.models import pick_model
 from vibeforge.api.compat.sockets import (
     CLOSE_UNAUTHORIZED,
-    FrameError,
-    frame_text,
     json_or_none,
+    serve,
     socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
@@ -42,7 +38,6 @@ from vibeforge.services import Services
 from vibeforge.strict import Strict, describe_errors
 
 router = APIRouter(prefix="/api/v1", tags=["compat: agent API"], route_class=AuthFirstRoute)
-log = logging.getLogger("vibeforge.compat.agent_api")
 MAX_MESSAGES = 500  # of one conversation, in a project's conversations
 
 
@@ -199,27 +194,15 @@ async def stream(socket: WebSocket, project_id: str) -> None:
         return
     connection = ClientConnection(services, user, WebSocketOutlet(socket), "agent-api")
     client = Stream(services, connection, session.id)
-    connection.start()
-    try:
-        while True:
-            try:
-                text = frame_text(await socket.receive())
-            except FrameError as error:
-                await connection.reply(ErrorReply("invalid_input", str(error)))
-                continue
-            if text is None:
-                break
-            message = json_or_none(text)
-            if message is None:
-                await connection.reply(ErrorReply("malformed_json", "not valid JSON"))
-                continue
+
+    async def handle(text: str) -> None:
+        message = json_or_none(text)
+        if message is None:
+            await connection.reply(ErrorReply("malformed_json", "not valid JSON"))
+        else:
             await client.handle(message)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except Exception:
-        log.exception("agent stream failed")
-    finally:
-        await connection.stop()
-        if socket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await socket.close()
+
+    async def refuse(detail: str) -> None:
+        await connection.reply(ErrorReply("invalid_input", detail))
+
+    await serve(socket, connection, handle, refuse)

@@ -10,21 +10,18 @@ fields, the conversation into a session (`compat/conversations.py`), `provider` 
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import Field, JsonValue, ValidationError
-from starlette.websockets import WebSocketState
 
 from vibeforge.api.compat.conversations import create_conversation, get_conversation
 from vibeforge.api.compat.models import CONFIG_KEYS, pick_model
 from vibeforge.api.compat.sockets import (
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
-    FrameError,
-    frame_text,
     json_or_none,
+    serve,
     socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
@@ -45,7 +42,6 @@ from vibeforge.statuses import MessageStatus
 from vibeforge.strict import Strict, describe_errors
 
 router = APIRouter()
-log = logging.getLogger("vibeforge.compat.persona_chat")
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
@@ -219,27 +215,15 @@ async def persona_chat(socket: WebSocket) -> None:
         return
     client = PersonaChat(services, user, socket)
     await socket.send_text(frame("session_start", {"session_id": new_id()}))
-    client.connection.start()
-    try:
-        while True:
-            try:
-                text = frame_text(await socket.receive())
-            except FrameError as error:
-                await client.outlet.error(str(error), "invalid_input")
-                continue
-            if text is None:
-                break
-            message = json_or_none(text)
-            if message is None:
-                await client.outlet.error("not valid JSON", "malformed_json")
-                continue
+
+    async def handle(text: str) -> None:
+        message = json_or_none(text)
+        if message is None:
+            await client.outlet.error("not valid JSON", "malformed_json")
+        else:
             await client.handle(message)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except Exception:
-        log.exception("persona chat connection failed")
-    finally:
-        await client.connection.stop()
-        if socket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await socket.close()
+
+    async def refuse(detail: str) -> None:
+        await client.outlet.error(detail, "invalid_input")
+
+    await serve(socket, client.connection, handle, refuse)

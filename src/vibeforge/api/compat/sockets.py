@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from vibeforge.api.compat.local import local_caller
+from vibeforge.api.connection import ClientConnection
 from vibeforge.api.deps import bearer_token
 from vibeforge.db.tables import User
 from vibeforge.errors import Unauthorized
 from vibeforge.services import Services
 
+log = logging.getLogger("vibeforge.compat")
 MAX_FRAME_CHARS = 4 * 1024 * 1024
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
@@ -56,3 +61,33 @@ def json_or_none(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+async def serve(
+    socket: WebSocket,
+    connection: ClientConnection,
+    handle: Callable[[str], Awaitable[None]],
+    refuse: Callable[[str], Awaitable[None]],
+) -> None:
+    """Run a compat socket: its connection's pump, then each text frame to `handle` (a frame
+    that cannot be read to `refuse`) until the client leaves; its runs keep going."""
+    connection.start()
+    try:
+        while True:
+            try:
+                text = frame_text(await socket.receive())
+            except FrameError as error:
+                await refuse(str(error))
+                continue
+            if text is None:
+                break
+            await handle(text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    except Exception:
+        log.exception("%s connection failed", connection.transport)
+    finally:
+        await connection.stop()
+        if socket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await socket.close()

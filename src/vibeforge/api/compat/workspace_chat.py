@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
-from starlette.websockets import WebSocketState
 
 from vibeforge.api.compat.sockets import (
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
-    FrameError,
-    frame_text,
     json_or_none,
+    serve,
     socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
@@ -47,7 +44,6 @@ from vibeforge.statuses import MessageStatus
 from vibeforge.strict import Strict, describe_errors
 
 router = APIRouter()
-log = logging.getLogger("vibeforge.compat.workspace")
 BASED = ".based"
 MAX_VERSIONS = 50  # of one .based file, in the initial payload
 MAX_TEXT_CHARS = 200_000  # of one text file's content, in the initial payload
@@ -364,23 +360,8 @@ async def workspace_socket(socket: WebSocket, chat_id: str) -> None:
         return
     client = WorkspaceChat(services, user, session, socket)
     await socket.send_text(encode(payload))
-    client.connection.start()
-    try:
-        while True:
-            try:
-                text = frame_text(await socket.receive())
-            except FrameError as error:
-                await client.outlet.send({"error": str(error)})
-                continue
-            if text is None:
-                break
-            await client.handle(text)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except Exception:
-        log.exception("workspace connection failed")
-    finally:
-        await client.connection.stop()
-        if socket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await socket.close()
+
+    async def refuse(detail: str) -> None:
+        await client.outlet.send({"error": detail})
+
+    await serve(socket, client.connection, client.handle, refuse)
