@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from vibeforge.api.chat_schemas import MessageOut
@@ -21,7 +21,9 @@ from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.prompt_schemas import Id, ModuleOut, PersonaOut
 from vibeforge.api.routes import modules, personas, templates
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.api.uploads import MultipartUpload, multipart_body
 from vibeforge.db.chat_tables import ChatSession
+from vibeforge.errors import InvalidInput
 from vibeforge.paging import MAX_LIMIT, Page
 from vibeforge.prompting.images import MAX_IMAGE_BYTES
 from vibeforge.runs import reasons
@@ -65,19 +67,25 @@ async def list_personas(
     return [personas.persona_out(row) for row in rows]
 
 
-@router.post("/personas/upload-image")
+IMAGE_BODY = multipart_body({"persona_id": {"type": "string"}})
+
+
+@router.post("/personas/upload-image", openapi_extra=IMAGE_BODY)
 async def upload_persona_image(
-    user: CurrentUser,
-    services: ServicesDep,
-    persona_id: Annotated[str, Form(min_length=1, max_length=64)],
-    file: Annotated[UploadFile, File()],
+    request: Request, user: CurrentUser, services: ServicesDep
 ) -> PersonaOut:
     """Set a persona's image from a multipart form (`file`, and `persona_id`: vibeforge keeps
     an image with its persona rather than under a free file name)."""
+    upload = MultipartUpload(request)
+    data = bytearray()
+    async for piece in upload.file():
+        if len(data) <= MAX_IMAGE_BYTES:  # past the cap, the rest is read and dropped
+            data += piece
+    persona_id = upload.field("persona_id")
+    if persona_id is None:
+        raise InvalidInput("persona_id: the persona the image is for")
     service = services.prompting.personas
-    await service.get(user, persona_id)
-    data = await file.read(MAX_IMAGE_BYTES + 1)
-    return personas.persona_out(await service.set_image(user, persona_id, data))
+    return personas.persona_out(await service.set_image(user, persona_id, bytes(data)))
 
 
 for path, endpoint, method in (

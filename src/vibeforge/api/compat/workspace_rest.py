@@ -9,11 +9,11 @@ caller, or the answer is 404 (as for anything of another user).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from vibeforge.api.compat.forms import form_body, form_fields
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
 from vibeforge.db.chat_tables import ChatSession
@@ -109,20 +109,29 @@ async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
     return LoginOut(user_id=user.id, email=user.email, workspaces=await _workspaces(services, user))
 
 
-@router.post("/chat/new")
-async def new_chat(
-    user: CurrentUser,
-    services: ServicesDep,
-    user_id: Annotated[str, Form(min_length=1, max_length=64)],
-    workspace_id: Annotated[str, Form(min_length=1, max_length=64)],
-    chat_name: Annotated[str, Form(min_length=1, max_length=1024)],
-) -> ChatNewOut:
-    """A chat in a workspace: the project's session named `chat_name` (made when missing;
-    `General Chat` is the global one)."""
-    if user_id != user.id:
-        raise NotFound(f"no user {user_id!r}")
-    node = None if chat_name == GLOBAL_CHAT else chat_name
-    session, _ = await services.sessions.open(user, workspace_id, node)
+class ChatNewForm(Strict):
+    """The form of `/chat/new`."""
+
+    user_id: str = Field(min_length=1, max_length=64)
+    workspace_id: str = Field(min_length=1, max_length=64)
+    chat_name: str = Field(min_length=1, max_length=1024)
+
+
+CHAT_NEW_BODY = form_body(
+    {name: {"type": "string"} for name in ("user_id", "workspace_id", "chat_name")},
+    ["user_id", "workspace_id", "chat_name"],
+)
+
+
+@router.post("/chat/new", openapi_extra=CHAT_NEW_BODY)
+async def new_chat(request: Request, user: CurrentUser, services: ServicesDep) -> ChatNewOut:
+    """A chat in a workspace (form fields `user_id`, `workspace_id`, `chat_name`): the
+    project's session named `chat_name` (made when missing; `General Chat` is the global one)."""
+    form = await form_fields(request, ChatNewForm)
+    if form.user_id != user.id:
+        raise NotFound(f"no user {form.user_id!r}")
+    node = None if form.chat_name == GLOBAL_CHAT else form.chat_name
+    session, _ = await services.sessions.open(user, form.workspace_id, node)
     return ChatNewOut(
         chat_id=session.id,
         name=session_chat_name(session),
