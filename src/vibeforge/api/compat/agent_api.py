@@ -18,10 +18,9 @@ from pydantic import BaseModel, Field, ValidationError
 from vibeforge.api.chat_schemas import MessageOut
 from vibeforge.api.compat.models import pick_model
 from vibeforge.api.compat.sockets import (
-    CLOSE_UNAUTHORIZED,
+    accept_caller,
     json_or_none,
     serve,
-    socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
 from vibeforge.api.deps import CurrentUser, ServicesDep
@@ -180,11 +179,9 @@ class Stream:
 async def stream(socket: WebSocket, project_id: str) -> None:
     """A project's agent stream: vibeforge's events of its global session."""
     services: Services = socket.app.state.services
-    user = await socket_caller(services, socket)
-    await socket.accept()
+    refusal = envelope("error", {"code": "unauthorized", "detail": "no token"})
+    user = await accept_caller(socket, refusal)
     if user is None:
-        await socket.send_text(envelope("error", {"code": "unauthorized", "detail": "no token"}))
-        await socket.close(CLOSE_UNAUTHORIZED)
         return
     try:
         session, _ = await services.sessions.open(user, project_id, None)

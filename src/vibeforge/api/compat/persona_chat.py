@@ -19,10 +19,9 @@ from vibeforge.api.compat.conversations import create_conversation, get_conversa
 from vibeforge.api.compat.models import CONFIG_KEYS, pick_model
 from vibeforge.api.compat.sockets import (
     CLOSE_TOO_SLOW,
-    CLOSE_UNAUTHORIZED,
+    accept_caller,
     json_or_none,
     serve,
-    socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
 from vibeforge.db.tables import User
@@ -207,11 +206,9 @@ class PersonaChat:
 async def persona_chat(socket: WebSocket) -> None:
     """The persona chat socket: `session_start`, then chats until the client leaves."""
     services: Services = socket.app.state.services
-    user = await socket_caller(services, socket)
-    await socket.accept()
+    refusal = frame("error", {"error": "unauthorized", "code": "unauthorized"})
+    user = await accept_caller(socket, refusal)
     if user is None:
-        await socket.send_text(frame("error", {"error": "unauthorized", "code": "unauthorized"}))
-        await socket.close(CLOSE_UNAUTHORIZED)
         return
     client = PersonaChat(services, user, socket)
     await socket.send_text(frame("session_start", {"session_id": new_id()}))

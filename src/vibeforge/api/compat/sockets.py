@@ -91,3 +91,14 @@ async def serve(
         if socket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await socket.close()
+
+
+async def accept_caller(socket: WebSocket, refusal: str) -> User | None:
+    """Accept a compat socket and name its caller; without one, send `refusal` (the
+    reference's own error text frame) and close with 4401."""
+    user = await socket_caller(socket.app.state.services, socket)
+    await socket.accept()
+    if user is None:
+        await socket.send_text(refusal)
+        await socket.close(CLOSE_UNAUTHORIZED)
+    return user

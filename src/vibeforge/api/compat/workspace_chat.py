@@ -17,10 +17,9 @@ from pydantic import Field, ValidationError
 
 from vibeforge.api.compat.sockets import (
     CLOSE_TOO_SLOW,
-    CLOSE_UNAUTHORIZED,
+    accept_caller,
     json_or_none,
     serve,
-    socket_caller,
 )
 from vibeforge.api.connection import ClientConnection
 from vibeforge.attachments.kinds import TEXT_KINDS
@@ -345,11 +344,8 @@ class WorkspaceChat:
 async def workspace_socket(socket: WebSocket, chat_id: str) -> None:
     """The workspace socket: the initial payload, then actions until the client leaves."""
     services: Services = socket.app.state.services
-    user = await socket_caller(services, socket)
-    await socket.accept()
+    user = await accept_caller(socket, encode({"error": "unauthorized"}))
     if user is None:
-        await socket.send_text(encode({"error": "unauthorized"}))
-        await socket.close(CLOSE_UNAUTHORIZED)
         return
     try:
         session = await services.sessions.get(user, chat_id)
