@@ -11,9 +11,18 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from vibeforge import __version__
 from vibeforge.api import docs, websocket
+from vibeforge.api.compat import (
+    agent_api,
+    persona_chat,
+    persona_rest,
+    workspace_chat,
+    workspace_rest,
+)
+from vibeforge.api.compat.local import ensure_local_user
 from vibeforge.api.errors import install_error_handlers
 from vibeforge.api.middleware import RequestContextMiddleware
 from vibeforge.api.openapi import install_openapi
@@ -111,6 +120,13 @@ async def start_services(services: Services) -> None:
     await asyncio.to_thread(shared_ssl_context)  # loaded once, before any client needs it
     log.info("default model: %s (%s)", default.label, default.note)
     created = await bootstrap_admin(services)
+    # After the admin's bootstrap, which happens only while there are no users at all.
+    local = await ensure_local_user(services)
+    if local is not None:
+        print(
+            f"vibeforge: local mode: requests without a token from this machine act as {local}",
+            flush=True,
+        )
     if created is None:
         return
     admin_id, token = created
@@ -138,6 +154,10 @@ async def _scale_health(services: Services) -> dict[str, object]:
     return {"mode": "scaled_out", **services.cluster.state()}
 
 
+async def _local_mode_health(settings: Settings) -> dict[str, object]:
+    return {"enabled": bool(settings.local_user), "user": settings.local_user or None}
+
+
 async def _sandbox_health() -> dict[str, object]:
     from vibeforge.sandbox import isolation_report
 
@@ -147,6 +167,9 @@ async def _sandbox_health() -> dict[str, object]:
 
 def create_app(settings: Settings) -> FastAPI:
     """A vibeforge ASGI application for `settings`."""
+    problem = settings.local_mode_problem()
+    if problem is not None:
+        raise ValueError(problem)
     settings.ensure_data_dir()
     secret_key = load_or_create_secret_key(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -191,12 +214,15 @@ def create_app(settings: Settings) -> FastAPI:
         "model": lambda: _model_health(services),
         "sandbox": _sandbox_health,
         "scale": lambda: _scale_health(services),
+        "local_mode": lambda: _local_mode_health(settings),
     }
     sio = build_socketio(services)
     app.state.sio = sio
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
+    app.include_router(persona_chat.router)  # before any `/ws/{...}` route
     app.include_router(websocket.router)
+    app.include_router(workspace_chat.router)  # `/ws/{chat_id}`: after `/ws/chat`
     app.include_router(docs.router)
     install_error_handlers(app)
     routes = (
@@ -218,6 +244,9 @@ def create_app(settings: Settings) -> FastAPI:
         templates,
         attachments,
         workspace,
+        persona_rest,
+        workspace_rest,
+        agent_api,
     )
     for module in routes:
         app.include_router(module.router)
@@ -229,4 +258,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, body_limits=uploads
     )
+    origins = settings.cors_origin_list
+    if origins:  # outermost, so preflights are answered before anything else
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
     return app

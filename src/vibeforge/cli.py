@@ -66,6 +66,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if args.port is not None else settings.port
     # The sign-in link printed at first start names the address actually served.
     settings = settings.model_copy(update={"host": host, "port": port})
+    problem = settings.local_mode_problem()
+    if problem is not None:
+        print(f"vibeforge serve: error: {problem}", file=sys.stderr, flush=True)
+        return 2
     print(f"vibeforge {__version__}: http://{host}:{port}", flush=True)
     _announce_storage(settings, "serve")
     try:

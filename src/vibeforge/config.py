@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -61,6 +62,13 @@ class Settings(BaseSettings):
     test_env_dir: Path | None = None
     test_pip_args: list[str] = Field(default_factory=list)
 
+    # Local mode (off by default): requests without a token from a loopback address act as
+    # this user, so the reference systems' clients (which send none) work unchanged. Refused
+    # unless the server listens on loopback only.
+    local_user: str | None = None
+    # Browser origins allowed to call the API (CORS), comma-separated; empty: none.
+    cors_origins: str = ""
+
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("VIBEFORGE_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
@@ -77,6 +85,21 @@ class Settings(BaseSettings):
     def shares_data_dir(self) -> bool:
         """Whether other processes may use the data directory at the same time."""
         return self.shared_data_dir or self.scaled_out
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The configured CORS origins, one per comma-separated entry."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def local_mode_problem(self) -> str | None:
+        """Why the local mode cannot be on with this host (None: it is off, or allowed)."""
+        if not self.local_user or is_loopback_host(self.host):
+            return None
+        return (
+            f"VIBEFORGE_LOCAL_USER is set but the server would listen on {self.host}: local "
+            "mode (requests without a token act as that user) needs a loopback host such as "
+            "127.0.0.1"
+        )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -142,3 +165,13 @@ class Settings(BaseSettings):
         """The largest body of a file upload (an attachment or an archive), with room for
         the multipart framing."""
         return max(self.attachment_max_bytes, self.import_max_bytes) + 1024 * 1024
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listening host (or a client's address) is this machine alone."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False

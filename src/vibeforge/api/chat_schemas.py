@@ -243,3 +243,7 @@ class MessageFull(BaseModel):
 
     message: MessageOut
     llm_calls: list[LLMCallOut]
+    # The vibecoding reference's top-level fields (its clients read these).
+    content: str = ""
+    model: str | None = None
+    usage: dict[str, Any] | None = None

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from vibeforge.api.compat.local import local_caller
 from vibeforge.db.tables import User
 from vibeforge.errors import Forbidden, Unauthorized
 from vibeforge.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -44,8 +45,12 @@ async def authenticate(request: Request) -> User:
     """The caller of a request, looked up once per request from its headers alone."""
     user = request.scope.get(USER_SCOPE_KEY)
     if user is None:
-        token = bearer_token(request.headers.get("authorization"))
-        user = await get_services(request).users.authenticate(token)
+        header = request.headers.get("authorization")
+        services = get_services(request)
+        if header is None:
+            user = await local_caller(services, request)
+        if user is None:
+            user = await services.users.authenticate(bearer_token(header))
         request.scope[USER_SCOPE_KEY] = user
     return user
 

@@ -22,9 +22,12 @@ from urllib.parse import parse_qs
 
 import socketio
 
+from vibeforge.api.compat.local import local_user_at
+from vibeforge.api.compat.vibecoding import reference_fields
 from vibeforge.api.connection import Ack, ClientConnection
 from vibeforge.api.deps import bearer_token
 from vibeforge.api.websocket import MAX_MESSAGE_BYTES
+from vibeforge.db.tables import User
 from vibeforge.errors import InvalidInput, Unauthorized
 from vibeforge.runs.events import Event
 from vibeforge.runs.protocol import ServerEvent, event_data
@@ -44,16 +47,33 @@ def _token(environ: dict[str, Any], auth: Any) -> str:
     return bearer_token(environ.get("HTTP_AUTHORIZATION"))
 
 
+async def _caller(services: Services, environ: dict[str, Any], auth: Any) -> User:
+    """The token's user; without any token, the local user (local mode, loopback)."""
+    has_token = (isinstance(auth, dict) and "token" in auth) or "token=" in environ.get(
+        "QUERY_STRING", ""
+    )
+    if not has_token and not environ.get("HTTP_AUTHORIZATION"):
+        client = (environ.get("asgi.scope") or {}).get("client")
+        local = await local_user_at(services, client[0] if client else None)
+        if local is not None:
+            return local
+    return await services.users.authenticate(_token(environ, auth))
+
+
 class SocketIOOutlet:
     """Emits a client's events and replies to its sid."""
 
-    def __init__(self, namespace: VibeforgeNamespace, sid: str) -> None:
+    def __init__(self, namespace: VibeforgeNamespace, sid: str, user: User) -> None:
         self.namespace = namespace
         self.sid = sid
+        self.user = user
 
     async def event(self, event: Event) -> None:
         """A bus event under its own name (and its alias), `seq` inside the data."""
         payload = {**event.data, "seq": event.seq}
+        extra = await reference_fields(self.namespace.services, self.user, event)
+        if extra:
+            payload.update(extra)
         await self.namespace.emit(event.type, payload, to=self.sid, ignore_queue=True)
         alias = ALIASES.get(event.type)
         if alias:
@@ -91,12 +111,13 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
     async def connected(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         """Authenticate, then start the client's event pump."""
         try:
-            user = await self.services.users.authenticate(_token(environ, auth))
+            user = await _caller(self.services, environ, auth)
         except Unauthorized as failure:
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "unauthorized", "detail": failure.detail}
             ) from None
-        connection = ClientConnection(self.services, user, SocketIOOutlet(self, sid), "socket.io")
+        outlet = SocketIOOutlet(self, sid, user)
+        connection = ClientConnection(self.services, user, outlet, "socket.io")
         connection.start()
         self.connections[sid] = connection
 
@@ -128,7 +149,7 @@ def build_socketio(services: Services) -> socketio.AsyncServer:
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=[],
+        cors_allowed_origins=services.settings.cors_origin_list,
         logger=False,
         engineio_logger=False,
         # The same cap as /ws; engine.io closes a connection whose message is over it.

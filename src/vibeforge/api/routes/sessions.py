@@ -159,4 +159,7 @@ async def message_full(message_id: str, user: CurrentUser, services: ServicesDep
     return MessageFull(
         message=MessageOut.model_validate(message, from_attributes=True),
         llm_calls=[LLMCallOut.model_validate(call, from_attributes=True) for call in calls],
+        content=message.content,
+        model=message.model,
+        usage=message.token_usage,
     )
