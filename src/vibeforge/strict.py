@@ -12,12 +12,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 
 def has_nul(value: Any) -> bool:
@@ -83,6 +85,21 @@ def omittable(**constraints: Any) -> Any:
     return Field(default=None, json_schema_extra=_drop_default, **constraints)
 
 
+NO_NUL = r"^[^\u0000]*$"
+"""The schema's statement that a text holds no NUL character (the rule `Strict` enforces)."""
+
+
+def _forbid_nul(schema: dict[str, Any]) -> None:
+    """State NO_NUL on a property's schema: on its text, or the text members of a union or
+    the items of a list (a pattern of its own already says what the text may hold)."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "const"} & set(schema)):
+        schema["pattern"] = NO_NUL
+    for member in schema.get("anyOf", ()):
+        _forbid_nul(member)
+    if isinstance(schema.get("items"), dict):
+        _forbid_nul(schema["items"])
+
+
 class Strict(BaseModel):
     """A request body: unknown fields are an error, not silently dropped, `null` is refused
     where the type does not allow it (with a message naming the field), and no text may hold
@@ -91,6 +108,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Fields a service rule checks (and names in its error) instead of this one.
     checked_by_service: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        properties = target.get("properties", {})
+        for name, field in cls.model_fields.items():
+            prop = properties.get(field.alias or name)
+            if prop is not None and name not in cls.checked_by_service:
+                _forbid_nul(prop)
+        return schema
 
     @field_validator("*", mode="before")
     @classmethod

@@ -27,6 +27,12 @@ class PricesIn(Strict):
     )
 
 
+# The rule `_check_url` enforces, stated in the schema so a client knows it.
+BASE_URL: Any = Field(
+    default=None, json_schema_extra={"pattern": r"^https?://[^\u0000]*$", "maxLength": 2000}
+)
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None:
         return None
@@ -41,7 +47,7 @@ class ModelConfigCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     provider: ProviderName
     model: str = Field(min_length=1, max_length=200)
-    base_url: str | None = None
+    base_url: str | None = BASE_URL
     api_key: str | None = Field(default=None, min_length=1, max_length=4000)
     params: dict[str, Any] = Field(default_factory=dict)
     prices: PricesIn | None = None
@@ -61,7 +67,7 @@ class ModelConfigUpdate(Strict):
     name: str = omittable(min_length=1, max_length=200)
     provider: ProviderName = omittable()
     model: str = omittable(min_length=1, max_length=200)
-    base_url: str | None = None
+    base_url: str | None = BASE_URL
     api_key: str | None = Field(default=None, min_length=1, max_length=4000)
     params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None

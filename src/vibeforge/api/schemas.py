@@ -33,7 +33,11 @@ class UserOut(BaseModel):
 class UserCreate(Strict):
     """A new user (administrators only)."""
 
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(
+        min_length=3,
+        max_length=320,
+        json_schema_extra={"pattern": r"^\s*[^@\s\u0000]+@[^@\s\u0000]+\s*$"},
+    )
     is_admin: bool = False
 
 
@@ -104,6 +108,7 @@ class ProjectUpdate(Strict):
     check_command: list[str] | None = Field(
         default=None,
         max_length=64,
+        json_schema_extra={"minItems": 1, "items": {"type": "string", "minLength": 1}},
         description="argv run in the sandbox on every candidate edit, e.g. "
         '["python3", "-m", "unittest", "discover", "-q"]; a non-zero exit goes to the fixer',
     )
