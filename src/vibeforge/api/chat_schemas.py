@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from vibeforge.api.schemas import Strict, omittable
@@ -38,6 +39,12 @@ def _check_url(value: str | None) -> str | None:
         return None
     if not value.startswith(("http://", "https://")) or len(value) > 2000:
         raise ValueError("base_url must be an http:// or https:// URL")
+    try:  # the provider's HTTP client must be able to read it, or every run fails
+        host = httpx.URL(value).host
+    except (httpx.InvalidURL, ValueError) as error:
+        raise ValueError(f"base_url is not a valid URL: {error}") from None
+    if not host:
+        raise ValueError("base_url names no host")
     return value.rstrip("/")
 
 
