@@ -219,9 +219,10 @@ async def update_settings(
 
 @router.post("/projects/{project_id}/tests:import", status_code=status.HTTP_201_CREATED)
 async def import_tests(
-    project_id: str, body: ImportRequest, user: CurrentUser, tests: TestsDep
+    project_id: str, body: ImportRequest, user: CurrentUser, tests: TestsDep, services: ServicesDep
 ) -> ImportOut:
     """Add tests from promptfoo-style YAML (all or none)."""
+    await services.projects.owned(user, project_id)  # another user's project: 404 first
     parsed = parse_tests(body.yaml)
     created = await tests.create_many(user, project_id, parsed, replace=body.replace)
     return ImportOut(created=len(created), test_ids=[test.id for test in created])
