@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vibeforge.strict import Strict, has_nul, omittable
 from vibeforge.testcases.views import VersionTests
+from vibeforge.users.service import EMAIL_PATTERN
 
 T = TypeVar("T")
 __all__ = ["Strict", "has_nul", "omittable"]  # defined in vibeforge.strict, used by routes
@@ -33,11 +34,7 @@ class UserOut(BaseModel):
 class UserCreate(Strict):
     """A new user (administrators only)."""
 
-    email: str = Field(
-        min_length=3,
-        max_length=320,
-        json_schema_extra={"pattern": r"^\s*[^@\s\u0000]+@[^@\s\u0000]+\s*$"},
-    )
+    email: str = Field(min_length=3, max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN})
     is_admin: bool = False
 
 
