@@ -74,12 +74,17 @@ async def _write(http: httpx.AsyncClient, project: str, name: str) -> httpx.Resp
     return await http.put(f"/projects/{project}/files/{name}", json={"content": f"{name}\n" * 2000})
 
 
+async def _project_with_a_file(http: httpx.AsyncClient, name: str) -> str:
+    project = (await http.post("/projects", json={"name": name})).json()["id"]
+    assert (await _write(http, project, "before.py")).status_code == 200
+    return str(project)
+
+
 async def test_a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers(
     server: RunningServer, tmpfs: Path
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, headers=HEADERS, timeout=30) as http:
-        project = (await http.post("/projects", json={"name": "full"})).json()["id"]
-        assert (await _write(http, project, "before.py")).status_code == 200
+        project = await _project_with_a_file(http, "full")
         versions = (await http.get(f"/projects/{project}/versions")).json()["items"]
         ballast = _fill(tmpfs)
         refused = await _write(http, project, "during.py")
@@ -103,8 +108,7 @@ async def test_a_read_only_data_directory_refuses_writes_clearly_and_recovers(
     server: RunningServer, tmpfs: Path
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, headers=HEADERS, timeout=30) as http:
-        project = (await http.post("/projects", json={"name": "ro"})).json()["id"]
-        assert (await _write(http, project, "before.py")).status_code == 200
+        project = await _project_with_a_file(http, "ro")
         # The projects' directory made read-only under the running server (a bind mount: the
         # server holds files open elsewhere in the data directory, so it cannot be remounted).
         projects = server.data_dir / "projects"
