@@ -34,6 +34,10 @@ BASE_URL: Any = Field(
 )
 
 
+# A key travels in an HTTP header: printable ASCII without spaces, or no request can carry it.
+API_KEY: Any = Field(default=None, min_length=1, max_length=4000, pattern=r"^[!-~]+$")
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None:
         return None
@@ -55,7 +59,7 @@ class ModelConfigCreate(Strict):
     provider: ProviderName
     model: str = Field(min_length=1, max_length=200)
     base_url: str | None = BASE_URL
-    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    api_key: str | None = API_KEY
     params: dict[str, Any] = Field(default_factory=dict)
     prices: PricesIn | None = None
     edit_format: EditFormat = "search-replace"
@@ -75,7 +79,7 @@ class ModelConfigUpdate(Strict):
     provider: ProviderName = omittable()
     model: str = omittable(min_length=1, max_length=200)
     base_url: str | None = BASE_URL
-    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    api_key: str | None = API_KEY
     params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
     edit_format: EditFormat = omittable()
