@@ -25,6 +25,9 @@ from vibeforge.llm.spec import ModelSpec
 from vibeforge.llm.stub import Script, StubLLMServer
 from vibeforge.llm.types import ChatRequest, Message, TextDelta
 
+# Provider faults behave the same whatever the database: SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 BASE_PATHS = {"openai-compatible": "/v1", "ollama": "", "anthropic": ""}
 UTF8 = ("héllo ", "wörld ", "✓ ", "日本語 ", "🙂")
 

@@ -16,6 +16,9 @@ import pytest
 from tests.servers import RunningServer, vibeforge_server
 from tests.stubs import TOKEN
 
+# A full disk (of the data directory; the database is elsewhere): SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 

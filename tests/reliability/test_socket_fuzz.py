@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -19,6 +20,9 @@ from tests.reliability.budget import scaled
 from tests.reliability.frames import malformed_sio_packets, malformed_ws_frames, random_command
 from tests.servers import RunningServer
 from tests.stubs import TOKEN
+
+# Socket frames behave the same whatever the database: SQLite only.
+pytestmark = pytest.mark.sqlite_only
 
 BATCH = 20
 SECRET = "the-other-users-file-content-7d1f"
