@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint format test-sqlite test-postgres bench install install-dev system-deps clean
+.PHONY: run test lint format test-sqlite test-postgres soak bench install install-dev system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-postgres: install-dev system-deps
 	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest -m db
 
 test: lint test-sqlite test-postgres
+
+# The reliability suite at length: many more fuzz examples, socket frames and kill -9 cycles.
+soak: install-dev system-deps
+	VIBEFORGE_SOAK=1 $(BIN)/pytest -s tests/reliability
 
 bench: install-dev system-deps
 	@for script in bench/*.py; do echo "# $$script"; $(BIN)/python $$script || exit 1; done

@@ -76,7 +76,9 @@ ADMIN_TOKEN = "vf_test-admin-token-0123456789"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that touches the database, so it also runs against PostgreSQL."""
     for item in items:
-        if "database_url" in getattr(item, "fixturenames", ()):
+        if "database_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "sqlite_only"
+        ):
             item.add_marker(pytest.mark.db)
 
 

@@ -47,7 +47,7 @@ from vibeforge.api.routes import (
     users,
     workspace,
 )
-from vibeforge.api.socketio import build_socketio, stop_task
+from vibeforge.api.socketio import EngineIOFrames, build_socketio, stop_task
 from vibeforge.api.web import mount_web_client
 from vibeforge.config import Settings
 from vibeforge.crypto import load_or_create_secret_key, write_private_file
@@ -219,7 +219,7 @@ def create_app(settings: Settings) -> FastAPI:
     sio = build_socketio(services)
     app.state.sio = sio
     # Mounted at /socket.io; engine.io matches the full path, hence socketio_path.
-    app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"))
+    app.mount("/socket.io", EngineIOFrames(socketio.ASGIApp(sio, socketio_path="socket.io")))
     app.include_router(persona_chat.router)  # before any `/ws/{...}` route
     app.include_router(websocket.router)
     app.include_router(workspace_chat.router)  # `/ws/{chat_id}`: after `/ws/chat`

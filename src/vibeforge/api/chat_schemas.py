@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from vibeforge.api.schemas import Strict, omittable
@@ -50,11 +51,27 @@ class PriceVersionOut(BaseModel):
     effective_from: datetime
 
 
+# The rule `_check_url` enforces, stated in the schema so a client knows it.
+BASE_URL: Any = Field(
+    default=None, json_schema_extra={"pattern": r"^https?://[^\u0000]*$", "maxLength": 2000}
+)
+
+
+# A key travels in an HTTP header: printable ASCII without spaces, or no request can carry it.
+API_KEY: Any = Field(default=None, min_length=1, max_length=4000, pattern=r"^[!-~]+$")
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None:
         return None
     if not value.startswith(("http://", "https://")) or len(value) > 2000:
         raise ValueError("base_url must be an http:// or https:// URL")
+    try:  # the provider's HTTP client must be able to read it, or every run fails
+        host = httpx.URL(value).host
+    except (httpx.InvalidURL, ValueError) as error:
+        raise ValueError(f"base_url is not a valid URL: {error}") from None
+    if not host:
+        raise ValueError("base_url names no host")
     return value.rstrip("/")
 
 
@@ -64,8 +81,8 @@ class ModelConfigCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     provider: ProviderName
     model: str = Field(min_length=1, max_length=200)
-    base_url: str | None = None
-    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    base_url: str | None = BASE_URL
+    api_key: str | None = API_KEY
     params: dict[str, Any] = Field(default_factory=dict)
     prices: PricesIn | None = None
     edit_format: EditFormat = "search-replace"
@@ -89,8 +106,8 @@ class ModelConfigUpdate(Strict):
     name: str = omittable(min_length=1, max_length=200)
     provider: ProviderName = omittable()
     model: str = omittable(min_length=1, max_length=200)
-    base_url: str | None = None
-    api_key: str | None = Field(default=None, min_length=1, max_length=4000)
+    base_url: str | None = BASE_URL
+    api_key: str | None = API_KEY
     params: dict[str, Any] = omittable(description="replaces the default parameters; {} clears")
     prices: PricesIn | None = None
     edit_format: EditFormat = omittable()

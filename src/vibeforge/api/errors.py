@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from vibeforge.api.middleware import REQUEST_ID_SCOPE_KEY, internal_error_detail
 from vibeforge.errors import VibeforgeError
@@ -25,10 +27,25 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A response in the project's single error shape."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> str:
+    """The `Allow` header of a 405 (RFC 9110): the methods of every route on this path.
+    Starlette names only the first route that matched, and FastAPI has one route a method."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "\x00"})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 NOT_JSON = (
@@ -79,10 +96,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(*_describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code
-        return error_response(exc.status_code, code, detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(app, request.scope)
+        return error_response(exc.status_code, code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,8 +2,8 @@
 
 FastAPI documents a 422 `HTTPValidationError` (a list of pydantic errors) that vibeforge never
 sends; this replaces it with the one error shape and adds the errors every authenticated
-(401), id-addressed (404) or body-reading (400, 413) operation can answer, so a client
-generated from the schema knows them.
+(401), id-addressed (404), writing (409) or body-reading (400, 413) operation can answer, so
+a client generated from the schema knows them; an error a route declares itself gets the shape.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _ERRORS = {
     "401": "unauthorized: a missing, unknown or revoked token (checked before anything else)",
     "404": "not_found: no such resource, or another user's",
     "413": "payload_too_large: the body or a file is over its limit",
+    "409": "conflict: the resource's state does not allow it (a name in use, a stale version,"
+    " a change written at the same moment)",
     "415": "unsupported_media_type: the body must be JSON, sent as application/json",
     "422": "validation_error, invalid_input, invalid_path, ...: a value is not acceptable",
 }
@@ -46,9 +48,14 @@ def shape_errors(schema: dict[str, Any]) -> dict[str, Any]:
     components.pop("ValidationError", None)
     components["Error"] = ERROR_SCHEMA
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status.isdigit() and status >= "400" and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ERROR_REF}}
             wanted = ["422"] if "422" in responses or operation.get("parameters") else []
+            if method in ("post", "put", "patch", "delete"):
+                wanted.append("409")
             if operation.get("security"):
                 wanted.append("401")
             if "{" in path:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vibeforge.strict import Strict, has_nul, omittable
 from vibeforge.testcases.views import VersionTests
+from vibeforge.users.service import EMAIL_PATTERN
 
 T = TypeVar("T")
 __all__ = ["Strict", "has_nul", "omittable"]  # defined in vibeforge.strict, used by routes
@@ -33,7 +34,7 @@ class UserOut(BaseModel):
 class UserCreate(Strict):
     """A new user (administrators only)."""
 
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN})
     is_admin: bool = False
 
 
@@ -104,6 +105,7 @@ class ProjectUpdate(Strict):
     check_command: list[str] | None = Field(
         default=None,
         max_length=64,
+        json_schema_extra={"minItems": 1, "items": {"type": "string", "minLength": 1}},
         description="argv run in the sandbox on every candidate edit, e.g. "
         '["python3", "-m", "unittest", "discover", "-q"]; a non-zero exit goes to the fixer',
     )

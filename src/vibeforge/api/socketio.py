@@ -138,6 +138,69 @@ class VibeforgeNamespace(socketio.AsyncNamespace):
         return await connection.handle({"type": event, "data": body if body is not None else {}})
 
 
+MALFORMED = {"code": "invalid_input", "detail": "not a Socket.IO packet this server reads"}
+
+
+def _readable(server: socketio.AsyncServer, data: Any) -> bool:
+    """Whether python-socketio can dispatch this message without raising: it decodes, and an
+    event names itself with a string first (an event packet without data, `42`, or a packet
+    that is not JSON, made the library raise and log a traceback for every such frame)."""
+    if not isinstance(data, str):
+        return False
+    try:
+        packet = server.packet_class(encoded_packet=data)
+    except (ValueError, TypeError, RecursionError):
+        return False
+    if packet.packet_type in (socketio.packet.EVENT, socketio.packet.BINARY_EVENT):
+        return (
+            isinstance(packet.data, list) and bool(packet.data) and isinstance(packet.data[0], str)
+        )
+    if packet.packet_type in (socketio.packet.ACK, socketio.packet.BINARY_ACK):
+        return isinstance(packet.data, list)
+    return packet.packet_type in (socketio.packet.CONNECT, socketio.packet.DISCONNECT)
+
+
+class GuardedServer(socketio.AsyncServer):
+    """A Socket.IO server that answers a malformed packet with the error shape instead of
+    letting the library raise on it."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid in self._binary_packet or _readable(self, data):
+            await super()._handle_eio_message(eio_sid, data)
+            return
+        log.warning("socket.io: a malformed packet from %s was refused", eio_sid)
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None:
+            await self.emit("error", {"seq": 0, **MALFORMED}, to=sid)
+
+
+ENGINEIO_TYPES = frozenset("0123456")  # open, close, ping, pong, message, upgrade, noop
+
+
+class EngineIOFrames:
+    """ASGI wrapper of the Socket.IO app: a websocket text frame that is no engine.io packet
+    (an unknown type, or empty) is dropped with a warning. python-engineio raised on it
+    (IndexError), logged the traceback and dropped the connection."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def engineio_frames() -> Any:
+            while True:
+                message = await receive()
+                text = message.get("text") if message["type"] == "websocket.receive" else None
+                if text is None or text[:1] in ENGINEIO_TYPES:
+                    return message
+                log.warning("socket.io: a frame that is no engine.io packet was dropped")
+
+        await self.app(scope, engineio_frames, send)
+
+
 def build_socketio(services: Services) -> socketio.AsyncServer:
     """The Socket.IO server of an app."""
     settings = services.settings
@@ -146,7 +209,7 @@ def build_socketio(services: Services) -> socketio.AsyncServer:
         manager = socketio.AsyncRedisManager(
             settings.redis_url.get_secret_value(), channel=f"{settings.redis_prefix}:socketio"
         )
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=services.settings.cors_origin_list,

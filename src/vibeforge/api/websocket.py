@@ -69,6 +69,8 @@ def _message(frame: dict[str, object]) -> object:
         return json.loads(raw)
     except json.JSONDecodeError:
         raise _MalformedJSON from None
+    except RecursionError:  # `[[[[...` nested past the parser's stack: not a message
+        raise _MalformedJSON("JSON nested too deeply") from None
 
 
 class _MalformedJSON(VibeforgeError):

@@ -64,7 +64,15 @@ class JsonPath(Strict):
     """The output is JSON and the value at `path` (`$.a.b[0]`, `$['key']`) equals `value`."""
 
     type: Literal["json_path"]
-    path: str = Field(min_length=1, max_length=500)
+    path: str = Field(
+        min_length=1,
+        max_length=500,
+        # The grammar `parse_path` reads, so that a path the schema allows is accepted.
+        json_schema_extra={
+            "pattern": r"^\$(\.[^.\[\u0000]+|\[\s*(-?[0-9]+|"
+            r"""'[^\]\u0000]*'|"[^\]\u0000]*")\s*\])*$"""
+        },
+    )
     value: JsonValue = None
 
     @field_validator("path")

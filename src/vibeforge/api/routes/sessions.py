@@ -45,7 +45,12 @@ def session_out(row: ChatSession, services: Services) -> SessionOut:
     )
 
 
-@router.post("/projects/{project_id}/sessions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/projects/{project_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionOut,
+    responses={200: {"model": SessionOut, "description": "the session existed already"}},
+)
 async def open_session(
     project_id: str, body: SessionCreate, user: CurrentUser, services: ServicesDep
 ) -> JSONResponse:

@@ -29,7 +29,10 @@ class SigninOut(BaseModel):
     user: UserOut
 
 
-@router.post("/auth/signin")
+@router.post(
+    "/auth/signin",
+    responses={401: {"description": "unauthorized: the link is unknown, used or expired"}},
+)
 async def sign_in(body: SigninRequest, services: ServicesDep) -> SigninOut:
     """Redeem a one-time code for a new token of its user; the code then stops working."""
     codes = SigninCodes(services.settings.resolved_data_dir)

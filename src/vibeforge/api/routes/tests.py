@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -32,6 +32,10 @@ from vibeforge.testcases.views import (
 
 router = APIRouter(tags=["tests"], route_class=AuthFirstRoute)
 Wait = Annotated[bool, Query(description="false: answer 202 at once; the runs go on")]
+# The answer of `?wait=false`: the same suite, still running.
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": SuiteOut, "description": "wait=false: the suite as it starts; it goes on"}
+}
 
 
 def get_tests(services: ServicesDep) -> TestService:
@@ -94,7 +98,7 @@ async def delete_test(test_id: str, user: CurrentUser, tests: TestsDep) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/tests/{test_id}/run")
+@router.post("/tests/{test_id}/run", responses=ACCEPTED)
 async def run_test(
     test_id: str,
     body: TestRunRequest,
@@ -115,7 +119,7 @@ async def run_test(
     return await _answer(tests, user, suite, wait, response)
 
 
-@router.post("/projects/{project_id}/tests:run")
+@router.post("/projects/{project_id}/tests:run", responses=ACCEPTED)
 async def run_suite(
     project_id: str,
     body: SuiteRunRequest,
@@ -177,7 +181,7 @@ async def replay_run(
     return await _answer(tests, user, suite, wait, response)
 
 
-@router.post("/projects/{project_id}/test-suites/{suite_id}/replay")
+@router.post("/projects/{project_id}/test-suites/{suite_id}/replay", responses=ACCEPTED)
 async def replay_suite(
     project_id: str,
     suite_id: str,
@@ -215,9 +219,10 @@ async def update_settings(
 
 @router.post("/projects/{project_id}/tests:import", status_code=status.HTTP_201_CREATED)
 async def import_tests(
-    project_id: str, body: ImportRequest, user: CurrentUser, tests: TestsDep
+    project_id: str, body: ImportRequest, user: CurrentUser, tests: TestsDep, services: ServicesDep
 ) -> ImportOut:
     """Add tests from promptfoo-style YAML (all or none)."""
+    await services.projects.owned(user, project_id)  # another user's project: 404 first
     parsed = parse_tests(body.yaml)
     created = await tests.create_many(user, project_id, parsed, replace=body.replace)
     return ImportOut(created=len(created), test_ids=[test.id for test in created])

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Response
 
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
+from vibeforge.strict import IsoDatetime
 from vibeforge.usage.export import CALLS, call_rows, csv_text, parquet_bytes
 from vibeforge.usage.report import usage_report
 from vibeforge.usage.views import UsageReportOut
 
 router = APIRouter(tags=["usage"], route_class=AuthFirstRoute)
-From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive")]
-To = Annotated[datetime | None, Query(alias="to", description="ISO 8601, exclusive")]
+From = Annotated[IsoDatetime | None, Query(alias="from", description="ISO 8601, inclusive")]
+To = Annotated[IsoDatetime | None, Query(alias="to", description="ISO 8601, exclusive")]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
