@@ -246,10 +246,44 @@ async def _cross_references(intruder: httpx.AsyncClient, ids: dict[str, str]) ->
             "/templates/resolve", json={"template": "x", "session_id": ids["session_id"]}
         ),
     ]
+    # A run of the intruder's own session given the owner's persona, model config (by id or
+    # by name: the owner's key would pay) or attachment.
+    said = f"/sessions/{session['session_id']}/messages"
+    for borrowed in (
+        persona,
+        {"model": ids["config_id"]},
+        {"model": f"m-{MARKER}"},
+        {"attachments": [ids["attachment_id"]]},
+    ):
+        probes.append(await intruder.post(said, json={"prompt": "hi", "mode": "chat"} | borrowed))
+    # The workspace agent's login with the owner's email and the intruder's own token.
+    mine = (await intruder.get("/me")).json()
+    probes.append(
+        await intruder.post(
+            "/auth/login",
+            json={"email": "owner@example.com", "token": intruder.headers["Authorization"][7:]},
+        )
+    )
+    # The owner's workspace in the intruder's own name; a form field naming the owner's session.
+    chat = {"user_id": mine["id"], "workspace_id": ids["project_id"], "chat_name": "x"}
+    probes.append(await intruder.post("/chat/new", data=chat))
+    probes.append(
+        await intruder.post(
+            "/attachments",
+            data={"session_id": ids["session_id"]},
+            files={"file": ("f.txt", b"intruder\n", "text/plain")},
+        )
+    )
     statuses = [probe.status_code for probe in probes]
-    # An unknown module is a template error (422, naming it), the owner's is unknown here.
-    assert statuses == [404, 404, 422, 404], [(p.status_code, p.text) for p in probes]
-    assert not any(MARKER in probe.text for probe in probes)
+    # An unknown module is a template error (422, naming it), the owner's is unknown here;
+    # a token that is not the email's user's is 401 (docs/compat.md).
+    expected = [404, 404, 422, 404, 404, 404, 404, 404, 401, 404, 404]
+    assert statuses == expected, [(p.status_code, p.text[:200]) for p in probes]
+    # The model name asked for is echoed back ("no model config 'NAME'"); nothing else may be.
+    leaked = [
+        p.text for p in probes if MARKER in p.text and MARKER.encode() not in p.request.read()
+    ]
+    assert not leaked, leaked
 
 
 # Operations that answer the intruder something other than 404, each for its reason.
