@@ -274,10 +274,19 @@ async def _cross_references(intruder: httpx.AsyncClient, ids: dict[str, str]) ->
             files={"file": ("f.txt", b"intruder\n", "text/plain")},
         )
     )
+    # The owner's version of main.py read through the intruder's own project (one git
+    # repository each: another's commit is no version of this project).
+    await intruder.put(f"/projects/{project}/files/main.py", json={"content": "x = 1\n"})
+    version = {"version_id": ids["version_id"]}
+    for read in ("/files/main.py", "/files/main.py/raw", "/export"):
+        probes.append(await intruder.get(f"/projects/{project}{read}", params=version))
+    probes.append(await intruder.get(f"/projects/{project}/versions/{ids['version_id']}/diff"))
+    conversation = (await intruder.post("/api/conversations", json={})).json()["id"]
+    probes.append(await intruder.put(f"/api/conversations/{conversation}", json=persona))
     statuses = [probe.status_code for probe in probes]
     # An unknown module is a template error (422, naming it), the owner's is unknown here;
     # a token that is not the email's user's is 401 (docs/compat.md).
-    expected = [404, 404, 422, 404, 404, 404, 404, 404, 401, 404, 404]
+    expected = [404, 404, 422, 404, 404, 404, 404, 404, 401, 404, 404] + [404] * 5
     assert statuses == expected, [(p.status_code, p.text[:200]) for p in probes]
     # The model name asked for is echoed back ("no model config 'NAME'"); nothing else may be.
     leaked = [
