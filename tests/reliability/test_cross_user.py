@@ -16,8 +16,9 @@ from tests.servers import RunningServer
 from tests.stubs import STUB_KEY
 
 MARKER = "owner-only-content-5c2e"
-# Budgets are managed by administrators only: a non-administrator is refused 403 whatever the
-# id (so the answer says nothing about whether the budget exists); reading one is 404.
+# The administrators' routes: making users, and managing budgets (a non-administrator is
+# refused 403 whatever the id, so the answer says nothing of whether the budget exists;
+# reading someone else's budget is 404, as any resource).
 ADMIN_ONLY = {
     ("POST", "/users"),
     ("POST", "/budgets"),
