@@ -118,7 +118,10 @@ class ChatNewForm(Strict):
 
 
 CHAT_NEW_BODY = form_body(
-    {name: {"type": "string"} for name in ("user_id", "workspace_id", "chat_name")},
+    {  # the lengths ChatNewForm checks, so the schema states them too
+        name: {"type": "string", "minLength": 1, "maxLength": longest}
+        for name, longest in (("user_id", 64), ("workspace_id", 64), ("chat_name", 1024))
+    },
     ["user_id", "workspace_id", "chat_name"],
 )
 
