@@ -105,7 +105,7 @@ class PersonaChoiceOut(BaseModel):
 class AlwaysTrigger(Strict):
     """The module applies wherever it is referenced."""
 
-    type: Literal["always"] = "always"
+    type: Literal["always"]  # required, as the discriminator reads it: `{}` is no trigger
 
 
 class KeywordTrigger(Strict):
@@ -168,7 +168,7 @@ class ModuleCreate(Strict):
     description: str = Field(default="", max_length=10_000)
     kind: Literal["simple", "script"] = "simple"
     content: str = Field(default="", max_length=MAX_TEMPLATE_CHARS, description="text or Python")
-    trigger: TriggerIn = Field(default_factory=AlwaysTrigger)
+    trigger: TriggerIn = Field(default_factory=lambda: AlwaysTrigger(type="always"))
     scan_depth: int = Field(default=2, ge=0, le=100, description="messages a trigger reads")
     stage: Literal["before", "after"] = Field(
         default="before", description="before: in the prompt; after: once the answer is stored"
