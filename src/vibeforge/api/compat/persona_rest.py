@@ -164,7 +164,11 @@ def conversation_out(session: ChatSession) -> ConversationOut:
     )
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no such persona, or another user's"}},
+)
 async def create_conversation(
     body: ConversationCreate, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:

@@ -99,7 +99,10 @@ async def _workspaces(services: Services, user: User) -> list[WorkspaceSummary]:
         cursor = page.next
 
 
-@router.post("/auth/login")
+@router.post(
+    "/auth/login",
+    responses={401: {"description": "unauthorized: not a live token of that email's user"}},
+)
 async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
     """The user an email **and** its token name, with its workspaces and chats; 401 unless
     the token is one of that email's user."""
@@ -126,7 +129,11 @@ CHAT_NEW_BODY = form_body(
 )
 
 
-@router.post("/chat/new", openapi_extra=CHAT_NEW_BODY)
+@router.post(
+    "/chat/new",
+    openapi_extra=CHAT_NEW_BODY,
+    responses={404: {"description": "not the caller's user_id, or no such workspace"}},
+)
 async def new_chat(request: Request, user: CurrentUser, services: ServicesDep) -> ChatNewOut:
     """A chat in a workspace (form fields `user_id`, `workspace_id`, `chat_name`): the
     project's session named `chat_name` (made when missing; `General Chat` is the global one)."""
