@@ -130,9 +130,14 @@ for path, endpoint, method in (
     ("/modules/test-script", modules.test_script, "POST"),
     ("/modules/{module_id}", modules.get_module, "GET"),
     ("/modules/{module_id}", modules.update_module, "PUT"),
-    ("/templates/resolve", templates.resolve_template, "POST"),
 ):
     router.add_api_route(path, endpoint, methods=[method])
+router.add_api_route(
+    "/templates/resolve",
+    templates.resolve_template,
+    methods=["POST"],
+    responses=templates.RESOLVE_RESPONSES,
+)
 router.add_api_route(
     "/modules/{module_id}",
     modules.delete_module,
