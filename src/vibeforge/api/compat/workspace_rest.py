@@ -21,7 +21,7 @@ from vibeforge.db.tables import User
 from vibeforge.errors import NotFound, Unauthorized
 from vibeforge.paging import MAX_LIMIT
 from vibeforge.services import Services
-from vibeforge.strict import Strict
+from vibeforge.strict import NO_NUL, Strict
 
 router = APIRouter(tags=["compat: workspace"], route_class=AuthFirstRoute)
 GLOBAL_CHAT = "General Chat"  # the name of a project's global session
@@ -122,7 +122,7 @@ class ChatNewForm(Strict):
 
 CHAT_NEW_BODY = form_body(
     {  # the lengths ChatNewForm checks, so the schema states them too
-        name: {"type": "string", "minLength": 1, "maxLength": longest}
+        name: {"type": "string", "minLength": 1, "maxLength": longest, "pattern": NO_NUL}
         for name, longest in (("user_id", 64), ("workspace_id", 64), ("chat_name", 1024))
     },
     ["user_id", "workspace_id", "chat_name"],
