@@ -70,7 +70,11 @@ async def list_personas(
 IMAGE_BODY = multipart_body({"persona_id": {"type": "string"}})
 
 
-@router.post("/personas/upload-image", openapi_extra=IMAGE_BODY)
+@router.post(
+    "/personas/upload-image",
+    openapi_extra=IMAGE_BODY,
+    responses={404: {"description": "no such persona (persona_id), or another user's"}},
+)
 async def upload_persona_image(
     request: Request, user: CurrentUser, services: ServicesDep
 ) -> PersonaOut:
