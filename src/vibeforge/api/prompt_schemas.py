@@ -105,7 +105,7 @@ class PersonaChoiceOut(BaseModel):
 class AlwaysTrigger(Strict):
     """The module applies wherever it is referenced."""
 
-    type: Literal["always"] = "always"
+    type: Literal["always"]  # required, as the discriminator reads it: `{}` is no trigger
 
 
 class KeywordTrigger(Strict):
@@ -168,7 +168,7 @@ class ModuleCreate(Strict):
     description: str = Field(default="", max_length=10_000)
     kind: Literal["simple", "script"] = "simple"
     content: str = Field(default="", max_length=MAX_TEMPLATE_CHARS, description="text or Python")
-    trigger: TriggerIn = Field(default_factory=AlwaysTrigger)
+    trigger: TriggerIn = Field(default_factory=lambda: AlwaysTrigger(type="always"))
     scan_depth: int = Field(default=2, ge=0, le=100, description="messages a trigger reads")
     stage: Literal["before", "after"] = Field(
         default="before", description="before: in the prompt; after: once the answer is stored"
@@ -244,6 +244,12 @@ class PluginFunctionsOut(BaseModel):
 # -- scripts and templates ----------------------------------------------------------------------
 
 
+# What _check_variable_names checks, stated in the schema (Python's \w: letters of any script).
+VARIABLE_NAMES = {
+    "propertyNames": {"pattern": f"^{VARIABLE_NAME.pattern}$", "maxLength": MAX_VARIABLE_NAME}
+}
+
+
 def _check_variable_names(values: dict[str, Any]) -> dict[str, Any]:
     for name in values:
         if len(name) > MAX_VARIABLE_NAME or not VARIABLE_NAME.fullmatch(name):
@@ -262,8 +268,8 @@ class ScriptSample(Strict):
     """What a test run of a script sees through `ctx`."""
 
     messages: list[SampleMessage] = Field(default_factory=list, max_length=200)
-    variables: dict[str, JsonValue] = Field(default_factory=dict)
-    outputs: dict[str, JsonValue] = Field(default_factory=dict)
+    variables: dict[str, JsonValue] = Field(default_factory=dict, json_schema_extra=VARIABLE_NAMES)
+    outputs: dict[str, JsonValue] = Field(default_factory=dict, json_schema_extra=VARIABLE_NAMES)
     answer: str | None = Field(default=None, max_length=200_000)
     data: JsonValue = Field(default=None, description="ctx.sample")
 
@@ -301,7 +307,7 @@ class TemplateResolve(Strict):
     """Resolve a template (or a persona's): its text and where every part of it came from."""
 
     template: str | None = Field(default=None, max_length=MAX_TEMPLATE_CHARS)
-    variables: dict[str, JsonValue] = Field(default_factory=dict)
+    variables: dict[str, JsonValue] = Field(default_factory=dict, json_schema_extra=VARIABLE_NAMES)
     session_id: Id | None = Field(default=None, description="its messages feed the triggers")
     persona_id: Id | None = Field(default=None, description="its template, if none is given")
     budget_tokens: Budget | None = Field(default=None, description="else the persona's")

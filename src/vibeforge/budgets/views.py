@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -13,6 +13,9 @@ Scope = Literal["user", "project", "model_config"]
 PeriodName = Literal["day", "week", "month", "total"]
 Unit = Literal["usd", "tokens"]
 MAX_CAP = 1_000_000_000  # dollars or tokens: past this, a cap is no cap
+# The rules the validators below check, stated in the schema too.
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+WEBHOOK_URL = {"pattern": r"^https?://[^\u0000]*$"}
 
 
 def _check_thresholds(value: list[float] | None) -> list[float] | None:
@@ -37,11 +40,13 @@ class BudgetCreate(Strict):
     period: PeriodName
     unit: Unit = Field(description="usd: `cap` in dollars; tokens: prompt plus completion")
     cap: float = Field(gt=0, le=MAX_CAP)
-    thresholds: list[float] = Field(
-        default_factory=lambda: [0.8, 0.95], description="soft thresholds, fractions of cap"
+    thresholds: list[Fraction] = Field(
+        default_factory=lambda: [0.8, 0.95],
+        description="soft thresholds, fractions of cap",
+        max_length=10,
     )
     name: str = Field(default="", max_length=200)
-    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2000, json_schema_extra=WEBHOOK_URL)
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
 
     _thresholds = field_validator("thresholds")(_check_thresholds)
@@ -52,9 +57,9 @@ class BudgetUpdate(Strict):
     """Fields to change; `null` clears the webhook."""
 
     cap: float = omittable(gt=0, le=MAX_CAP)
-    thresholds: list[float] = omittable()
+    thresholds: list[Fraction] = omittable(max_length=10)
     name: str = omittable(max_length=200)
-    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2000, json_schema_extra=WEBHOOK_URL)
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
 
     _thresholds = field_validator("thresholds")(_check_thresholds)

@@ -21,7 +21,13 @@ MAX_FIELDS = 16
 
 def form_body(fields: dict[str, dict[str, Any]], required: list[str]) -> dict[str, Any]:
     """The OpenAPI `requestBody` of a form route (the route reads the form itself)."""
-    schema = {"type": "object", "required": required, "properties": fields}
+    # `form_fields` validates with a Strict model: no field beyond these is accepted.
+    schema = {
+        "type": "object",
+        "required": required,
+        "properties": fields,
+        "additionalProperties": False,
+    }
     content = {kind.decode(): {"schema": schema} for kind in FORM_TYPES}
     return {"requestBody": {"required": True, "content": content}}
 

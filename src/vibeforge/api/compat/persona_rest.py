@@ -70,7 +70,11 @@ async def list_personas(
 IMAGE_BODY = multipart_body({"persona_id": {"type": "string"}})
 
 
-@router.post("/personas/upload-image", openapi_extra=IMAGE_BODY)
+@router.post(
+    "/personas/upload-image",
+    openapi_extra=IMAGE_BODY,
+    responses={404: {"description": "no such persona (persona_id), or another user's"}},
+)
 async def upload_persona_image(
     request: Request, user: CurrentUser, services: ServicesDep
 ) -> PersonaOut:
@@ -130,9 +134,14 @@ for path, endpoint, method in (
     ("/modules/test-script", modules.test_script, "POST"),
     ("/modules/{module_id}", modules.get_module, "GET"),
     ("/modules/{module_id}", modules.update_module, "PUT"),
-    ("/templates/resolve", templates.resolve_template, "POST"),
 ):
     router.add_api_route(path, endpoint, methods=[method])
+router.add_api_route(
+    "/templates/resolve",
+    templates.resolve_template,
+    methods=["POST"],
+    responses=templates.RESOLVE_RESPONSES,
+)
 router.add_api_route(
     "/modules/{module_id}",
     modules.delete_module,
@@ -164,7 +173,11 @@ def conversation_out(session: ChatSession) -> ConversationOut:
     )
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no such persona, or another user's"}},
+)
 async def create_conversation(
     body: ConversationCreate, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:

@@ -21,7 +21,7 @@ from vibeforge.db.tables import User
 from vibeforge.errors import NotFound, Unauthorized
 from vibeforge.paging import MAX_LIMIT
 from vibeforge.services import Services
-from vibeforge.strict import Strict
+from vibeforge.strict import NO_NUL, Strict
 
 router = APIRouter(tags=["compat: workspace"], route_class=AuthFirstRoute)
 GLOBAL_CHAT = "General Chat"  # the name of a project's global session
@@ -99,7 +99,10 @@ async def _workspaces(services: Services, user: User) -> list[WorkspaceSummary]:
         cursor = page.next
 
 
-@router.post("/auth/login")
+@router.post(
+    "/auth/login",
+    responses={401: {"description": "unauthorized: not a live token of that email's user"}},
+)
 async def login(body: LoginIn, services: ServicesDep) -> LoginOut:
     """The user an email **and** its token name, with its workspaces and chats; 401 unless
     the token is one of that email's user."""
@@ -118,12 +121,19 @@ class ChatNewForm(Strict):
 
 
 CHAT_NEW_BODY = form_body(
-    {name: {"type": "string"} for name in ("user_id", "workspace_id", "chat_name")},
+    {  # the lengths ChatNewForm checks, so the schema states them too
+        name: {"type": "string", "minLength": 1, "maxLength": longest, "pattern": NO_NUL}
+        for name, longest in (("user_id", 64), ("workspace_id", 64), ("chat_name", 1024))
+    },
     ["user_id", "workspace_id", "chat_name"],
 )
 
 
-@router.post("/chat/new", openapi_extra=CHAT_NEW_BODY)
+@router.post(
+    "/chat/new",
+    openapi_extra=CHAT_NEW_BODY,
+    responses={404: {"description": "not the caller's user_id, or no such workspace"}},
+)
 async def new_chat(request: Request, user: CurrentUser, services: ServicesDep) -> ChatNewOut:
     """A chat in a workspace (form fields `user_id`, `workspace_id`, `chat_name`): the
     project's session named `chat_name` (made when missing; `General Chat` is the global one)."""

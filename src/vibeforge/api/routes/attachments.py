@@ -36,7 +36,10 @@ UPLOAD_BODY = multipart_body(
     "/attachments",
     status_code=status.HTTP_201_CREATED,
     response_model=AttachmentOut,
-    responses={200: {"model": AttachmentOut, "description": "these bytes were attached already"}},
+    responses={
+        200: {"model": AttachmentOut, "description": "these bytes were attached already"},
+        404: {"description": "no such project or session, or another user's"},
+    },
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_attachment(
@@ -71,7 +74,10 @@ async def upload_attachment(
     return JSONResponse(body.model_dump(mode="json"), status_code=code)
 
 
-@router.get("/attachments")
+@router.get(
+    "/attachments",
+    responses={404: {"description": "no such project or session, or another user's"}},
+)
 async def list_attachments(
     user: CurrentUser,
     services: ServicesDep,

@@ -19,7 +19,11 @@ async def list_budgets(user: CurrentUser, services: ServicesDep) -> PageOut[Budg
     return PageOut(items=[budget_out(row) for row in await services.budgets.list(user)])
 
 
-@router.post("/budgets", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/budgets",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no such user, project or model config (subject_id)"}},
+)
 async def create_budget(body: BudgetCreate, user: CurrentUser, services: ServicesDep) -> BudgetOut:
     """A new budget (administrators)."""
     return budget_out(await services.budgets.create(user, body.model_dump()))

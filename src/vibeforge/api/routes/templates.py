@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from vibeforge.api.deps import CurrentUser, ServicesDep
@@ -59,7 +61,12 @@ def resolution_out(composed: Composed) -> ResolutionOut:
     )
 
 
-@router.post("/templates/resolve")
+RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such session, persona or persona's model config, or another user's"}
+}
+
+
+@router.post("/templates/resolve", responses=RESOLVE_RESPONSES)
 async def resolve_template(
     body: TemplateResolve, user: CurrentUser, services: ServicesDep
 ) -> ResolutionOut:
