@@ -102,7 +102,12 @@ async def get_attachment(
 @router.get(
     "/attachments/{attachment_id}/content",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "text/plain for text kinds, else the media type stored at upload",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def attachment_content(
     attachment_id: str, user: CurrentUser, services: ServicesDep
