@@ -46,8 +46,10 @@ if TYPE_CHECKING:
     from vibeforge.scale.cluster import Cluster
 
 log = logging.getLogger("vibeforge")
-# How long a stopping server lets its sockets write the `interrupted` events it just sent.
-STOP_DRAIN_S = 0.2
+# The longest a stopping server lets its sockets write the `interrupted` events it just sent
+# (it goes on as soon as every client took its events; a slow client is not waited for).
+STOP_DRAIN_S = 1.0
+DRAIN_TICK_S = 0.01
 
 
 @dataclass
@@ -187,7 +189,17 @@ class Services:
         self._runs_stopped = True
         log.warning("shutting down, %d runs interrupted", self.runs.active_count())
         if await self.runs.shutdown():
-            await asyncio.sleep(STOP_DRAIN_S)
+            await self._drain_clients()
+
+    async def _drain_clients(self) -> None:
+        """Wait until the clients have taken every queued event, at most STOP_DRAIN_S."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_DRAIN_S
+        await asyncio.sleep(DRAIN_TICK_S)  # events on their way (through Redis, say)
+        # A count to poll, not an event to wait on: the bus has no "drained" signal to give.
+        while self.streams.bus.backlog() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_TICK_S)
+        await asyncio.sleep(DRAIN_TICK_S)  # a pump writing the last event it took
 
     async def close(self) -> None:
         """Stop runs, release connections, then the data directory."""

@@ -45,6 +45,24 @@ async def test_each_follower_gets_an_event_once() -> None:
     assert both.get_nowait() is None
 
 
+def test_the_backlog_counts_what_subscribers_have_not_taken_yet() -> None:
+    bus = InProcessBus()
+    streams = Streams(bus)
+    both = bus.subscribe()
+    bus.follow(both, session_topic("s"))
+    bus.follow(both, project_topic("p"))  # counted once, as it is delivered once
+    other = bus.subscribe()
+    bus.follow(other, project_topic("p"))
+    assert bus.backlog() == 0
+    streams.emit(streams.get("p", "s", 0), Chunk("x"))
+    streams.emit(streams.get("p", "s", 0), Chunk("y"))
+    assert bus.backlog() == 4
+    assert both.get_nowait() is not None
+    assert bus.backlog() == 3
+    bus.unsubscribe(other)  # a client gone is not waited for
+    assert bus.backlog() == 1
+
+
 def test_numbering_continues_from_the_stored_sequence() -> None:
     streams = Streams(InProcessBus())
     stream = streams.get("p", "s", 41)

@@ -49,6 +49,21 @@ async def buses(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple[RedisB
     await b.close()
 
 
+async def test_the_backlog_counts_events_until_their_subscribers_take_them(
+    buses: tuple[RedisBus, RedisBus],
+) -> None:
+    a, b = buses
+    on_b = b.subscribe()
+    b.follow(on_b, session_topic("s1"))
+    for seq in range(1, 4):
+        a.publish(event(seq))
+    assert a.backlog() >= 3  # on its way to Redis
+    await until(lambda: on_b.pending() == 3)
+    assert b.backlog() == 3
+    await drain(on_b, 3)
+    assert b.backlog() == 0
+
+
 async def test_events_reach_every_process_once_and_in_order(
     buses: tuple[RedisBus, RedisBus],
 ) -> None:

@@ -71,9 +71,8 @@ class SocketIOOutlet:
     async def event(self, event: Event) -> None:
         """A bus event under its own name (and its alias), `seq` inside the data."""
         payload = {**event.data, "seq": event.seq}
-        extra = await reference_fields(self.namespace.services, self.user, event)
-        if extra:
-            payload.update(extra)
+        if event.type == "code_changed":  # the one event with reference fields: no await per chunk
+            payload.update(await reference_fields(self.namespace.services, self.user, event))
         await self.namespace.emit(event.type, payload, to=self.sid, ignore_queue=True)
         alias = ALIASES.get(event.type)
         if alias:

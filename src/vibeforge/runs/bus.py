@@ -73,6 +73,10 @@ class Subscription:
             return None
         return await self._queue.get()
 
+    def pending(self) -> int:
+        """How many events wait for the consumer."""
+        return self._queue.qsize()
+
     def get_nowait(self) -> Event | None:
         """The next queued event if one is ready, else None."""
         try:
@@ -98,6 +102,10 @@ class EventBus(Protocol):
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop delivering to a subscription and close it."""
+        ...
+
+    def backlog(self) -> int:
+        """Events published but not yet taken by their consumers (a graceful stop waits)."""
         ...
 
 
@@ -139,3 +147,8 @@ class InProcessBus:
                     del self._followers[topic]
         subscription.topics.clear()
         subscription.closed = True
+
+    def backlog(self) -> int:
+        """Events queued for subscribers and not yet taken."""
+        followers: set[Subscription] = set().union(*self._followers.values())
+        return sum(subscription.pending() for subscription in followers)

@@ -131,6 +131,12 @@ class RedisBus:
         self._subscriptions.discard(subscription)
         self._local.unsubscribe(subscription)
 
+    def backlog(self) -> int:
+        """Events waiting to go to Redis (or being sent), and those received but not taken."""
+        sending = 0 if self._idle.is_set() else 1
+        taken = sum(subscription.pending() for subscription in self._subscriptions)
+        return len(self._ops) + sending + taken
+
     # -- what only the Redis bus has ---------------------------------------------------------
 
     def journal(self, run_id: str, event: Event) -> None:
