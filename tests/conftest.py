@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -76,37 +78,91 @@ ADMIN_TOKEN = "vf_test-admin-token-0123456789"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that touches the database, so it also runs against PostgreSQL."""
     for item in items:
-        if "database_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
-            "sqlite_only"
-        ):
+        names = getattr(item, "fixturenames", ())
+        if (
+            "database_url" in names or "empty_database_url" in names
+        ) and not item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.db)
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: SQLite in tmp_path, or a new PostgreSQL database when
-    VIBEFORGE_TEST_DATABASE_URL names a server."""
-    server_url = os.environ.get("VIBEFORGE_TEST_DATABASE_URL")
+def _server_url() -> str | None:
+    return os.environ.get("VIBEFORGE_TEST_DATABASE_URL")
+
+
+async def _migrate(url: str) -> None:
+    from vibeforge.db.engine import Database
+
+    database = Database(url)
+    try:
+        await database.upgrade()
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head once per test session, which each test's database copies:
+    migrating takes 0.2 s on SQLite and 0.5 s on PostgreSQL, copying a few milliseconds."""
+    server_url = _server_url()
     if not server_url:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
         return
+    name = f"tpl_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(_migrate(_database_at(server_url, name)))
+    yield name
+    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _database_at(server_url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin(server_url: str, statement: str) -> None:
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    base = make_url(server_url)
+    base = make_url(server_url).set(drivername="postgresql")
+    admin = await asyncpg.connect(base.render_as_string(hide_password=False))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+async def _fresh_database(tmp_path: Path, template: str | None) -> AsyncIterator[str]:
+    """A database of this test alone: SQLite in tmp_path, or a new PostgreSQL database when
+    VIBEFORGE_TEST_DATABASE_URL names a server; a copy of `template` when one is given."""
+    server_url = _server_url()
+    if not server_url:
+        path = tmp_path / "test.db"
+        if template is not None:
+            shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
     name = f"t_{uuid.uuid4().hex[:16]}"
-    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield base.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    copy = f' TEMPLATE "{template}"' if template is not None else ""
+    await _admin(server_url, f'CREATE DATABASE "{name}"{copy}')
+    yield _database_at(server_url, name)
+    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, _migrated_template: str) -> AsyncIterator[str]:
+    """A fresh database with vibeforge's schema (every migration applied) and no rows."""
+    async for url in _fresh_database(tmp_path, _migrated_template):
+        yield url
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database with no tables at all (for tests of the migrations themselves)."""
+    async for url in _fresh_database(tmp_path, None):
+        yield url
 
 
 @pytest.fixture

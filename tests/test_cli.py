@@ -25,8 +25,9 @@ def _vibeforge(*args: str, data_dir: Path, database_url: str) -> subprocess.Comp
 
 
 def test_db_upgrade_then_users_create_prints_a_working_token(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     upgraded = _vibeforge("db", "upgrade", data_dir=tmp_path, database_url=database_url)
     assert upgraded.returncode == 0, upgraded.stderr
     created = _vibeforge(
@@ -124,8 +125,9 @@ def test_every_command_on_the_data_says_which_directory_and_database(
 
 
 def test_a_server_database_without_tables_is_refused_without_init(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     refused = _vibeforge(
         "users", "create", "x@example.com", data_dir=tmp_path, database_url=database_url
     )

@@ -23,8 +23,8 @@ def _differences(connection: Connection) -> list[object]:
     return compare_metadata(context, Base.metadata)
 
 
-async def test_migrations_match_the_tables(database_url: str) -> None:
-    db = Database(database_url)
+async def test_migrations_match_the_tables(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         await db.upgrade()
         await db.upgrade()  # a second upgrade is a no-op
@@ -36,7 +36,7 @@ async def test_migrations_match_the_tables(database_url: str) -> None:
 
 
 async def test_projects_that_already_share_a_name_are_renamed_oldest_first(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
     from alembic import command
     from alembic.config import Config
@@ -50,7 +50,7 @@ async def test_projects_that_already_share_a_name_are_renamed_oldest_first(
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(upgrade_to, "0005_llmcall_attempts")
