@@ -75,14 +75,43 @@ def _block_outbound_network() -> Iterator[None]:
 ADMIN_TOKEN = "vf_test-admin-token-0123456789"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that touches the database, so it also runs against PostgreSQL."""
+# Tests that need a database but are about something else (transports, browsers, protocol
+# translators, input fuzzing, the SQLite-only data-directory lock): the PostgreSQL leg does
+# not run them again, as they would go through the same storage code at twice the cost. The
+# data layer, runs and their recovery, budgets, usage, users, scale-out, the REST API's data
+# behaviour, the kill -9 soak and the cross-user sweep run on both.
+DATABASE_INCIDENTAL = (
+    "tests/api/test_auth_first.py",
+    "tests/api/test_hostile_paths",
+    "tests/api/test_provider_outcomes.py",
+    "tests/api/test_socket_",
+    "tests/api/test_websocket.py",
+    "tests/client/",
+    "tests/compat/",
+    "tests/prompting/test_stages_live.py",
+    "tests/reliability/test_fault_matrix.py",
+    "tests/reliability/test_full_disk.py",
+    "tests/reliability/test_schema_fuzz.py",
+    "tests/reliability/test_socket_fuzz.py",
+    "tests/test_datadir.py",
+    "tests/test_docs_true.py",
+    "tests/web/",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests whose behaviour depends on the database, so they also run against
+    PostgreSQL (`make test-postgres`: `-m db`)."""
+    root = config.rootpath
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if (
-            "database_url" in names or "empty_database_url" in names
-        ) and not item.get_closest_marker("sqlite_only"):
-            item.add_marker(pytest.mark.db)
+        if "database_url" not in names and "empty_database_url" not in names:
+            continue
+        if item.get_closest_marker("sqlite_only"):
+            continue
+        if item.path.relative_to(root).as_posix().startswith(DATABASE_INCIDENTAL):
+            continue
+        item.add_marker(pytest.mark.db)
 
 
 def _server_url() -> str | None:
