@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -46,25 +47,29 @@ def _model_program(resolved: ResolvedModel, caps: RelayCaps) -> ProgramModel:
     return ProgramModel(resolved.chat, spec.model, resolved.label, spec.prices, caps)
 
 
-class RunStarts:
-    """Starting runs; `TestService` provides the lookups declared here."""
+class RunStarts(ABC):
+    """Starting runs; `TestService` provides the lookups declared abstract here."""
 
     _db: Database
     _projects: ProjectService
     _models: ModelConfigService
     runner: TestRunner
 
+    @abstractmethod
     async def _test(self, owner: User, test_id: str, *, deleted: bool = False) -> TestCase:
-        raise NotImplementedError
+        """The caller's test (a deleted one too with `deleted`), else NotFound."""
 
+    @abstractmethod
     async def _run(self, owner: User, run_id: str) -> TestRun:
-        raise NotImplementedError
+        """The caller's test run, else NotFound."""
 
+    @abstractmethod
     async def _settings_row(self, project_id: str) -> ProjectTestSettings | None:
-        raise NotImplementedError
+        """The project's test settings row, if it has one."""
 
+    @abstractmethod
     async def suite(self, owner: User, project_id: str, suite_id: str) -> SuiteOut:
-        raise NotImplementedError
+        """The caller's suite run with its test runs, else NotFound."""
 
     async def run_test(
         self,
