@@ -70,6 +70,13 @@ class RestClient:
             return None
         return response.json()
 
+    async def call(
+        self, method: str, url: str, *, json: Any = None, params: JSON | None = None
+    ) -> JSON:
+        """One call answered with a JSON object."""
+        result: JSON = await self.request(method, url, json=json, params=params)
+        return result
+
     async def pages(self, url: str, **params: Any) -> AsyncIterator[JSON]:
         """Every item of a paged list, following its cursors."""
         cursor: str | None = None
@@ -85,13 +92,11 @@ class RestClient:
 
     async def health(self) -> JSON:
         """GET /health (needs no token)."""
-        result: JSON = await self.request("GET", "/health")
-        return result
+        return await self.call("GET", "/health")
 
     async def me(self) -> JSON:
         """The authenticated user."""
-        result: JSON = await self.request("GET", "/me")
-        return result
+        return await self.call("GET", "/me")
 
     # -- projects, files, versions ----------------------------------------------------------
 
@@ -102,18 +107,15 @@ class RestClient:
     async def create_project(self, name: str, description: str = "", **fields: Any) -> JSON:
         """A new project (`main_file` may be given)."""
         body = {"name": name, "description": description, **fields}
-        result: JSON = await self.request("POST", "/projects", json=body)
-        return result
+        return await self.call("POST", "/projects", json=body)
 
     async def get_project(self, project_id: str) -> JSON:
         """One project, with `current_code`."""
-        result: JSON = await self.request("GET", f"/projects/{_id(project_id)}")
-        return result
+        return await self.call("GET", f"/projects/{_id(project_id)}")
 
     async def update_project(self, project_id: str, **changes: Any) -> JSON:
         """PATCH a project."""
-        result: JSON = await self.request("PATCH", f"/projects/{_id(project_id)}", json=changes)
-        return result
+        return await self.call("PATCH", f"/projects/{_id(project_id)}", json=changes)
 
     async def delete_project(self, project_id: str) -> None:
         """Delete a project and its repository."""
@@ -121,34 +123,29 @@ class RestClient:
 
     async def list_files(self, project_id: str) -> JSON:
         """The project's file tree at its newest version."""
-        result: JSON = await self.request("GET", f"/projects/{_id(project_id)}/files")
-        return result
+        return await self.call("GET", f"/projects/{_id(project_id)}/files")
 
     async def read_file(self, project_id: str, path: str, version_id: str | None = None) -> JSON:
         """`{path, content, version_id}` of a file."""
         params = {"version_id": version_id}
-        result: JSON = await self.request("GET", _file_url(project_id, path), params=params)
-        return result
+        return await self.call("GET", _file_url(project_id, path), params=params)
 
     async def write_file(
         self, project_id: str, path: str, content: str, message: str | None = None
     ) -> JSON:
         """Write a file as a new version."""
         body = {"content": content, "message": message}
-        result: JSON = await self.request("PUT", _file_url(project_id, path), json=body)
-        return result
+        return await self.call("PUT", _file_url(project_id, path), json=body)
 
     async def delete_file(self, project_id: str, path: str) -> JSON:
         """Delete a file as a new version."""
-        result: JSON = await self.request("DELETE", _file_url(project_id, path))
-        return result
+        return await self.call("DELETE", _file_url(project_id, path))
 
     async def rename_file(self, project_id: str, source: str, target: str) -> JSON:
         """Rename a file as a new version."""
         body = {"from": source, "to": target}
         url = f"/projects/{_id(project_id)}/files:rename"
-        result: JSON = await self.request("POST", url, json=body)
-        return result
+        return await self.call("POST", url, json=body)
 
     async def list_versions(self, project_id: str, limit: int = 50) -> list[JSON]:
         """The newest `limit` versions of a project, newest first."""
@@ -162,23 +159,20 @@ class RestClient:
     ) -> JSON:
         """`{version_id, against, diff}`: a version against another (default: its parent)."""
         url = f"/projects/{_id(project_id)}/versions/{_id(version_id)}/diff"
-        result: JSON = await self.request("GET", url, params={"against": against})
-        return result
+        return await self.call("GET", url, params={"against": against})
 
     async def revert(self, project_id: str, version_id: str, message: str | None = None) -> JSON:
         """A new version whose files equal those of `version_id`."""
         body = {"version_id": version_id, "message": message}
         url = f"/projects/{_id(project_id)}/revert"
-        result: JSON = await self.request("POST", url, json=body)
-        return result
+        return await self.call("POST", url, json=body)
 
     # -- sessions and messages --------------------------------------------------------------
 
     async def open_session(self, project_id: str, node_id: str | None = None) -> JSON:
         """The project's global session, or its session about `node_id` (made on first use)."""
         url = f"/projects/{_id(project_id)}/sessions"
-        result: JSON = await self.request("POST", url, json={"node_id": node_id})
-        return result
+        return await self.call("POST", url, json={"node_id": node_id})
 
     async def list_sessions(self, project_id: str) -> list[JSON]:
         """The project's sessions."""
@@ -186,8 +180,7 @@ class RestClient:
 
     async def get_session(self, session_id: str) -> JSON:
         """One session, with its `last_seq` and `active_run_id`."""
-        result: JSON = await self.request("GET", f"/sessions/{_id(session_id)}")
-        return result
+        return await self.call("GET", f"/sessions/{_id(session_id)}")
 
     async def clear_session(self, session_id: str) -> None:
         """Clear a session's history (its messages become archived)."""
@@ -201,15 +194,13 @@ class RestClient:
 
     async def message_full(self, message_id: str) -> JSON:
         """A message with every LLM call behind it."""
-        result: JSON = await self.request("GET", f"/messages/{_id(message_id)}/full")
-        return result
+        return await self.call("GET", f"/messages/{_id(message_id)}/full")
 
     async def post_message(self, session_id: str, body: JSON, *, wait: bool) -> JSON:
         """POST a message; `wait=False` answers `{message_id, run_id, trace_id}` at once."""
         url = f"/sessions/{_id(session_id)}/messages"
         params = None if wait else {"wait": "false"}
-        result: JSON = await self.request("POST", url, json=body, params=params)
-        return result
+        return await self.call("POST", url, json=body, params=params)
 
     # -- models, runs, proposals, usage -----------------------------------------------------
 
@@ -219,41 +210,33 @@ class RestClient:
 
     async def get_model(self, ref: str) -> JSON:
         """A model config by id or name."""
-        result: JSON = await self.request("GET", f"/models/{_id(ref)}")
-        return result
+        return await self.call("GET", f"/models/{_id(ref)}")
 
     async def create_model(self, **body: Any) -> JSON:
         """Store a provider connection."""
-        result: JSON = await self.request("POST", "/models", json=body)
-        return result
+        return await self.call("POST", "/models", json=body)
 
     async def get_run(self, run_id: str) -> JSON:
         """A run's status, stages and timings."""
-        result: JSON = await self.request("GET", f"/runs/{_id(run_id)}")
-        return result
+        return await self.call("GET", f"/runs/{_id(run_id)}")
 
     async def cancel_run(self, run_id: str) -> JSON:
         """Cancel a run: `{run_id, status, cancelled}` once its partial answer is stored."""
-        result: JSON = await self.request("POST", f"/runs/{_id(run_id)}/cancel")
-        return result
+        return await self.call("POST", f"/runs/{_id(run_id)}/cancel")
 
     async def get_proposal(self, proposal_id: str) -> JSON:
         """A proposal and what became of it."""
-        result: JSON = await self.request("GET", f"/proposals/{_id(proposal_id)}")
-        return result
+        return await self.call("GET", f"/proposals/{_id(proposal_id)}")
 
     async def accept_proposal(self, proposal_id: str) -> JSON:
         """Apply a pending proposal (merged three-way if its base is stale)."""
-        result: JSON = await self.request("POST", f"/proposals/{_id(proposal_id)}/accept")
-        return result
+        return await self.call("POST", f"/proposals/{_id(proposal_id)}/accept")
 
     async def reject_proposal(self, proposal_id: str) -> JSON:
         """Reject a pending proposal."""
-        result: JSON = await self.request("POST", f"/proposals/{_id(proposal_id)}/reject")
-        return result
+        return await self.call("POST", f"/proposals/{_id(proposal_id)}/reject")
 
     async def usage(self, project_id: str | None = None, group_by: str = "model") -> JSON:
         """Tokens, cost and latency of the caller's LLM calls."""
         params = {"project_id": project_id, "group_by": group_by}
-        result: JSON = await self.request("GET", "/usage", params=params)
-        return result
+        return await self.call("GET", "/usage", params=params)
