@@ -84,6 +84,16 @@ async def project(http: httpx.AsyncClient, stub: StubLLMServer) -> dict[str, Any
     return (await http.post("/projects", json={"name": "term"})).json()
 
 
+async def _chat_with_a_long_answer(
+    server: RunningServer, stub: StubLLMServer, home: Path
+) -> pexpect.spawn:
+    """A chat-mode terminal at its first prompt, the stub set to answer slowly and at length."""
+    stub.script(Script(chunks=LONG, chunk_delay=0.02))
+    child = _spawn(server, home, "term", "--mode", "chat")
+    await _expect(child, "you›")
+    return child
+
+
 async def _session_of(http: httpx.AsyncClient, project_id: str) -> str:
     response = await http.post(f"/projects/{project_id}/sessions", json={})
     return str(response.json()["session_id"])
@@ -96,9 +106,7 @@ async def test_ctrl_c_cancels_the_run_upstream_and_a_second_ctrl_c_exits(
     project: Any,
     tmp_path: Path,
 ) -> None:
-    stub.script(Script(chunks=LONG, chunk_delay=0.02))
-    child = _spawn(server, tmp_path, "term", "--mode", "chat")
-    await _expect(child, "you›")
+    child = await _chat_with_a_long_answer(server, stub, tmp_path)
     child.send("tell me a long story\r")
     await _expect(child, "w5 w6 ")  # streaming shows up live
     child.send("\x03")
@@ -127,9 +135,7 @@ async def test_esc_cancels_and_multi_line_input_is_one_message(
     project: Any,
     tmp_path: Path,
 ) -> None:
-    stub.script(Script(chunks=LONG, chunk_delay=0.02))
-    child = _spawn(server, tmp_path, "term", "--mode", "chat")
-    await _expect(child, "you›")
+    child = await _chat_with_a_long_answer(server, stub, tmp_path)
     child.send("first line")
     child.send("\x1b\r")  # Esc Enter: a new line, not a send
     child.send("second line\r")
