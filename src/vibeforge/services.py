@@ -159,6 +159,7 @@ class Services:
         )
         if cluster is not None:
             cluster.registry = runs
+            runner.leases = cluster.suites
             projects.cluster_lock = cluster.git_lock
         return cls(
             settings=settings,

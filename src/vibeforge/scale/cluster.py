@@ -36,6 +36,7 @@ from vibeforge.runs.journal import RecoveredRun, leftover_journals, parse_journa
 from vibeforge.runs.protocol import Interrupted, event_data
 from vibeforge.runs.store import RunStore
 from vibeforge.scale.bus import BusUnavailable, RedisBus, unavailable
+from vibeforge.scale.suites import SuiteLeaseKeeper
 from vibeforge.statuses import RunStatus
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class Cluster:
         self._interrupting: set[asyncio.Task[list[str]]] = set()
         self.swept = 0
         self.leases_lost = 0
+        self.suites = SuiteLeaseKeeper(
+            self.redis, self.bus, self._key, self.process_id, db, lease_ms
+        )
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -236,6 +240,7 @@ class Cluster:
                 "heartbeat_ms": int(self.heartbeat_s * 1000),
                 "lost": self.leases_lost,
                 "dead_runs_closed": self.swept,
+                "dead_suites_closed": self.suites.swept,
             },
             "bus": self.bus.state(),
         }
@@ -247,7 +252,9 @@ class Cluster:
                 continue
             try:
                 await self._renew()
+                await self.suites.renew()
                 await self.sweep()
+                await self.suites.sweep()
             except (RedisError, OSError) as error:
                 log.warning("lease heartbeat failed: %s", error)
             except Exception:
@@ -330,6 +337,7 @@ class Cluster:
                 if journal.path is not None:
                     journal.path.unlink(missing_ok=True)
                 count += 1
+        await self.suites.sweep()
         return count + len(await self.sweep())
 
     async def _control(self, message: dict[str, Any]) -> None:

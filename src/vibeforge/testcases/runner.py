@@ -26,7 +26,7 @@ from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
 from vibeforge.db.test_tables import TestRun, TestSuiteRun
 from vibeforge.db.types import utcnow
-from vibeforge.errors import VibeforgeError
+from vibeforge.errors import Unavailable, VibeforgeError
 from vibeforge.llm import ChatModel
 from vibeforge.llm.usage import Prices
 from vibeforge.relay import CallRecorder, CallScope, Relay
@@ -37,6 +37,7 @@ from vibeforge.testcases.checks import Observed, evaluate_all
 from vibeforge.testcases.environments import Environments, InstallFailed, PythonEnvironment
 from vibeforge.testcases.judge import judge
 from vibeforge.testcases.program import ProgramModel, ProgramSpec, run_program
+from vibeforge.testcases.recovery import SuiteLeases, end_cut_off
 from vibeforge.testcases.replay import ReplayModel
 from vibeforge.testcases.summary import summarize
 from vibeforge.traces import SpanRecord, Tracer, TraceStore
@@ -103,6 +104,7 @@ class TestRunner:
         self.suites: dict[str, asyncio.Task[None]] = {}
         self.runs: dict[str, asyncio.Task[None]] = {}
         self.runs_of_test: dict[str, set[str]] = {}
+        self.leases: SuiteLeases | None = None  # scaled out: the cluster's suite leases
 
     def start(self, plan: SuitePlan) -> asyncio.Task[None]:
         """Start a suite run whose rows are stored (queued)."""
@@ -127,6 +129,21 @@ class TestRunner:
         await self.server.close()
 
     async def _suite(self, plan: SuitePlan) -> None:
+        if self.leases is None:
+            await self._run_suite(plan)
+            return
+        try:
+            await self.leases.hold(plan.suite.id)
+        except Unavailable as error:
+            # Unleased, a survivor would close it as dead while it ran: do not start it.
+            await end_cut_off(self.db, [plan.suite.id], error.detail)
+            return
+        try:
+            await self._run_suite(plan)
+        finally:
+            self.leases.release(plan.suite.id)
+
+    async def _run_suite(self, plan: SuitePlan) -> None:
         suite = plan.suite
         tracer = Tracer(suite.trace_id, plan.owner.id, suite.id)
         status = TestStatus.CANCELLED

@@ -19,8 +19,9 @@ from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.paging import Page, decode_cursor, encode_cursor
 from vibeforge.projects.service import ProjectService
-from vibeforge.statuses import TEST_ENDED, TestStatus
+from vibeforge.statuses import TEST_ENDED
 from vibeforge.testcases import outputs
+from vibeforge.testcases.recovery import end_cut_off
 from vibeforge.testcases.runner import TestRunner
 from vibeforge.testcases.starts import RunStarts
 from vibeforge.testcases.views import (
@@ -289,25 +290,7 @@ class TestService(RunStarts):
 
     async def recover(self) -> int:
         """At start-up: runs a stop cut off become `error`, their suites `finished`."""
-        reason = "the server stopped before this run finished"
-        async with self._db.transaction() as db:
-            runs = list(
-                await db.scalars(
-                    select(TestRun).where(
-                        TestRun.status.in_([TestStatus.QUEUED, TestStatus.RUNNING])
-                    )
-                )
-            )
-            for row in runs:
-                row.status, row.reason, row.finished_at = TestStatus.ERROR, reason, utcnow()
-            suites = list(
-                await db.scalars(
-                    select(TestSuiteRun).where(TestSuiteRun.status == TestStatus.RUNNING)
-                )
-            )
-            for suite in suites:
-                suite.status, suite.finished_at = TestStatus.FINISHED, utcnow()
-        return len(runs)
+        return await end_cut_off(self._db)
 
 
 def _stamp(value: Any) -> datetime:
