@@ -160,6 +160,8 @@ class Services:
         if cluster is not None:
             cluster.registry = runs
             runner.leases = cluster.suites
+            attachments.extractions.leases = cluster.extractions
+            cluster.restart_extraction = attachments.extractions.start
             projects.cluster_lock = cluster.git_lock
         return cls(
             settings=settings,

@@ -14,7 +14,9 @@ from vibeforge.attachments.store import AttachmentStore
 from vibeforge.db.attachment_tables import Attachment
 from vibeforge.db.engine import Database
 from vibeforge.db.types import utcnow
+from vibeforge.errors import Unavailable
 from vibeforge.runs.bus import EventBus
+from vibeforge.runs.coordination import WorkLease
 from vibeforge.runs.events import Event
 from vibeforge.runs.protocol import AttachmentChanged, event_data
 from vibeforge.statuses import AttachmentState
@@ -39,6 +41,7 @@ class Extractions:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._silenced: set[str] = set()  # being deleted: no more announcements
         self._closing = False
+        self.leases: WorkLease | None = None  # scaled out: the cluster's extraction leases
 
     def announce(self, row: Attachment, state: str | None = None) -> None:
         """Tell the attachment's project (and session) where it stands."""
@@ -107,6 +110,22 @@ class Extractions:
         self.announce(row)
 
     async def _extract(self, row: Attachment) -> None:
+        if self.leases is None:
+            await self._extract_here(row)
+            return
+        try:
+            await self.leases.hold(row.id)
+        except Unavailable:
+            # Unleased, a survivor would extract it again meanwhile; it stays pending, and
+            # a process takes it over once the bus is back (or the next start-up does).
+            log.warning("extraction of attachment %s postponed: the event bus is down", row.id)
+            return
+        try:
+            await self._extract_here(row)
+        finally:
+            self.leases.release(row.id)
+
+    async def _extract_here(self, row: Attachment) -> None:
         await self.set(row, AttachmentState.EXTRACTING, error=None, error_code=None)
         job = {
             "op": "extract",

@@ -106,3 +106,16 @@ class SingleProcess:
 
     def release(self, run_id: str, session_id: str) -> None:
         """Nothing to release."""
+
+
+class WorkLease(Protocol):
+    """Tells the other processes which background work this one is doing (scale-out: test
+    suites, attachment extractions), so a survivor takes over a dead server's."""
+
+    async def hold(self, work_id: str) -> None:
+        """Take the work's lease before doing it (raises Unavailable when it cannot)."""
+        ...
+
+    def release(self, work_id: str) -> None:
+        """Drop the lease once the work's outcome is stored."""
+        ...

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from vibeforge.db.attachment_tables import Attachment
 from vibeforge.db.chat_tables import ChatSession, Run
 from vibeforge.db.engine import Database
 from vibeforge.errors import Unavailable
@@ -36,7 +37,7 @@ from vibeforge.runs.journal import RecoveredRun, leftover_journals, parse_journa
 from vibeforge.runs.protocol import Interrupted, event_data
 from vibeforge.runs.store import RunStore
 from vibeforge.scale.bus import BusUnavailable, RedisBus, unavailable
-from vibeforge.scale.suites import SuiteLeaseKeeper
+from vibeforge.scale.leases import WorkLeases, end_dead_suites, restart_dead_extractions
 from vibeforge.statuses import RunStatus
 
 if TYPE_CHECKING:
@@ -106,9 +107,10 @@ class Cluster:
         self._interrupting: set[asyncio.Task[list[str]]] = set()
         self.swept = 0
         self.leases_lost = 0
-        self.suites = SuiteLeaseKeeper(
-            self.redis, self.bus, self._key, self.process_id, db, lease_ms
-        )
+        leases = (self.redis, self.bus, self._key, self.process_id, lease_ms)
+        self.suites = WorkLeases("suite", *leases)
+        self.extractions = WorkLeases("extract", *leases)
+        self.restart_extraction: Callable[[Attachment], None] | None = None  # Services.build
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -240,7 +242,8 @@ class Cluster:
                 "heartbeat_ms": int(self.heartbeat_s * 1000),
                 "lost": self.leases_lost,
                 "dead_runs_closed": self.swept,
-                "dead_suites_closed": self.suites.swept,
+                "dead_suites_closed": self.suites.taken_over,
+                "dead_extractions_restarted": self.extractions.taken_over,
             },
             "bus": self.bus.state(),
         }
@@ -253,8 +256,9 @@ class Cluster:
             try:
                 await self._renew()
                 await self.suites.renew()
+                await self.extractions.renew()
                 await self.sweep()
-                await self.suites.sweep()
+                await self.sweep_work()
             except (RedisError, OSError) as error:
                 log.warning("lease heartbeat failed: %s", error)
             except Exception:
@@ -337,8 +341,14 @@ class Cluster:
                 if journal.path is not None:
                     journal.path.unlink(missing_ok=True)
                 count += 1
-        await self.suites.sweep()
+        await self.sweep_work()
         return count + len(await self.sweep())
+
+    async def sweep_work(self) -> None:
+        """Take over a dead server's test suites (ended) and extractions (started again)."""
+        await end_dead_suites(self.suites, self._db)
+        if self.restart_extraction is not None:
+            await restart_dead_extractions(self.extractions, self._db, self.restart_extraction)
 
     async def _control(self, message: dict[str, Any]) -> None:
         """A control message for this process: a cancel to carry out, or an answer."""

@@ -4,7 +4,6 @@ of a server that died while others run on (a survivor's sweep, when scaled out).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from sqlalchemy import select
 
@@ -15,18 +14,6 @@ from vibeforge.statuses import TestStatus
 
 STOPPED = "the server stopped before this run finished"
 OWNER_DIED = "the server running this test stopped before it finished"
-
-
-class SuiteLeases(Protocol):
-    """Tells the other processes which suites this one is running (scale-out)."""
-
-    async def hold(self, suite_id: str) -> None:
-        """Take the suite's lease before running it (raises Unavailable when it cannot)."""
-        ...
-
-    def release(self, suite_id: str) -> None:
-        """Drop the lease once the suite's outcome is stored."""
-        ...
 
 
 async def end_cut_off(

@@ -31,13 +31,14 @@ from vibeforge.llm import ChatModel
 from vibeforge.llm.usage import Prices
 from vibeforge.relay import CallRecorder, CallScope, Relay
 from vibeforge.relay.unix import UnixRelayServer
+from vibeforge.runs.coordination import WorkLease
 from vibeforge.runs.protocol import ServerEvent, TestCompleted
 from vibeforge.statuses import TestStatus
 from vibeforge.testcases.checks import Observed, evaluate_all
 from vibeforge.testcases.environments import Environments, InstallFailed, PythonEnvironment
 from vibeforge.testcases.judge import judge
 from vibeforge.testcases.program import ProgramModel, ProgramSpec, run_program
-from vibeforge.testcases.recovery import SuiteLeases, end_cut_off
+from vibeforge.testcases.recovery import end_cut_off
 from vibeforge.testcases.replay import ReplayModel
 from vibeforge.testcases.summary import summarize
 from vibeforge.traces import SpanRecord, Tracer, TraceStore
@@ -104,7 +105,7 @@ class TestRunner:
         self.suites: dict[str, asyncio.Task[None]] = {}
         self.runs: dict[str, asyncio.Task[None]] = {}
         self.runs_of_test: dict[str, set[str]] = {}
-        self.leases: SuiteLeases | None = None  # scaled out: the cluster's suite leases
+        self.leases: WorkLease | None = None  # scaled out: the cluster's suite leases
 
     def start(self, plan: SuitePlan) -> asyncio.Task[None]:
         """Start a suite run whose rows are stored (queued)."""

@@ -1,5 +1,6 @@
-"""Test suites across processes: a suite whose server is killed is ended by a survivor, and a
-process starting beside a live one leaves that one's suites alone."""
+"""Background work across processes: a killed server's test suite is ended by a survivor, its
+attachment extraction is done by a survivor, and a process starting beside a live one leaves
+that one's work alone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.attachments.conftest import settled, upload
+from tests.attachments.files import numbered_pdf
 from tests.scale.cluster import HEADERS, cluster_env, get
 from tests.servers import RunningServer, vibeforge_server
 from tests.testcases.conftest import env_dir, make_project, make_test  # noqa: F401 (fixture)
@@ -72,4 +75,33 @@ async def test_a_killed_servers_suite_is_ended_by_a_survivor_and_a_new_process_s
         assert (await _suite_status(b, alive_project, alive))["status"] == "running"
         health = await get(b, "/health")
         assert health["scale"]["leases"]["dead_suites_closed"] == 1
+        assert not b.crashes(), b.log()[-3000:]
+
+
+async def test_a_killed_servers_extraction_is_finished_by_a_survivor(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    env = cluster_env(redis_url, redis_prefix)
+    data = tmp_path / "data"
+    with (
+        vibeforge_server(data, postgres_url, env=env) as a,
+        vibeforge_server(data, postgres_url, env=env) as b,
+    ):
+        async with httpx.AsyncClient(base_url=a.url, headers=HEADERS, timeout=30) as on_a:
+            project = (await on_a.post("/projects", json={"name": "p"})).json()["id"]
+            created = await upload(on_a, "big.pdf", numbered_pdf(1000, 60), project_id=project)
+            attachment = created.json()["id"]
+            for _ in range(200):
+                state = (await on_a.get(f"/attachments/{attachment}")).json()["state"]
+                if state == "extracting":
+                    break
+                await asyncio.sleep(0.02)
+            assert state == "extracting"
+        a.process.send_signal(signal.SIGKILL)
+        a.process.wait(timeout=10)
+        async with httpx.AsyncClient(base_url=b.url, headers=HEADERS, timeout=30) as on_b:
+            found = await settled(on_b, attachment, within=60)
+        assert found["state"] == "ready" and found["units"] == 1000
+        health = await get(b, "/health")
+        assert health["scale"]["leases"]["dead_extractions_restarted"] == 1
         assert not b.crashes(), b.log()[-3000:]
