@@ -20,6 +20,7 @@ from vibeforge.api.compat import (
     persona_chat,
     persona_rest,
     workspace_chat,
+    workspace_files,
     workspace_rest,
 )
 from vibeforge.api.compat.local import ensure_local_user
@@ -62,7 +63,7 @@ log = logging.getLogger("vibeforge")
 
 HealthProbe = Callable[[], Awaitable[Any]]
 # The routes whose bodies are files streamed to disk, with a cap of their own.
-UPLOAD_PATHS = ("/attachments", "/projects/import")
+UPLOAD_PATHS = ("/attachments", "/projects/import", *workspace_files.UPLOAD_PATHS)
 
 
 async def bootstrap_admin(services: Services) -> tuple[str, str | None] | None:
@@ -246,6 +247,7 @@ def create_app(settings: Settings) -> FastAPI:
         workspace,
         persona_rest,
         workspace_rest,
+        workspace_files,
         agent_api,
     )
     for module in routes:

@@ -17,6 +17,7 @@ from vibeforge.errors import InvalidInput, NotFound
 from vibeforge.paging import Page, decode_cursor, encode_cursor
 
 MAX_NODE_ID = 1024
+MAX_TITLE = 200
 
 
 def _check_node_id(node_id: str | None) -> str | None:
@@ -121,6 +122,30 @@ class SessionService:
                 update(ChatSession).where(ChatSession.id == session_id).values(cleared_at=utcnow())
             )
             await session.execute(delete(SessionState).where(SessionState.session_id == session_id))
+
+    async def rename(self, owner: User, session_id: str, title: str | None) -> ChatSession:
+        """Give one of the owner's sessions a title (None: none); its node id is unchanged."""
+        if title is not None:
+            title = title.strip() or None
+        if title is not None and (len(title) > MAX_TITLE or "\x00" in title):
+            raise InvalidInput(f"a title is at most {MAX_TITLE} characters of text")
+        await self.get(owner, session_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ChatSession).where(ChatSession.id == session_id).values(title=title)
+            )
+        return await self.get(owner, session_id)
+
+    async def retire(self, owner: User, session_id: str, prefix: str) -> None:
+        """Make a (cleared) session one about the node `prefix + id`, so its old node (or the
+        global place) is free and it is no longer found there; its archived messages stay."""
+        await self.get(owner, session_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ChatSession)
+                .where(ChatSession.id == session_id, ChatSession.owner_id == owner.id)
+                .values(node_id=prefix + session_id, scope="node")
+            )
 
     async def messages(
         self,
