@@ -18,6 +18,7 @@ from vibeforge.api import docs, websocket
 from vibeforge.api.compat import (
     agent_api,
     persona_chat,
+    persona_messages,
     persona_rest,
     workspace_chat,
     workspace_files,
@@ -246,6 +247,7 @@ def create_app(settings: Settings) -> FastAPI:
         attachments,
         workspace,
         persona_rest,
+        persona_messages,
         workspace_rest,
         workspace_files,
         agent_api,

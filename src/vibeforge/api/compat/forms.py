@@ -40,7 +40,12 @@ def file_form_body(fields: dict[str, dict[str, Any]], required: list[str]) -> di
     """The OpenAPI `requestBody` of a multipart form with text `fields` and `files`."""
     files = {"type": "array", "items": {"type": "string", "format": "binary"}}
     files["maxItems"] = MAX_FILES
-    schema = {"type": "object", "required": required, "properties": {**fields, "files": files}}
+    schema = {
+        "type": "object",
+        "required": required,
+        "properties": {**fields, "files": files},
+        "additionalProperties": False,  # `form_files` validates with a Strict model
+    }
     return {
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     }
