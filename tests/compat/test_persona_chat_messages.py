@@ -24,14 +24,6 @@ async def api(local_server: RunningServer, stub: StubLLMServer) -> AsyncIterator
         yield client
 
 
-@pytest.fixture
-async def admin(local_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    """Another user: the admin, by its token."""
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=local_server.url, headers=headers, timeout=60) as c:
-        yield c
-
-
 async def test_messages_written_by_hand_and_titles(
     local_server: RunningServer,
     api: httpx.AsyncClient,

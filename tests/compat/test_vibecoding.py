@@ -50,6 +50,13 @@ class Listener:
                 return data
 
 
+async def other_token(api: httpx.AsyncClient) -> str:
+    """A token of another user, made by the admin."""
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    made = await api.post("/users", json={"email": "other@example.com"}, headers=admin)
+    return str(made.json()["token"])
+
+
 async def test_the_documented_rest_shapes_and_socket_events(
     local_server: RunningServer, stub: StubLLMServer
 ) -> None:
@@ -101,13 +108,7 @@ async def test_the_documented_rest_shapes_and_socket_events(
         assert (await api.delete(f"/sessions/{session_id}")).status_code == 204
         await listener.client.disconnect()
         # Another user's project cannot be followed.
-        other = (
-            await api.post(
-                "/users",
-                json={"email": "other@example.com"},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            )
-        ).json()["token"]
+        other = await other_token(api)
         theirs = Listener()
         await theirs.client.connect(
             local_server.url, transports=["websocket"], auth={"token": other}
@@ -208,13 +209,7 @@ async def test_test_completed_over_socket_io(
         failed = await listener.until("test_completed", within=60)
         assert failed["test_id"] == case["id"] and failed["status"] == "failed"
         # Another user cannot run or delete the test (nor subscribe: the test above).
-        other = (
-            await api.post(
-                "/users",
-                json={"email": "other@example.com"},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            )
-        ).json()["token"]
+        other = await other_token(api)
         their_headers = {"Authorization": f"Bearer {other}"}
         theirs = await api.post(f"/tests/{case['id']}/run", json={}, headers=their_headers)
         assert theirs.status_code == 404 and theirs.json()["error"] == "not_found"

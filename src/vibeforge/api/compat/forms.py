@@ -70,6 +70,8 @@ async def form_files(request: Request, model: type[T]) -> FileForm[T]:
     (at most MAX_FILES; a file under another name is refused); an urlencoded one has none."""
     kind, _ = parse_options_header(request.headers.get("content-type", ""))
     if kind not in FORM_TYPES:  # urlencoded: a form without files
+        async for _ in request.stream():  # drained, not kept: a body over the cap is that (413)
+            pass
         raise UnsupportedMediaType("send a multipart/form-data form")
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
