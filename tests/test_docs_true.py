@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
 # The reference systems' routes (api/compat/) are documented with their mapping instead.
 COMPAT = (ROOT / "docs" / "compat.md").read_text()
-COMPAT_PREFIXES = ("/api/",)
-COMPAT_PATHS = ("/auth/login", "/chat/new")  # the workspace system's, among vibeforge's own
+COMPAT_PREFIXES = ("/api/", "/workspace/", "/file/", "/chat/")
+# The workspace system's, among vibeforge's own.
+COMPAT_PATHS = ("/auth/login", "/models/new", "/models/delete/{}")  # shapes
 README = (ROOT / "README.md").read_text()
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -29,7 +30,7 @@ def _shape(path: str) -> str:
 
 def _is_compat(path: str) -> bool:
     """Whether a route is a reference system's (documented in docs/compat.md)."""
-    return path.startswith(COMPAT_PREFIXES) or path in COMPAT_PATHS
+    return path.startswith(COMPAT_PREFIXES) or _shape(path) in COMPAT_PATHS
 
 
 def _documented_routes(text: str = PROTOCOL) -> set[tuple[str, str]]:

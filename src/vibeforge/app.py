@@ -18,8 +18,10 @@ from vibeforge.api import docs, websocket
 from vibeforge.api.compat import (
     agent_api,
     persona_chat,
+    persona_messages,
     persona_rest,
     workspace_chat,
+    workspace_files,
     workspace_rest,
 )
 from vibeforge.api.compat.local import ensure_local_user
@@ -62,7 +64,7 @@ log = logging.getLogger("vibeforge")
 
 HealthProbe = Callable[[], Awaitable[Any]]
 # The routes whose bodies are files streamed to disk, with a cap of their own.
-UPLOAD_PATHS = ("/attachments", "/projects/import")
+UPLOAD_PATHS = ("/attachments", "/projects/import", *workspace_files.UPLOAD_PATHS)
 
 
 async def bootstrap_admin(services: Services) -> tuple[str, str | None] | None:
@@ -245,7 +247,9 @@ def create_app(settings: Settings) -> FastAPI:
         attachments,
         workspace,
         persona_rest,
+        persona_messages,
         workspace_rest,
+        workspace_files,
         agent_api,
     )
     for module in routes:

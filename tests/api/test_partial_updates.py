@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from vibeforge.api.chat_schemas import ModelConfigUpdate
+from vibeforge.api.chat_schemas import ModelConfigUpdate, SessionUpdate
 from vibeforge.api.prompt_schemas import ModuleUpdate, PersonaChoice, PersonaUpdate
 from vibeforge.api.routes.proposals import ProjectAutoApply, SessionAutoApply
 from vibeforge.api.schemas import FileWrite, ProjectUpdate, Strict
@@ -175,6 +175,13 @@ async def make_budget(client: httpx.AsyncClient, _: FastAPI) -> Target:
     return Target(url, read)
 
 
+async def make_session(client: httpx.AsyncClient, _: FastAPI) -> Target:
+    project = await _project(client)
+    session = (await client.post(f"/projects/{project}/sessions", json={})).json()["session_id"]
+    url = f"/sessions/{session}"
+    return Target(url, lambda: _json(client, url))
+
+
 def _fresh_content() -> dict[str, Any]:
     return {"content": f"x = {next(_counter)}\n"}  # new content: every write makes a version
 
@@ -221,6 +228,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/projects/{project_id}/persona"): Case(
         make_project_persona, seed={"persona_id": SEEDED_PERSONA}
     ),
+    ("PATCH", "/sessions/{session_id}"): Case(make_session, seed={"title": "seeded title"}),
     ("PATCH", "/budgets/{budget_id}"): Case(
         make_budget,
         seed={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "a-secret-of-16-chars"},
@@ -241,7 +249,7 @@ async def _updates(client: httpx.AsyncClient) -> dict[tuple[str, str], dict[str,
     schema = (await client.get("/openapi.json")).json()
     found = {}
     for path, methods in schema["paths"].items():
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/workspace/", "/file/", "/chat/")):
             continue  # the reference systems' (docs/compat.md): vibeforge's own or tests/compat
         for method, operation in methods.items():
             if method in ("patch", "put"):
@@ -303,6 +311,7 @@ STORED_AS: list[tuple[type[Strict], type[Any], dict[str, str]]] = [
     (PersonaChoice, ChatSession, {}),
     (PersonaChoice, Project, {}),
     (BudgetUpdate, Budget, {"webhook_secret": "webhook_secret_encrypted"}),
+    (SessionUpdate, ChatSession, {}),
 ]
 
 

@@ -3,9 +3,10 @@ token), with the admin's token set too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.servers import RunningServer, vibeforge_server
@@ -20,3 +21,11 @@ def local_server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
     env = {"VIBEFORGE_LOCAL_USER": LOCAL, "VIBEFORGE_ADMIN_TOKEN": TOKEN}
     with vibeforge_server(tmp_path / "data", database_url, env=env) as running:
         yield running
+
+
+@pytest.fixture
+async def admin(local_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """Another user than LOCAL: the admin, by its token."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=local_server.url, headers=headers, timeout=60) as c:
+        yield c

@@ -12,7 +12,7 @@ import pytest
 
 from tests.compat.test_persona_chat_ws import ChatClient, chat
 from tests.servers import RunningServer
-from tests.stubs import TOKEN, create_stub_model
+from tests.stubs import create_stub_model
 from vibeforge.llm.stub import Script, StubLLMServer
 
 
@@ -37,13 +37,6 @@ def png(width: int = 2, height: int = 2) -> bytes:
 async def api(local_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=local_server.url, timeout=60) as client:
         yield client
-
-
-@pytest.fixture
-async def admin(local_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=local_server.url, headers=headers, timeout=60) as c:
-        yield c
 
 
 async def test_personas_modules_and_templates(

@@ -4,6 +4,7 @@ its document alone (no token: the local mode), against a real server and the stu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,13 @@ class Listener:
             got, data = await asyncio.wait_for(self.events.get(), within)
             if got == name:
                 return data
+
+
+async def other_token(api: httpx.AsyncClient) -> str:
+    """A token of another user, made by the admin."""
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    made = await api.post("/users", json={"email": "other@example.com"}, headers=admin)
+    return str(made.json()["token"])
 
 
 async def test_the_documented_rest_shapes_and_socket_events(
@@ -100,13 +108,7 @@ async def test_the_documented_rest_shapes_and_socket_events(
         assert (await api.delete(f"/sessions/{session_id}")).status_code == 204
         await listener.client.disconnect()
         # Another user's project cannot be followed.
-        other = (
-            await api.post(
-                "/users",
-                json={"email": "other@example.com"},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            )
-        ).json()["token"]
+        other = await other_token(api)
         theirs = Listener()
         await theirs.client.connect(
             local_server.url, transports=["websocket"], auth={"token": other}
@@ -129,3 +131,92 @@ async def test_a_socket_from_another_origin_is_refused(local_server: RunningServ
         await client.connect(
             local_server.url, transports=["websocket"], headers={"Origin": "https://evil.example"}
         )
+
+
+@pytest.fixture
+def tested_server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Any:
+    """A local-mode server whose test environments sit where sandbox users can enter."""
+    import shutil
+    import tempfile
+
+    envs = Path(tempfile.mkdtemp(prefix="vibeforge-compat-envs-"))
+    envs.chmod(0o755)
+    data = tmp_path_factory.mktemp("vibecoding") / "data"
+    env = {
+        "VIBEFORGE_LOCAL_USER": LOCAL,
+        "VIBEFORGE_ADMIN_TOKEN": TOKEN,
+        "VIBEFORGE_TEST_ENV_DIR": str(envs / "envs"),
+    }
+    try:
+        with vibeforge_server(data, database_url, env=env) as running:
+            yield running
+    finally:
+        shutil.rmtree(envs, ignore_errors=True)
+
+
+async def test_test_completed_over_socket_io(
+    tested_server: RunningServer, stub: StubLLMServer
+) -> None:
+    """The documented testing routes, and `test_completed {test_id, status, output, trace_id}`
+    to a client subscribed to the project."""
+    async with httpx.AsyncClient(base_url=tested_server.url, timeout=120) as api:
+        await create_stub_model(api, stub)
+        project_id = (await api.post("/projects", json={"name": "tested"})).json()["id"]
+        program = "import sys\nprint('echo: ' + sys.stdin.read().strip())\n"
+        written = await api.put(f"/projects/{project_id}/files/main.py", json={"content": program})
+        assert written.status_code == 200, written.text
+        listener = Listener()
+        await listener.client.connect(tested_server.url, transports=["websocket"])
+        ack = await listener.client.call("subscribe", {"project_id": project_id}, timeout=10)
+        assert ack["ok"] is True
+        created = await api.post(
+            f"/projects/{project_id}/tests",
+            json={
+                "name": "echoes",
+                "input_prompt": "hello",
+                "expected_behavior": "it echoes the input",
+            },
+        )
+        assert created.status_code == 201, created.text
+        case = created.json()
+        assert {
+            "id",
+            "project_id",
+            "name",
+            "input_prompt",
+            "expected_behavior",
+            "created_at",
+        } <= set(case)
+        listed = (await api.get(f"/projects/{project_id}/tests")).json()
+        assert [t["id"] for t in listed["items"]] == [case["id"]]
+        verdict = json.dumps({"pass": True, "reason": "the output 'echo: hello' echoes it"})
+        stub.rule(Script(purpose="judge", chunks=(verdict,), times=1))
+        ran = await api.post(f"/tests/{case['id']}/run", json={})
+        assert ran.status_code == 200, ran.text
+        completed = await listener.until("test_completed", within=60)
+        assert {"test_id", "status", "output", "trace_id"} <= set(completed)
+        assert completed["test_id"] == case["id"] and completed["status"] == "passed"
+        assert completed["output"].startswith("echo: hello")
+        assert completed["trace_id"] == ran.json()["runs"][0]["trace_id"]
+        # A failing verdict is told the same way.
+        stub.rule(
+            Script(
+                purpose="judge",
+                chunks=(json.dumps({"pass": False, "reason": "echo: hello is not it"}),),
+            )
+        )
+        await api.post(f"/tests/{case['id']}/run", json={})
+        failed = await listener.until("test_completed", within=60)
+        assert failed["test_id"] == case["id"] and failed["status"] == "failed"
+        # Another user cannot run or delete the test (nor subscribe: the test above).
+        other = await other_token(api)
+        their_headers = {"Authorization": f"Bearer {other}"}
+        theirs = await api.post(f"/tests/{case['id']}/run", json={}, headers=their_headers)
+        assert theirs.status_code == 404 and theirs.json()["error"] == "not_found"
+        gone = await api.delete(f"/tests/{case['id']}", headers=their_headers)
+        assert gone.status_code == 404
+        bad = await api.post(f"/tests/{case['id']}/run", json={"surprise": 1})
+        assert bad.status_code == 422 and set(bad.json()) == {"error", "detail"}
+        assert (await api.delete(f"/tests/{case['id']}")).status_code == 204
+        await listener.client.disconnect()
+    assert tested_server.crashes() == []

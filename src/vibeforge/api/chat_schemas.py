@@ -149,6 +149,12 @@ class SessionCreate(Strict):
     node_id: str | None = Field(default=None, max_length=1024)
 
 
+class SessionUpdate(Strict):
+    """A session's title (null or blank: none)."""
+
+    title: str | None = Field(max_length=200)
+
+
 class SessionOut(BaseModel):
     """A session."""
 
@@ -156,6 +162,7 @@ class SessionOut(BaseModel):
     project_id: str
     type: Literal["global", "node"]
     node_id: str | None
+    title: str | None = None
     created_at: datetime
     cleared_at: datetime | None
     last_seq: int

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_, update
 
 from vibeforge.attachments.errors import InvalidAttachment, LimitReached
 from vibeforge.attachments.extraction import ExtractionError, Extractor
@@ -352,6 +352,18 @@ class AttachmentService:
         if not await self.extractions.stop(row):
             # Restarted at start-up but not begun, or another process's: nothing runs here.
             await self.extractions.set(row, AttachmentState.FAILED, **CANCELLED)
+        return await self.get(owner, attachment_id)
+
+    async def rename(self, owner: User, attachment_id: str, name: str) -> Attachment:
+        """Give an attachment another display name (its kind, judged at upload, stays)."""
+        name = attachment_name(name)
+        await self.get(owner, attachment_id)
+        async with self._db.transaction() as db:
+            await db.execute(
+                update(Attachment)
+                .where(Attachment.id == attachment_id, Attachment.owner_id == owner.id)
+                .values(name=name)
+            )
         return await self.get(owner, attachment_id)
 
     async def delete(self, owner: User, attachment_id: str) -> Attachment:

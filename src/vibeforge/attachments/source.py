@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -145,15 +144,7 @@ class AttachmentContext:
         if found is not None:
             self._extracts.move_to_end(key)
             return found
-        path = self._store.extract_path(row.owner_id, row.sha256)
-
-        def read() -> Extract | None:
-            try:
-                return Extract.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                return None
-
-        found = await asyncio.to_thread(read)
+        found = await asyncio.to_thread(self._store.read_extract, row.owner_id, row.sha256)
         if found is not None and sum(len(b.text) for b in found.blocks) <= CACHED_EXTRACT_CHARS:
             self._extracts[key] = found
             while len(self._extracts) > CACHED_EXTRACTS:

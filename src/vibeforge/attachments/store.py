@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vibeforge.attachments.blocks import Extract
 from vibeforge.attachments.kinds import HEAD_BYTES, TextCheck
 from vibeforge.db.types import new_id
 from vibeforge.errors import PayloadTooLarge
@@ -104,6 +106,14 @@ class AttachmentStore:
     def extract_path(self, owner_id: str, sha256: str) -> Path:
         """What extraction wrote for a blob."""
         return self.blob_dir(owner_id, sha256) / EXTRACT_FILE
+
+    def read_extract(self, owner_id: str, sha256: str) -> Extract | None:
+        """What extraction wrote for a blob; None while there is nothing (readable)."""
+        try:
+            raw = self.extract_path(owner_id, sha256).read_text(encoding="utf-8")
+            return Extract.from_json(json.loads(raw))
+        except (OSError, ValueError, TypeError):
+            return None
 
     def keep(self, received: Received, owner_id: str) -> bool:
         """Move an upload into place (blocking); False when the owner already had these bytes

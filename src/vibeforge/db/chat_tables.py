@@ -51,6 +51,7 @@ class ChatSession(Base):
     model_config_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     auto_apply: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     persona_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # its persona
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a person's name for it
     # The last event sequence number persisted; live numbering continues from here.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +14,12 @@ from vibeforge.db.engine import Database
 from vibeforge.db.prompt_tables import SessionState
 from vibeforge.db.tables import Project, User
 from vibeforge.db.types import new_id, utcnow
-from vibeforge.errors import InvalidInput, NotFound
+from vibeforge.errors import Conflict, InvalidInput, NotFound
 from vibeforge.paging import Page, decode_cursor, encode_cursor
+from vibeforge.statuses import MessageStatus
 
 MAX_NODE_ID = 1024
+MAX_TITLE = 200
 
 
 def _check_node_id(node_id: str | None) -> str | None:
@@ -121,6 +124,93 @@ class SessionService:
                 update(ChatSession).where(ChatSession.id == session_id).values(cleared_at=utcnow())
             )
             await session.execute(delete(SessionState).where(SessionState.session_id == session_id))
+
+    async def rename(self, owner: User, session_id: str, title: str | None) -> ChatSession:
+        """Give one of the owner's sessions a title (None: none); its node id is unchanged."""
+        if title is not None:
+            title = title.strip() or None
+        if title is not None and (len(title) > MAX_TITLE or "\x00" in title):
+            raise InvalidInput(f"a title is at most {MAX_TITLE} characters of text")
+        await self.get(owner, session_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ChatSession).where(ChatSession.id == session_id).values(title=title)
+            )
+        return await self.get(owner, session_id)
+
+    async def retire(self, owner: User, session_id: str, prefix: str) -> None:
+        """Make a (cleared) session one about the node `prefix + id`, so its old node (or the
+        global place) is free and it is no longer found there; its archived messages stay."""
+        await self.get(owner, session_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ChatSession)
+                .where(ChatSession.id == session_id, ChatSession.owner_id == owner.id)
+                .values(node_id=prefix + session_id, scope="node")
+            )
+
+    async def add_message(
+        self, owner: User, session_id: str, values: dict[str, Any]
+    ) -> ChatMessage:
+        """A message written by hand (not by a run) at the end of one of the owner's sessions;
+        `values` are its role, content and optionally thinking and token_usage."""
+        await self.get(owner, session_id)
+        async with self._db.transaction() as session:
+            position = (await self.next_positions(session, [session_id]))[session_id]
+            row = ChatMessage(
+                id=new_id(),
+                session_id=session_id,
+                position=position,
+                status=MessageStatus.SUCCESS,
+                archived=False,
+                created_at=utcnow(),
+                **values,
+            )
+            session.add(row)
+        return row
+
+    async def owned_message(self, owner: User, message_id: str) -> ChatMessage:
+        """One of the owner's messages that is not archived."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(ChatMessage)
+                .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+                .where(
+                    ChatMessage.id == message_id,
+                    ChatSession.owner_id == owner.id,
+                    ChatMessage.archived.is_(False),
+                )
+            )
+        if row is None:
+            raise NotFound(f"no message {message_id!r}")
+        return row
+
+    async def edit_message(
+        self, owner: User, message_id: str, changes: dict[str, Any]
+    ) -> ChatMessage:
+        """Change a finished message's content, thinking or token usage (a message its run
+        is still writing is a conflict: the run would overwrite the change)."""
+        await self._finished(owner, message_id)
+        if changes:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(ChatMessage).where(ChatMessage.id == message_id).values(**changes)
+                )
+        return await self.owned_message(owner, message_id)
+
+    async def archive_message(self, owner: User, message_id: str) -> None:
+        """Take a finished message out of the history (it stays readable as archived)."""
+        await self._finished(owner, message_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(ChatMessage).where(ChatMessage.id == message_id).values(archived=True)
+            )
+
+    async def _finished(self, owner: User, message_id: str) -> ChatMessage:
+        row = await self.owned_message(owner, message_id)
+        if row.status == MessageStatus.STREAMING:
+            raise Conflict("its run is still writing the message")
+        return row
 
     async def messages(
         self,

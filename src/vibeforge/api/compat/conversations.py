@@ -7,7 +7,7 @@ gets the runs, history, cancellation and ownership checks of every session.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import Project, User
@@ -91,9 +91,4 @@ async def by_persona(services: Services, owner: User, persona_id: str) -> ChatSe
 async def detach(services: Services, owner: User, conversation_id: str) -> None:
     """Make a (cleared) conversation's session no conversation any more: it keeps its
     archived messages, and is found by vibeforge's own API only."""
-    async with services.db.transaction() as db:
-        await db.execute(
-            update(ChatSession)
-            .where(ChatSession.id == conversation_id, ChatSession.owner_id == owner.id)
-            .values(node_id=DETACHED_PREFIX + conversation_id)
-        )
+    await services.sessions.retire(owner, conversation_id, DETACHED_PREFIX)

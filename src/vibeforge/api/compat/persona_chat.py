@@ -27,6 +27,8 @@ from vibeforge.api.connection import ClientConnection
 from vibeforge.db.tables import User
 from vibeforge.db.types import new_id
 from vibeforge.errors import InvalidInput, NotFound, VibeforgeError
+from vibeforge.llm.params import PARAMETER_NAMES
+from vibeforge.runs import reasons
 from vibeforge.runs.events import Event, encode
 from vibeforge.runs.protocol import (
     MAX_PROMPT_CHARS,
@@ -169,12 +171,30 @@ class PersonaChat:
                 chat_session_id = message.get("session_id", data.get("session_id"))
                 if not isinstance(chat_session_id, str) or not chat_session_id:
                     raise InvalidInput("cancel: session_id must name the chat session")
-                run_id = self.runs.get(chat_session_id)
-                if run_id is None:
-                    raise NotFound(f"no chat session {chat_session_id[:64]!r}")
-                await self.connection.handle({"type": "cancel", "data": {"run_id": run_id}})
+                await self.cancel(chat_session_id[:64])
             case _:
                 raise InvalidInput(f"unknown message type {kind[:64]!r}")
+
+    async def cancel(self, chat_session_id: str) -> None:
+        """Cancel a chat session: one this socket started, or one of the caller's started on
+        another socket (found by its answer's run; another user's is not found)."""
+        run_id = self.runs.get(chat_session_id)
+        if run_id is not None:
+            await self.connection.handle({"type": "cancel", "data": {"run_id": run_id}})
+            return
+        try:
+            answer = await self.services.sessions.owned_message(self.user, chat_session_id)
+        except NotFound:
+            answer = None
+        if answer is None or answer.run_id is None or answer.role != "assistant":
+            raise NotFound(f"no chat session {chat_session_id!r}")
+        outcome = await self.services.runs.cancel(self.user, answer.run_id)
+        if not outcome.cancelled:
+            await self.outlet.reply(CancelResult(outcome.run_id, outcome.status, False))
+            return
+        # Its events go to the socket that started it; this one is told here.
+        cancelled = {"chat_session_id": chat_session_id, "reason": reasons.BY_USER}
+        await self.outlet.socket.send_text(frame("cancelled", cancelled))
 
     async def chat(self, request: ChatRequest) -> None:
         """Start the message's run; the chat still running is cancelled first."""
@@ -185,6 +205,11 @@ class PersonaChat:
             session = await create_conversation(services, user, request.persona_id)
         model = await pick_model(services, user, request.provider, request.provider_settings)
         params = {k: v for k, v in request.provider_settings.items() if k not in CONFIG_KEYS}
+        for name, value in request.chat_controls.items():
+            # Generation parameters among the controls are the run's (provider_settings win);
+            # vibeforge has nothing the others could mean (see docs/compat.md).
+            if name in PARAMETER_NAMES and name != "extra":
+                params.setdefault(name, value)
         if self.current is not None and self.current[0] != session.id:
             # The same session's run is superseded by the registry; another's is cancelled.
             with contextlib.suppress(VibeforgeError):

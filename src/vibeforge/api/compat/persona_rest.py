@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from vibeforge.api.chat_schemas import MessageOut
 from vibeforge.api.compat import conversations
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.prompt_schemas import Id, ModuleOut, PersonaOut
@@ -34,7 +33,7 @@ T = TypeVar("T")
 MAX_LISTED = 5000  # a list route's answer; the reference API has no paging
 
 
-async def _all(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> list[T]:
+async def all_items(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> list[T]:
     """Every item of a paged listing, up to MAX_LISTED."""
     items: list[T] = []
     cursor: str | None = None
@@ -63,7 +62,7 @@ async def list_personas(
 ) -> list[PersonaOut]:
     """The caller's personas by name, optionally only active ones or one mode."""
     service = services.prompting.personas
-    rows = await _all(lambda cursor: service.list(user, MAX_LIMIT, cursor, is_active, mode))
+    rows = await all_items(lambda cursor: service.list(user, MAX_LIMIT, cursor, is_active, mode))
     return [personas.persona_out(row) for row in rows]
 
 
@@ -121,7 +120,7 @@ async def list_modules(
 ) -> list[ModuleOut]:
     """The caller's modules by name, filtered by kind, stage and activity."""
     service = services.prompting.modules
-    rows = await _all(
+    rows = await all_items(
         lambda cursor: service.list(
             user, MAX_LIMIT, cursor, kind=kind, stage=stage, is_active=is_active
         )
@@ -152,10 +151,21 @@ router.add_api_route(
 # -- conversations -----------------------------------------------------------------------------
 
 
+Title = Field(default=None, max_length=200, description="its session's title (null: none)")
+
+
 class ConversationCreate(Strict):
-    """A new conversation, speaking as a persona (or as none)."""
+    """A new conversation, speaking as a persona (or as none), with a title (or none)."""
 
     persona_id: Id | None = None
+    title: str | None = Title
+
+
+class ConversationUpdate(Strict):
+    """What to change of a conversation; a field left out is unchanged."""
+
+    persona_id: Id | None = None
+    title: str | None = Title
 
 
 class ConversationOut(BaseModel):
@@ -163,13 +173,17 @@ class ConversationOut(BaseModel):
 
     id: str
     persona_id: str | None
+    title: str | None
     created_at: datetime
 
 
 def conversation_out(session: ChatSession) -> ConversationOut:
     """A session as a conversation."""
     return ConversationOut(
-        id=session.id, persona_id=session.persona_id, created_at=session.created_at
+        id=session.id,
+        persona_id=session.persona_id,
+        title=session.title,
+        created_at=session.created_at,
     )
 
 
@@ -182,9 +196,10 @@ async def create_conversation(
     body: ConversationCreate, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:
     """A new conversation (its persona must be the caller's)."""
-    return conversation_out(
-        await conversations.create_conversation(services, user, body.persona_id)
-    )
+    session = await conversations.create_conversation(services, user, body.persona_id)
+    if body.title is not None:
+        session = await services.sessions.rename(user, session.id, body.title)
+    return conversation_out(session)
 
 
 @router.get("/conversations/by-persona/{persona_id}")
@@ -205,15 +220,16 @@ async def get_conversation(
 
 @router.put("/conversations/{conversation_id}")
 async def update_conversation(
-    conversation_id: str, body: ConversationCreate, user: CurrentUser, services: ServicesDep
+    conversation_id: str, body: ConversationUpdate, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:
-    """Change the conversation's persona."""
+    """Change the conversation's persona (`PUT /sessions/{id}/persona`) or title (`PATCH
+    /sessions/{id}`): the fields given."""
     session = await conversations.get_conversation(services, user, conversation_id)
-    personas_service = services.prompting.personas
-    session.persona_id = await personas_service.choose(
-        user, ChatSession, session.id, body.persona_id
-    )
-    return conversation_out(session)
+    if "persona_id" in body.model_fields_set:
+        await services.prompting.personas.choose(user, ChatSession, session.id, body.persona_id)
+    if "title" in body.model_fields_set:
+        await services.sessions.rename(user, session.id, body.title)
+    return conversation_out(await services.sessions.get(user, session.id))
 
 
 @router.delete("/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -238,45 +254,3 @@ async def clear_memories(
     await services.runs.cancel_session(conversation_id, reasons.SESSION_CLEARED)
     await services.sessions.clear(user, conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-# -- messages ----------------------------------------------------------------------------------
-
-
-class ConversationMessageOut(MessageOut):
-    """A message, with the reference's names for its conversation and token count."""
-
-    conversation_id: str
-    token_count: int | None
-
-
-def message_out(row: Any) -> ConversationMessageOut:
-    """A stored message as the reference names it."""
-    base = MessageOut.model_validate(row, from_attributes=True).model_dump()
-    usage = row.token_usage or {}
-    total = usage.get("total_tokens") if isinstance(usage, dict) else None
-    return ConversationMessageOut(
-        **base, conversation_id=row.session_id, token_count=total if total else None
-    )
-
-
-@router.get("/messages/by-conversation/{conversation_id}")
-async def messages_by_conversation(
-    conversation_id: str, user: CurrentUser, services: ServicesDep
-) -> list[ConversationMessageOut]:
-    """The conversation's messages, oldest first."""
-    await conversations.get_conversation(services, user, conversation_id)
-    rows = await _all(
-        lambda cursor: services.sessions.messages(user, conversation_id, MAX_LIMIT, cursor)
-    )
-    return [message_out(row) for row in rows]
-
-
-@router.get("/messages/{message_id}")
-async def get_message(
-    message_id: str, user: CurrentUser, services: ServicesDep
-) -> ConversationMessageOut:
-    """One message of one of the caller's conversations."""
-    row, _ = await services.sessions.message_with_calls(user, message_id)
-    await conversations.get_conversation(services, user, row.session_id)
-    return message_out(row)

@@ -21,8 +21,10 @@ from vibeforge.api.compat.sockets import (
     json_or_none,
     serve,
 )
+from vibeforge.api.compat.workspace_rest import find_chat
 from vibeforge.api.connection import ClientConnection
-from vibeforge.attachments.kinds import TEXT_KINDS
+from vibeforge.attachments.kinds import TEXT_KINDS, Kind
+from vibeforge.db.attachment_tables import Attachment
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import User
 from vibeforge.errors import NotFound, VibeforgeError
@@ -39,7 +41,7 @@ from vibeforge.runs.protocol import (
     UploadFile,
 )
 from vibeforge.services import Services
-from vibeforge.statuses import MessageStatus
+from vibeforge.statuses import AttachmentState, MessageStatus
 from vibeforge.strict import Strict, describe_errors
 
 router = APIRouter()
@@ -116,13 +118,8 @@ async def initial_payload(services: Services, user: User, session: ChatSession) 
     for row in attachments:
         if row.session_id != session.id:
             continue
-        content = f"/attachments/{row.id}/content"
-        if row.kind in TEXT_KINDS:
-            path = services.attachments.store.content_path(row.owner_id, row.sha256)
-            with contextlib.suppress(OSError):
-                raw = await asyncio.to_thread(path.read_bytes)
-                content = raw[:MAX_TEXT_CHARS].decode("utf-8", "replace")
-        kind = "image" if row.kind == "image" else "text"
+        kind = "image" if row.kind == Kind.IMAGE else "text"
+        content = await _file_content(services, row)
         texts.append({"file_id": row.id, "name": row.name, "content": content, "type": kind})
     _, entries = await services.projects.list_files(user, project_id)
     based = [await _based_file(services, user, project_id, e.path) for e in entries]
@@ -137,6 +134,27 @@ async def initial_payload(services: Services, user: User, session: ChatSession) 
         "workspace_id": project_id,
         "models": [config.name for config in await services.models.list(user)],
     }
+
+
+async def _file_content(services: Services, row: Attachment) -> str:
+    """A chat file's `content`: a text file's text, a PDF's extracted text ("" until its
+    extraction is done, or when it failed), an image's path (the reference says "text or
+    path for images": an image has no text)."""
+    if row.kind == Kind.IMAGE:
+        return f"/attachments/{row.id}/content"
+    store = services.attachments.store
+    if row.kind in TEXT_KINDS:
+        path = store.content_path(row.owner_id, row.sha256)
+        with contextlib.suppress(OSError):
+            raw = await asyncio.to_thread(path.read_bytes)
+            return raw[:MAX_TEXT_CHARS].decode("utf-8", "replace")
+        return ""
+    if row.state != AttachmentState.READY:
+        return ""
+    extract = await asyncio.to_thread(store.read_extract, row.owner_id, row.sha256)
+    if extract is None:
+        return ""
+    return "\n".join(block.text.rstrip("\n") for block in extract.blocks)[:MAX_TEXT_CHARS]
 
 
 async def _based_file(
@@ -348,7 +366,7 @@ async def workspace_socket(socket: WebSocket, chat_id: str) -> None:
     if user is None:
         return
     try:
-        session = await services.sessions.get(user, chat_id)
+        session = await find_chat(services, user, chat_id)
         payload = await initial_payload(services, user, session)
     except VibeforgeError:
         await socket.send_text(encode({"error": "Chat not found."}))

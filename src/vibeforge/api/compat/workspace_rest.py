@@ -1,5 +1,6 @@
-"""The workspace agent system's REST routes: `/auth/login` and `/chat/new`, over vibeforge's
-users, projects (workspaces) and sessions (chats).
+"""The workspace agent system's REST routes of users and chats: `/auth/login` and `/chat/*`,
+over vibeforge's users, projects (workspaces) and sessions (chats); `workspace_files.py` has
+the workspace, file and model routes.
 
 The reference logs anyone in by email alone; here `/auth/login` needs the email **and** one of
 that user's API tokens, and answers 401 otherwise. Its `user_id` form fields must name the
@@ -13,6 +14,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from vibeforge.api.compat.conversations import DETACHED_PREFIX
 from vibeforge.api.compat.forms import form_body, form_fields
 from vibeforge.api.deps import CurrentUser, ServicesDep
 from vibeforge.api.routing import AuthFirstRoute
@@ -20,11 +22,14 @@ from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.tables import User
 from vibeforge.errors import NotFound, Unauthorized
 from vibeforge.paging import MAX_LIMIT
+from vibeforge.runs import reasons
 from vibeforge.services import Services
 from vibeforge.strict import NO_NUL, Strict
 
 router = APIRouter(tags=["compat: workspace"], route_class=AuthFirstRoute)
 GLOBAL_CHAT = "General Chat"  # the name of a project's global session
+DELETED_PREFIX = "deleted-chat/"  # the node of a deleted chat's session
+RETIRED_PREFIXES = (DELETED_PREFIX, DETACHED_PREFIX)
 
 
 class LoginIn(Strict):
@@ -68,8 +73,25 @@ class ChatNewOut(BaseModel):
 
 
 def session_chat_name(session: ChatSession) -> str:
-    """A session's name as a chat: its node id, or `General Chat` for the global one."""
-    return session.node_id or GLOBAL_CHAT
+    """A session's name as a chat: its title, else its node id (`General Chat` for the
+    global one)."""
+    return session.title or session.node_id or GLOBAL_CHAT
+
+
+def is_retired(session: ChatSession) -> bool:
+    """Whether the session is a deleted chat or conversation (kept for its archived messages)."""
+    return (session.node_id or "").startswith(RETIRED_PREFIXES)
+
+
+async def find_chat(services: Services, user: User, chat_id: str) -> ChatSession:
+    """One of the caller's chats; `Chat not found.` for anyone else's, or a deleted one."""
+    try:
+        session = await services.sessions.get(user, chat_id)
+    except NotFound:
+        session = None
+    if session is None or is_retired(session):
+        raise NotFound("Chat not found.")
+    return session
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -92,6 +114,7 @@ async def _workspaces(services: Services, user: User) -> list[WorkspaceSummary]:
                     num_versions=len(versions.items),
                 )
                 for s in sessions
+                if not is_retired(s)
             ]
             out.append(WorkspaceSummary(id=project.id, name=project.name, chats=chats))
         if page.next is None:
@@ -142,6 +165,56 @@ async def new_chat(request: Request, user: CurrentUser, services: ServicesDep) -
         raise NotFound(f"no user {form.user_id!r}")
     node = None if form.chat_name == GLOBAL_CHAT else form.chat_name
     session, _ = await services.sessions.open(user, form.workspace_id, node)
+    return ChatNewOut(
+        chat_id=session.id,
+        name=session_chat_name(session),
+        last_updated=_iso(session.created_at) or "",
+    )
+
+
+class ChatDeleted(BaseModel):
+    """The reference's confirmation."""
+
+    detail: str
+
+
+@router.delete("/chat/{chat_id}", responses={404: {"description": "Chat not found."}})
+async def delete_chat(chat_id: str, user: CurrentUser, services: ServicesDep) -> ChatDeleted:
+    """Delete a chat: its run is cancelled, its messages archived, and it is listed and found
+    no more (its session keeps the archived messages for vibeforge's own API)."""
+    await find_chat(services, user, chat_id)
+    await services.runs.cancel_session(chat_id, reasons.SESSION_CLEARED)
+    await services.sessions.clear(user, chat_id)
+    await services.sessions.retire(user, chat_id, DELETED_PREFIX)
+    return ChatDeleted(detail="Chat deleted successfully.")
+
+
+class ChatRenameForm(Strict):
+    """The form of `/chat/rename`."""
+
+    chat_id: str = Field(min_length=1, max_length=64)
+    new_name: str = Field(min_length=1, max_length=200)
+
+
+CHAT_RENAME_BODY = form_body(
+    {
+        name: {"type": "string", "minLength": 1, "maxLength": longest, "pattern": NO_NUL}
+        for name, longest in (("chat_id", 64), ("new_name", 200))
+    },
+    ["chat_id", "new_name"],
+)
+
+
+@router.patch(
+    "/chat/rename",
+    openapi_extra=CHAT_RENAME_BODY,
+    responses={404: {"description": "Chat not found."}},
+)
+async def rename_chat(request: Request, user: CurrentUser, services: ServicesDep) -> ChatNewOut:
+    """Rename a chat (form fields `chat_id`, `new_name`): its session's title."""
+    form = await form_fields(request, ChatRenameForm)
+    await find_chat(services, user, form.chat_id)
+    session = await services.sessions.rename(user, form.chat_id, form.new_name)
     return ChatNewOut(
         chat_id=session.id,
         name=session_chat_name(session),

@@ -15,6 +15,7 @@ from vibeforge.api.chat_schemas import (
     RunResult,
     SessionCreate,
     SessionOut,
+    SessionUpdate,
 )
 from vibeforge.api.deps import DEFAULT_PAGE, CurrentUser, Cursor, Limit, ServicesDep
 from vibeforge.api.middleware import internal_error_detail
@@ -38,6 +39,7 @@ def session_out(row: ChatSession, services: Services) -> SessionOut:
         project_id=row.project_id,
         type="node" if row.scope == "node" else "global",
         node_id=row.node_id,
+        title=row.title,
         created_at=row.created_at,
         cleared_at=row.cleared_at,
         last_seq=max(row.last_seq, stream.last_seq if stream else 0),
@@ -75,6 +77,14 @@ async def list_sessions(
 async def get_session(session_id: str, user: CurrentUser, services: ServicesDep) -> SessionOut:
     """One session."""
     return session_out(await services.sessions.get(user, session_id), services)
+
+
+@router.patch("/sessions/{session_id}")
+async def update_session(
+    session_id: str, body: SessionUpdate, user: CurrentUser, services: ServicesDep
+) -> SessionOut:
+    """Give the session a title (`null` or blank: none); nothing else about it changes."""
+    return session_out(await services.sessions.rename(user, session_id, body.title), services)
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
