@@ -58,7 +58,13 @@ export async function render(container, route) {
   const sessionId = opened.session_id;
   const sessions = (await api(`/projects/${projectId}/sessions`)).items;
   const state = new SessionState(sessionId);
-  state.load(await allPages(`/sessions/${sessionId}/messages`));
+  // The stored messages and the session's proposals, so one made while no browser watched
+  // can still be accepted or rejected here.
+  const loadHistory = () => Promise.all([
+    allPages(`/sessions/${sessionId}/messages`),
+    allPages(`/sessions/${sessionId}/proposals`),
+  ]);
+  state.load(...(await loadHistory()));
   const restored = state.restore();
   if (!restored) state.lastSeq = opened.last_seq;
   // A new tab joining a running answer asks for everything the server still holds.
@@ -126,7 +132,7 @@ export async function render(container, route) {
   };
 
   const resync = async () => {
-    state.load(await allPages(`/sessions/${sessionId}/messages`));
+    state.load(...(await loadHistory()));
     show();
     updateBar();
   };
