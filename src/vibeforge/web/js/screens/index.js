@@ -21,6 +21,8 @@ registerScreen({ name: 'code', path: '/p/:project/code', title: 'Code',
   load: () => import('./code.js') });
 registerScreen({ name: 'versions', path: '/p/:project/versions', title: 'Versions',
   load: () => import('./versions.js') });
+registerScreen({ name: 'tests', path: '/p/:project/tests', title: 'Tests',
+  load: () => import('./tests.js') });
 registerScreen({ name: 'project-usage', path: '/p/:project/usage', title: 'Usage',
   load: () => import('./usage.js') });
 registerScreen({ name: 'usage', path: '/usage', title: 'Usage',
