@@ -34,6 +34,23 @@ function modelPicker(models, defaultLabel) {
   return select;
 }
 
+function personaPicker(sessionId, personas, current) {
+  // Offered once the user has a persona (the Personas screen makes them).
+  if (!personas.length && !current) return null;
+  const select = h('select', { 'aria-label': 'Persona', name: 'persona' },
+    h('option', { value: '' }, 'No persona'),
+    personas.map((p) => h('option', { value: p.id, selected: p.id === current }, p.name)));
+  select.addEventListener('change', async () => {
+    try {
+      const chosen = await api(`/sessions/${sessionId}/persona`, { method: 'PUT', body: { persona_id: select.value || null } });
+      notify(chosen.persona_id ? `Speaking as ${select.selectedOptions[0].textContent}` : 'No persona');
+    } catch (error) {
+      notifyError(error, 'Persona not changed');
+    }
+  });
+  return select;
+}
+
 function modePicker() {
   const saved = localStorage.getItem('vibeforge.mode') === 'chat' ? 'chat' : 'code';
   const option = (value, label) => {
@@ -56,7 +73,6 @@ export async function render(container, route) {
   ]);
   const body = projectFrame(container, projectId, 'chat', project);
   const sessionId = opened.session_id;
-  const sessions = (await api(`/projects/${projectId}/sessions`)).items;
   const state = new SessionState(sessionId);
   // The stored messages and the session's proposals, so one made while no browser watched
   // can still be accepted or rejected here.
@@ -64,7 +80,13 @@ export async function render(container, route) {
     allPages(`/sessions/${sessionId}/messages`),
     allPages(`/sessions/${sessionId}/proposals`),
   ]);
-  state.load(...(await loadHistory()));
+  const [sessions, history, personas, remembered] = await Promise.all([
+    api(`/projects/${projectId}/sessions`).then((page) => page.items),
+    loadHistory(),
+    allPages('/personas', { is_active: true }).catch(() => []),
+    api(`/sessions/${sessionId}/state`).catch(() => null),
+  ]);
+  state.load(...history);
   const restored = state.restore();
   if (!restored) state.lastSeq = opened.last_seq;
   // A new tab joining a running answer asks for everything the server still holds.
@@ -82,7 +104,8 @@ export async function render(container, route) {
   const composer = h('form', { class: 'composer', 'aria-label': 'New message' },
     h('label', { for: 'prompt', class: 'visually-hidden' }, 'Message'), prompt, send, stop);
   body.append(h('div', { class: 'chat' },
-    h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model, mode, stage, usage),
+    h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model,
+      personaPicker(sessionId, personas, remembered?.persona_id ?? null), mode, stage, usage),
     scroller, composer, live,
     node ? h('p', { class: 'muted small-text' }, 'About ', h('a', { href: href(`/p/${projectId}/code/${node}`) }, node)) : null));
 
