@@ -3,11 +3,12 @@
 import { allPages, api } from '../api.js';
 import { SessionState } from '../chatstate.js';
 import { notify, notifyError } from '../dialog.js';
-import { h, replace } from '../dom.js';
+import { append, h, replace } from '../dom.js';
 import { count, money } from '../format.js';
 import { href, navigate } from '../router.js';
 import { socket } from '../socket.js';
 import { VirtualList } from '../vlist.js';
+import { AttachmentsPanel } from '../attachments.js';
 import { loadProject, projectFrame } from './frame.js';
 import { estimateHeight, renderMessage } from './message.js';
 
@@ -103,11 +104,20 @@ export async function render(container, route) {
   const mode = modePicker();
   const composer = h('form', { class: 'composer', 'aria-label': 'New message' },
     h('label', { for: 'prompt', class: 'visually-hidden' }, 'Message'), prompt, send, stop);
-  body.append(h('div', { class: 'chat' },
+  const waitNote = h('p', { class: 'muted small-text wait-note', id: 'wait-note', 'aria-live': 'polite' });
+  const chatBox = h('div', { class: 'chat' });
+  const attachments = new AttachmentsPanel(sessionId, {
+    dropTarget: chatBox,
+    onChange: () => {
+      const busy = attachments.busy();
+      waitNote.textContent = busy.length ? `Sending waits until ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} read.` : '';
+    },
+  });
+  body.append(append(chatBox, [
     h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model,
       personaPicker(sessionId, personas, remembered?.persona_id ?? null), mode, stage, usage),
-    scroller, composer, live,
-    node ? h('p', { class: 'muted small-text' }, 'About ', h('a', { href: href(`/p/${projectId}/code/${node}`) }, node)) : null));
+    scroller, attachments.element, composer, waitNote, live,
+    node ? h('p', { class: 'muted small-text' }, 'About ', h('a', { href: href(`/p/${projectId}/code/${node}`) }, node)) : null]));
 
   const list = new VirtualList(scroller, {
     renderItem: (message) => renderMessage(message, list),
@@ -161,6 +171,10 @@ export async function render(container, route) {
   };
 
   const onEvent = (message, arrivedAt) => {
+    if (message.type === 'attachment_state') {
+      attachments.apply(message.data || {});
+      return;
+    }
     const outcome = state.apply(message);
     if (!outcome) return;
     if (outcome.kind === 'chunk') {
@@ -208,6 +222,12 @@ export async function render(container, route) {
   const submit = async () => {
     const text = prompt.value.trim();
     if (!text) return;
+    // A run reads the session's attachments as they are: wait until each one is read.
+    const busy = attachments.busy();
+    if (busy.length) {
+      notify(`Not sent yet: ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} still being read`, 'error');
+      return;
+    }
     const local = state.addLocalUser(text);
     prompt.value = '';
     show();
@@ -267,6 +287,7 @@ export async function render(container, route) {
   const onHide = () => state.save();
   window.addEventListener('pagehide', onHide);
   prompt.focus();
+  attachments.load().catch((error) => notifyError(error, 'Attachments'));
   // The context size of a reopened session: the prompt of its last request.
   const lastAnswer = [...state.messages].reverse().find((m) => m.role === 'assistant' && m.token_usage);
   if (lastAnswer && !lastAnswer.lastPromptTokens) {
@@ -279,6 +300,7 @@ export async function render(container, route) {
   return () => {
     unfollow();
     unreply();
+    attachments.dispose();
     state.save();
     clearTimeout(saveTimer);
     cancelAnimationFrame(frame);

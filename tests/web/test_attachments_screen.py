@@ -1,0 +1,134 @@
+"""Attachments in the chat: upload by button and by drop, each one's state as it changes,
+sending refused until they are read, the answer sees them, remove; wide and 390 px narrow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, Route, WebSocket, expect
+
+from tests.servers import RunningServer
+from tests.web.conftest import check_accessibility, shot
+from vibeforge.llm.stub import Script, StubLLMServer
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+NOTES = "The secret word is tangerine.\n"
+DROP = """(el) => {
+  const data = new DataTransfer();
+  data.items.add(new File(['city,people\\nOslo,709000\\n'], 'cities.csv', { type: 'text/csv' }));
+  el.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true, cancelable: true }));
+  el.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+}"""
+
+
+async def session_attachments(http: httpx.AsyncClient, session_id: str) -> dict[str, Any]:
+    found = await http.get("/attachments", params={"session_id": session_id})
+    assert found.status_code == 200, found.text
+    return {a["name"]: a for a in found.json()["items"]}
+
+
+async def test_attach_wait_send_drop_and_remove(
+    page: Page,
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    stub: StubLLMServer,
+    stub_model: dict[str, Any],
+) -> None:
+    frames: list[str] = []
+
+    def watch(socket: WebSocket) -> None:
+        socket.on("framereceived", lambda frame: frames.append(str(frame)))
+
+    page.on("websocket", watch)
+    project = (await http.post("/projects", json={"name": "attached"})).json()
+    session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    session_id = session["session_id"]
+    await page.goto(f"{server.url}/#/p/{project['id']}/chat")
+    await expect(page.get_by_label("Message", exact=True)).to_be_focused()
+
+    # The upload is held back: meanwhile the attachment is "uploading" and sending waits.
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(r"/attachments\?session_id="), hold)
+    async with page.expect_file_chooser() as chosen:
+        await page.get_by_role("button", name="Attach files").click()
+    chooser = await chosen.value
+    await chooser.set_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": NOTES.encode()}
+    )
+    item = page.get_by_role("list", name="Attachments").locator("li[data-attachment='notes.txt']")
+    await expect(item).to_have_attribute("data-state", "uploading")
+    await expect(page.locator(".wait-note")).to_have_text("Sending waits until notes.txt is read.")
+    await page.get_by_role("radio", name="Chat").check()
+    prompt = page.get_by_label("Message", exact=True)
+    await prompt.fill("what is the secret word?")
+    await prompt.press("Enter")
+    await expect(page.get_by_text("Not sent yet: notes.txt is still being read")).to_be_visible()
+    await expect(page.locator(".msg")).to_have_count(0)
+    await expect(prompt).to_have_value("what is the secret word?")
+    assert await session_attachments(http, session_id) == {}, "nothing reached the server"
+
+    release.set()
+    await expect(item).to_have_attribute("data-state", "ready")
+    await expect(item).to_contain_text("tokens")
+    await expect(page.locator(".wait-note")).to_have_text("")
+    stored = await session_attachments(http, session_id)
+    assert stored["notes.txt"]["state"] == "ready" and stored["notes.txt"]["size"] == len(NOTES)
+    states = [json.loads(f) for f in frames if '"attachment_state"' in f]
+    assert any(s["data"]["attachment_id"] == stored["notes.txt"]["id"] for s in states), (
+        "the socket told of the attachment's state"
+    )
+
+    stub.script(Script(chunks=("tangerine",)))
+    before = len(stub.requests)
+    await prompt.press("Enter")
+    await expect(page.locator(".msg.assistant .badge")).to_have_text("done")
+    assert "tangerine" in json.dumps(stub.requests[before].body["messages"]), "the run read it"
+
+    # A file dropped on the chat is attached too.
+    await page.locator(".chat").evaluate(DROP)
+    dropped = page.locator("li[data-attachment='cities.csv']")
+    await expect(dropped).to_have_attribute("data-state", "ready")
+    assert set(await session_attachments(http, session_id)) == {"notes.txt", "cities.csv"}
+    await check_accessibility(page, "chat with attachments")
+    await shot(page, "19-chat-attachments")
+
+    await page.get_by_role("button", name="Remove notes.txt").click()
+    await expect(item).to_have_count(0)
+    assert (await http.get(f"/attachments/{stored['notes.txt']['id']}")).status_code == 404
+    await page.reload()
+    await expect(dropped).to_have_attribute("data-state", "ready")
+    await expect(page.locator(".attachments li")).to_have_count(1)
+
+    await page.set_viewport_size({"width": 390, "height": 844})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the chat with attachments is {width} px wide at 390 px"
+    await check_accessibility(page, "chat with attachments at 390 px")
+    await shot(page, "20-chat-attachments-narrow")
+
+
+async def test_a_failed_upload_is_reported_and_sending_is_free_again(
+    page: Page, server: RunningServer, http: httpx.AsyncClient, stub_model: dict[str, Any]
+) -> None:
+    project = (await http.post("/projects", json={"name": "refused"})).json()
+    session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    await page.goto(f"{server.url}/#/p/{project['id']}/chat")
+    async with page.expect_file_chooser() as chosen:
+        await page.get_by_role("button", name="Attach files").click()
+    # Bytes no extractor reads as any kind of attachment: the server refuses them.
+    await (await chosen.value).set_files(
+        {"name": "blob.bin", "mimeType": "application/octet-stream", "buffer": bytes(range(256))}
+    )
+    await expect(page.get_by_text(re.compile(r"^blob\.bin not attached: "))).to_be_visible()
+    await expect(page.locator(".attachments li")).to_have_count(0)
+    await expect(page.locator(".wait-note")).to_have_text("")
+    assert await session_attachments(http, session["session_id"]) == {}
