@@ -21,8 +21,9 @@ NOTES = "The secret word is tangerine.\n"
 DROP = """(el) => {
   const data = new DataTransfer();
   data.items.add(new File(['city,people\\nOslo,709000\\n'], 'cities.csv', { type: 'text/csv' }));
-  el.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true, cancelable: true }));
-  el.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  const init = { dataTransfer: data, bubbles: true, cancelable: true };
+  el.dispatchEvent(new DragEvent('dragenter', init));
+  el.dispatchEvent(new DragEvent('drop', init));
 }"""
 
 
