@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, Route, WebSocket, expect
 
 from tests.servers import RunningServer
-from tests.web.conftest import check_accessibility, shot
+from tests.web.conftest import check_accessibility, check_narrow, shot
 from vibeforge.llm.stub import Script, StubLLMServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -110,11 +110,7 @@ async def test_attach_wait_send_drop_and_remove(
     await expect(dropped).to_have_attribute("data-state", "ready")
     await expect(page.locator(".attachments li")).to_have_count(1)
 
-    await page.set_viewport_size({"width": 390, "height": 844})
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the chat with attachments is {width} px wide at 390 px"
-    await check_accessibility(page, "chat with attachments at 390 px")
-    await shot(page, "20-chat-attachments-narrow")
+    await check_narrow(page, "chat with attachments", "20-chat-attachments-narrow")
 
 
 async def test_a_failed_upload_is_reported_and_sending_is_free_again(

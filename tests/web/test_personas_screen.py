@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.servers import RunningServer
-from tests.web.conftest import check_accessibility, shot
+from tests.web.conftest import check_accessibility, check_narrow, shot
 from vibeforge.llm.stub import Script, StubLLMServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -109,12 +109,7 @@ async def test_personas_and_modules_are_made_previewed_and_chosen_for_a_chat(
     await page.get_by_role("button", name="Save module").click()
     await expect(page.locator("tr[data-module='tone']")).not_to_contain_text("(inactive)")
 
-    await page.set_viewport_size({"width": 390, "height": 844})
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the personas screen is {width} px wide at 390 px"
-    await check_accessibility(page, "personas at 390 px")
-    await shot(page, "18-personas-narrow")
-    await page.set_viewport_size({"width": 1280, "height": 860})
+    await check_narrow(page, "personas", "18-personas-narrow")
 
     # The chat offers the persona; its runs then speak with its resolved template.
     project = (await http.post("/projects", json={"name": "persona chat"})).json()

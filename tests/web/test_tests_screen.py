@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.servers import RunningServer
-from tests.web.conftest import check_accessibility, shot
+from tests.web.conftest import check_accessibility, check_narrow, shot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 REVERSE = "import sys\nprint(sys.stdin.read()[::-1])\n"
@@ -91,12 +91,7 @@ async def test_create_run_edit_break_and_delete_a_test(
     runs = (await http.get(f"/tests/{test_id}/runs")).json()["items"]
     assert [r["status"] for r in runs] == ["failed", "passed"]
 
-    await page.set_viewport_size({"width": 390, "height": 844})
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the tests screen is {width} px wide at 390 px"
-    await check_accessibility(page, "tests at 390 px")
-    await shot(page, "16-tests-narrow")
-    await page.set_viewport_size({"width": 1280, "height": 860})
+    await check_narrow(page, "tests", "16-tests-narrow")
 
     await page.get_by_role("button", name="Delete reverses").click()
     await page.get_by_role("dialog").get_by_role("button", name="Delete test").click()
