@@ -93,6 +93,15 @@ async def test_create_run_edit_break_and_delete_a_test(
 
     await check_narrow(page, "tests", "16-tests-narrow")
 
+    # The versions screen shows the latest results at each version.
+    await page.get_by_role("link", name="Versions").click()
+    await expect(page.locator(f"tr[data-version='{head}'] .tests-badge")).to_have_text("tests 0/1")
+    passed_at = runs[1]["version_id"]
+    await expect(page.locator(f"tr[data-version='{passed_at}'] .tests-badge")).to_have_text(
+        "tests 1/1"
+    )
+    await page.get_by_role("link", name="Tests", exact=True).click()
+
     await page.get_by_role("button", name="Delete reverses").click()
     await page.get_by_role("dialog").get_by_role("button", name="Delete test").click()
     await expect(page.get_by_text("No tests yet")).to_be_visible()
