@@ -16,6 +16,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 REVERSE = "import sys\nprint(sys.stdin.read()[::-1])\n"
 SHOUT = "import sys\nprint(sys.stdin.read().upper())\n"
 COIN = "import os\nimport sys\nprint('heads' if os.urandom(1)[0] % 2 else 'tails')\n"
+SLOW = "import time\ntime.sleep(5)\nprint('late')\n"
 FIRST_RUN_MS = 90_000  # the first run builds the sandbox's base Python environment
 
 
@@ -127,3 +128,34 @@ async def test_repeated_runs_show_pass_rate_interval_and_flakiness(
     rate = await suite.locator(".pass-rate").text_content()
     assert rate and "%" in rate and "–" in rate, rate
     assert await suite.locator("details.run-box").count() == 20
+
+
+async def test_test_settings_change_how_the_program_runs(
+    page: Page, server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    project_id = await project_with(http, "slow", SLOW)
+    body = {"name": "slow", "input_prompt": "", "checks": [{"type": "contains", "value": "late"}]}
+    assert (await http.post(f"/projects/{project_id}/tests", json=body)).status_code == 201
+    await page.goto(f"{server.url}/#/p/{project_id}/tests")
+    await page.get_by_text("Test settings").click()
+    form = page.get_by_role("form", name="Test settings")
+    command = form.get_by_label("Run command")
+    await expect(command).to_have_value('["python3","{main_file}"]')
+    await check_accessibility(page, "test settings")
+    await command.fill("[python3")
+    await form.get_by_role("button", name="Save settings").click()
+    await expect(form.get_by_role("alert")).to_contain_text("Run command:")
+    await command.fill("python3 -u {main_file}")
+    await form.get_by_label("Time limit (s)").fill("0.5")
+    await form.get_by_label("Run the tests on every applied proposal").check()
+    await form.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_text("Test settings saved")).to_be_visible()
+    stored = (await http.get(f"/projects/{project_id}/test-settings")).json()
+    assert stored["run_command"] == ["python3", "-u", "{main_file}"]
+    assert stored["timeout_s"] == 0.5 and stored["run_tests_on_apply"] is True
+
+    await page.get_by_role("button", name="Run slow").click()
+    suite = page.locator("section.suite")
+    await expect(suite).to_have_attribute("data-status", "finished", timeout=FIRST_RUN_MS)
+    await expect(suite.locator(".test-run")).to_contain_text("stopped:")
+    await expect(suite.locator(".suite-summary")).to_contain_text("0 passed")

@@ -81,6 +81,55 @@ function testForm(projectId, test, done) {
   return { form, focus: () => name.focus() };
 }
 
+/** Words of a command line: a JSON list as it is, else split at spaces. */
+function parseCommand(text) {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) return JSON.parse(trimmed);
+  return trimmed.split(/\s+/).filter(Boolean);
+}
+
+/** How the program is run for tests (`GET/PATCH /projects/{id}/test-settings`). */
+function settingsForm(projectId, current) {
+  const command = h('input', { autocomplete: 'off', spellcheck: 'false', value: JSON.stringify(current.run_command) });
+  const timeout = h('input', { type: 'number', min: 0.1, max: 600, step: 'any', value: String(current.timeout_s) });
+  const memory = h('input', { type: 'number', min: 64, max: 8192, step: 1, value: String(current.memory_mb) });
+  const judge = h('input', { autocomplete: 'off', value: current.judge_model ?? '', placeholder: 'the run’s own model' });
+  const onApply = h('input', { type: 'checkbox', id: 'run-on-apply', checked: current.run_tests_on_apply });
+  const error = h('p', { class: 'error-text', role: 'alert' });
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save settings');
+  const form = h('form', { class: 'stack card-form', 'aria-label': 'Test settings' },
+    field('Run command', command, 'A JSON list or words separated by spaces; {main_file} is the main file; the input arrives on stdin.').field,
+    h('div', { class: 'row' }, field('Time limit (s)', timeout).field, field('Memory (MB)', memory).field),
+    field('Judge model', judge, 'A model config’s name or id; empty: the run’s own model.').field,
+    h('div', { class: 'field inline' }, onApply, h('label', { for: onApply.id }, 'Run the tests on every applied proposal')),
+    error, save);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    let argv;
+    try {
+      argv = parseCommand(command.value);
+    } catch (problem) {
+      error.textContent = `Run command: ${problem.message}`;
+      return;
+    }
+    try {
+      const saved = await api(`/projects/${projectId}/test-settings`, {
+        method: 'PATCH',
+        body: {
+          run_command: argv, timeout_s: Number(timeout.value), memory_mb: Number(memory.value),
+          judge_model: judge.value.trim() || null, run_tests_on_apply: onApply.checked,
+        },
+      });
+      command.value = JSON.stringify(saved.run_command);
+      notify('Test settings saved');
+    } catch (problem) {
+      error.textContent = problem.detail || problem.message;
+    }
+  });
+  return h('details', { class: 'panel test-settings' }, h('summary', null, 'Test settings'), form);
+}
+
 function runDetails(run, projectId) {
   const regression = run.regression
     ? h('p', { class: 'error-text regression' }, 'Broken by version ',
@@ -95,7 +144,7 @@ function runDetails(run, projectId) {
   return h('div', { class: 'test-run', 'data-run': run.id },
     h('div', { class: 'row small-text' }, statusBadge(run.status), `at ${short(run.version_id)}`,
       run.model ? ` · ${run.model}` : '', run.duration_ms !== null ? ` · ${Math.round(run.duration_ms)} ms` : '',
-      run.cost_usd ? ` · ${money(run.cost_usd)}` : ''),
+      run.cost_usd ? ` · ${money(run.cost_usd)}` : '', run.killed_reason ? ` · stopped: ${run.killed_reason}` : ''),
     run.reason ? h('p', { class: 'small-text' }, run.reason) : null,
     regression, checks,
     h('h3', { class: 'small-text' }, 'Output'),
@@ -132,7 +181,9 @@ function suiteView(suite, projectId) {
 
 export async function render(container, route) {
   const projectId = route.params.project;
-  const project = await loadProject(projectId);
+  const [project, settings] = await Promise.all([
+    loadProject(projectId), api(`/projects/${projectId}/test-settings`),
+  ]);
   const body = projectFrame(container, projectId, 'tests', project);
   const list = h('div', { class: 'table-wrap' });
   const editor = h('div');
@@ -142,7 +193,7 @@ export async function render(container, route) {
   const repeat = h('input', { type: 'number', min: 1, max: 50, value: '1', class: 'repeat' });
   body.append(h('h2', null, 'Tests'),
     h('div', { class: 'row tests-bar' }, newTest, runAll, field('Runs per test', repeat).field),
-    list, editor, results);
+    list, editor, settingsForm(projectId, settings), results);
 
   let timer = 0;
   let disposed = false;
