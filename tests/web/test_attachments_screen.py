@@ -1,5 +1,5 @@
 """Attachments in the chat: upload by button and by drop, each one's state as it changes,
-sending refused until they are read, the answer sees them, remove; wide and 390 px narrow."""
+a message waiting until they are read, the answer sees them, remove; wide and 390 px narrow."""
 
 from __future__ import annotations
 
@@ -68,32 +68,41 @@ async def test_attach_wait_send_drop_and_remove(
     )
     item = page.get_by_role("list", name="Attachments").locator("li[data-attachment='notes.txt']")
     await expect(item).to_have_attribute("data-state", "uploading")
-    await expect(page.locator(".wait-note")).to_have_text("Sending waits until notes.txt is read.")
+    note = page.locator(".wait-note")
+    cancel = note.get_by_role("button", name="Cancel sending")
+    await expect(note).to_contain_text("Sending waits until notes.txt is read.")
+    await expect(cancel).to_be_hidden()
     await page.get_by_role("radio", name="Chat").check()
     prompt = page.get_by_label("Message", exact=True)
     await prompt.fill("what is the secret word?")
     await prompt.press("Enter")
-    await expect(page.get_by_text("Not sent yet: notes.txt is still being read")).to_be_visible()
+    # Sending waits for the attachment; it can be called off.
+    await expect(note).to_contain_text("Sends once notes.txt is read.")
+    await cancel.click()
+    await expect(note).to_contain_text("Sending waits until notes.txt is read.")
+    await expect(cancel).to_be_hidden()
+    await prompt.press("Enter")
+    await expect(note).to_contain_text("Sends once notes.txt is read.")
     await expect(page.locator(".msg")).to_have_count(0)
     await expect(prompt).to_have_value("what is the secret word?")
     assert await session_attachments(http, session_id) == {}, "nothing reached the server"
 
+    # Once it is read, the waiting message goes, and the run reads the attachment.
+    stub.script(Script(chunks=("tangerine",)))
+    before = len(stub.requests)
     release.set()
     await expect(item).to_have_attribute("data-state", "ready")
     await expect(item).to_contain_text("tokens")
-    await expect(page.locator(".wait-note")).to_have_text("")
+    await expect(note).to_be_hidden()
+    await expect(page.locator(".msg.assistant .badge")).to_have_text("done")
+    await expect(page.locator(".msg.user")).to_have_text(re.compile("what is the secret word"))
+    assert "tangerine" in json.dumps(stub.requests[before].body["messages"]), "the run read it"
     stored = await session_attachments(http, session_id)
     assert stored["notes.txt"]["state"] == "ready" and stored["notes.txt"]["size"] == len(NOTES)
     states = [json.loads(f) for f in frames if '"attachment_state"' in f]
     assert any(s["data"]["attachment_id"] == stored["notes.txt"]["id"] for s in states), (
         "the socket told of the attachment's state"
     )
-
-    stub.script(Script(chunks=("tangerine",)))
-    before = len(stub.requests)
-    await prompt.press("Enter")
-    await expect(page.locator(".msg.assistant .badge")).to_have_text("done")
-    assert "tangerine" in json.dumps(stub.requests[before].body["messages"]), "the run read it"
 
     # A file dropped on the chat is attached too.
     await page.locator(".chat").evaluate(DROP)
@@ -113,19 +122,36 @@ async def test_attach_wait_send_drop_and_remove(
     await check_narrow(page, "chat with attachments", "20-chat-attachments-narrow")
 
 
-async def test_a_failed_upload_is_reported_and_sending_is_free_again(
+async def test_a_message_waiting_for_a_refused_upload_is_not_sent(
     page: Page, server: RunningServer, http: httpx.AsyncClient, stub_model: dict[str, Any]
 ) -> None:
     project = (await http.post("/projects", json={"name": "refused"})).json()
     session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
     await page.goto(f"{server.url}/#/p/{project['id']}/chat")
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(r"/attachments\?session_id="), hold)
     async with page.expect_file_chooser() as chosen:
         await page.get_by_role("button", name="Attach files").click()
     # Bytes no extractor reads as any kind of attachment: the server refuses them.
     await (await chosen.value).set_files(
         {"name": "blob.bin", "mimeType": "application/octet-stream", "buffer": bytes(range(256))}
     )
+    prompt = page.get_by_label("Message", exact=True)
+    await prompt.fill("read the blob")
+    await prompt.press("Enter")
+    await expect(page.locator(".wait-note")).to_contain_text("Sends once blob.bin is read.")
+    release.set()
     await expect(page.get_by_text(re.compile(r"^blob\.bin not attached: "))).to_be_visible()
+    await expect(page.get_by_text("Not sent: blob.bin could not be attached")).to_be_visible()
     await expect(page.locator(".attachments li")).to_have_count(0)
-    await expect(page.locator(".wait-note")).to_have_text("")
+    await expect(page.locator(".wait-note")).to_be_hidden()
+    await expect(prompt).to_have_value("read the blob")
+    await expect(page.locator(".msg")).to_have_count(0)
     assert await session_attachments(http, session["session_id"]) == {}
+    messages = (await http.get(f"/sessions/{session['session_id']}/messages")).json()["items"]
+    assert messages == []

@@ -1,7 +1,8 @@
 /** A chat session's attachments: upload (a button, or files dropped on the chat), each one's
 extraction state as it changes (`attachment_state` events, a poll as a safety net), remove.
 
-Sending waits for them: `busy()` names the attachments still uploading or being read.
+`busy()` names the attachments still uploading or being read (a message waits for them);
+`onFailure(name)` tells of one that could not be attached or read.
 */
 
 import { allPages, api } from './api.js';
@@ -14,10 +15,11 @@ const STATE_TEXT = { uploading: 'uploading…', uploaded: 'waiting…', extracti
 const POLL_MS = 1500;
 
 export class AttachmentsPanel {
-  constructor(sessionId, { dropTarget, onChange }) {
+  constructor(sessionId, { dropTarget, onChange, onFailure }) {
     this.sessionId = sessionId;
     this.items = new Map(); // id (or a local id while uploading) -> attachment
-    this.onChange = onChange;
+    this.onChange = onChange ?? (() => {});
+    this.onFailure = onFailure ?? (() => {});
     this.local = 0;
     this.input = h('input', { type: 'file', multiple: true, hidden: true });
     this.button = h('button', { type: 'button', class: 'small' }, 'Attach files');
@@ -75,6 +77,7 @@ export class AttachmentsPanel {
       } catch (error) {
         this.items.delete(localId);
         notifyError(error, `${file.name} not attached`);
+        this.onFailure(file.name);
       }
       this.show();
     }));
@@ -87,6 +90,7 @@ export class AttachmentsPanel {
       this.items.delete(data.attachment_id);
     } else {
       const known = this.items.get(data.attachment_id) ?? {};
+      if (data.state === 'failed' && known.state !== 'failed') this.onFailure(data.name);
       this.items.set(data.attachment_id, { ...known, ...data, id: data.attachment_id });
       if (data.state === 'ready' || data.state === 'failed') this.live.textContent = `${data.name} ${data.state}`;
     }
@@ -97,7 +101,9 @@ export class AttachmentsPanel {
     const waiting = [...this.items.values()].filter((a) => a.state === 'uploaded' || a.state === 'extracting');
     for (const attachment of waiting) {
       try {
-        this.items.set(attachment.id, await api(`/attachments/${attachment.id}`));
+        const now = await api(`/attachments/${attachment.id}`);
+        if (now.state === 'failed') this.onFailure(now.name);
+        this.items.set(attachment.id, now);
       } catch (error) {
         if (error.status === 404) this.items.delete(attachment.id);
       }
@@ -128,7 +134,7 @@ export class AttachmentsPanel {
         h('span', { class: 'muted small-text' }, detail), remove);
     }));
     this.list.hidden = this.items.size === 0;
-    this.onChange?.();
+    this.onChange();
   }
 
   dispose() {

@@ -104,14 +104,36 @@ export async function render(container, route) {
   const mode = modePicker();
   const composer = h('form', { class: 'composer', 'aria-label': 'New message' },
     h('label', { for: 'prompt', class: 'visually-hidden' }, 'Message'), prompt, send, stop);
-  const waitNote = h('p', { class: 'muted small-text wait-note', id: 'wait-note', 'aria-live': 'polite' });
+  // A run reads the session's attachments as they are at its start: a message sent while one
+  // is uploading or being read waits for it (and is dropped if one fails).
+  const waitText = h('span');
+  const cancelWait = h('button', { type: 'button', class: 'small', hidden: true }, 'Cancel sending');
+  const waitNote = h('p', { class: 'muted small-text wait-note', 'aria-live': 'polite', hidden: true }, waitText, ' ', cancelWait);
+  let sendWhenReady = false;
   const chatBox = h('div', { class: 'chat' });
   const attachments = new AttachmentsPanel(sessionId, {
     dropTarget: chatBox,
     onChange: () => {
       const busy = attachments.busy();
-      waitNote.textContent = busy.length ? `Sending waits until ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} read.` : '';
+      const names = `${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} read`;
+      if (!busy.length && sendWhenReady) {
+        sendWhenReady = false;
+        submit();
+      }
+      waitText.textContent = !busy.length ? '' : sendWhenReady ? `Sends once ${names}.` : `Sending waits until ${names}.`;
+      cancelWait.hidden = !sendWhenReady;
+      waitNote.hidden = !busy.length;
     },
+    onFailure: (name) => {
+      if (!sendWhenReady) return;
+      sendWhenReady = false;
+      notify(`Not sent: ${name} could not be attached`, 'error');
+    },
+  });
+  cancelWait.addEventListener('click', () => {
+    sendWhenReady = false;
+    attachments.onChange();
+    prompt.focus();
   });
   body.append(append(chatBox, [
     h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model,
@@ -222,10 +244,9 @@ export async function render(container, route) {
   const submit = async () => {
     const text = prompt.value.trim();
     if (!text) return;
-    // A run reads the session's attachments as they are: wait until each one is read.
-    const busy = attachments.busy();
-    if (busy.length) {
-      notify(`Not sent yet: ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} still being read`, 'error');
+    if (attachments.busy().length) {
+      sendWhenReady = true;
+      attachments.onChange();
       return;
     }
     const local = state.addLocalUser(text);
