@@ -33,6 +33,18 @@ async def session_attachments(http: httpx.AsyncClient, session_id: str) -> dict[
     return {a["name"]: a for a in found.json()["items"]}
 
 
+async def hold_uploads(page: Page) -> asyncio.Event:
+    """Hold the page's uploads back until the returned event is set."""
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(r"/attachments\?session_id="), hold)
+    return release
+
+
 async def test_attach_wait_send_drop_and_remove(
     page: Page,
     server: RunningServer,
@@ -53,13 +65,7 @@ async def test_attach_wait_send_drop_and_remove(
     await expect(page.get_by_label("Message", exact=True)).to_be_focused()
 
     # The upload is held back: meanwhile the attachment is "uploading" and sending waits.
-    release = asyncio.Event()
-
-    async def hold(route: Route) -> None:
-        await release.wait()
-        await route.continue_()
-
-    await page.route(re.compile(r"/attachments\?session_id="), hold)
+    release = await hold_uploads(page)
     async with page.expect_file_chooser() as chosen:
         await page.get_by_role("button", name="Attach files").click()
     chooser = await chosen.value
@@ -128,13 +134,7 @@ async def test_a_message_waiting_for_a_refused_upload_is_not_sent(
     project = (await http.post("/projects", json={"name": "refused"})).json()
     session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
     await page.goto(f"{server.url}/#/p/{project['id']}/chat")
-    release = asyncio.Event()
-
-    async def hold(route: Route) -> None:
-        await release.wait()
-        await route.continue_()
-
-    await page.route(re.compile(r"/attachments\?session_id="), hold)
+    release = await hold_uploads(page)
     async with page.expect_file_chooser() as chosen:
         await page.get_by_role("button", name="Attach files").click()
     # Bytes no extractor reads as any kind of attachment: the server refuses them.

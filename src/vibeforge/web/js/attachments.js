@@ -13,6 +13,7 @@ import { bytes, count } from './format.js';
 const WORKING = new Set(['uploading', 'uploaded', 'extracting']);
 const STATE_TEXT = { uploading: 'uploading…', uploaded: 'waiting…', extracting: 'reading…', ready: 'ready', failed: 'failed' };
 const POLL_MS = 1500;
+const RANK = { uploading: 0, uploaded: 1, extracting: 2, ready: 3, failed: 3 };
 
 export class AttachmentsPanel {
   constructor(sessionId, { dropTarget, onChange, onFailure }) {
@@ -70,9 +71,10 @@ export class AttachmentsPanel {
       form.append('file', file, file.name);
       try {
         const stored = await api('/attachments', { method: 'POST', query: { session_id: this.sessionId }, raw: form });
-        this.items.delete(localId);
         // An event may have told of it already: keep whichever is further along.
-        if (!this.items.has(stored.id) || WORKING.has(this.items.get(stored.id).state)) this.items.set(stored.id, stored);
+        const known = this.items.get(stored.id);
+        if (!known || RANK[stored.state] >= RANK[known.state]) this.put(localId, stored.id, stored);
+        else this.items.delete(localId);
         this.live.textContent = stored.deduplicated ? `${file.name} was attached already` : `${file.name} uploaded`;
       } catch (error) {
         this.items.delete(localId);
@@ -83,15 +85,25 @@ export class AttachmentsPanel {
     }));
   }
 
+  /** Put `value` under `key` in the place of `old` (the list keeps its order). */
+  put(old, key, value) {
+    this.items = new Map([...this.items].filter(([k]) => k !== key).map(([k, v]) => (k === old ? [key, value] : [k, v])));
+    if (!this.items.has(key)) this.items.set(key, value);
+  }
+
   /** An `attachment_state` event of this session. */
   apply(data) {
     if (data.session_id !== this.sessionId) return;
     if (data.state === 'deleted') {
       this.items.delete(data.attachment_id);
     } else {
+      // The event of an upload may come before its answer: it takes the upload's place.
+      const uploading = [...this.items.values()].find((a) => a.state === 'uploading' && a.name === data.name && a.size === data.size);
       const known = this.items.get(data.attachment_id) ?? {};
       if (data.state === 'failed' && known.state !== 'failed') this.onFailure(data.name);
-      this.items.set(data.attachment_id, { ...known, ...data, id: data.attachment_id });
+      const merged = { ...known, ...data, id: data.attachment_id };
+      if (!this.items.has(data.attachment_id) && uploading) this.put(uploading.id, data.attachment_id, merged);
+      else this.items.set(data.attachment_id, merged);
       if (data.state === 'ready' || data.state === 'failed') this.live.textContent = `${data.name} ${data.state}`;
     }
     this.show();
