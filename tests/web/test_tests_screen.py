@@ -4,6 +4,7 @@ the version that broke a test, delete; wide and 390 px narrow."""
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -81,6 +82,12 @@ async def test_create_run_edit_break_and_delete_a_test(
     await check_accessibility(page, "tests with a run")
     await shot(page, "15-tests")
 
+    # A replay runs the program again with the recorded LLM answers (this one makes none).
+    await suite.get_by_role("button", name="Replay reverses run 1").click()
+    await expect(suite).to_have_attribute("data-kind", "replay")
+    await expect(suite).to_have_attribute("data-status", "finished")
+    await expect(suite.locator(".suite-summary")).to_contain_text("1 passed")
+
     # A new version breaks the test: the suite's run names that version.
     await http.put(f"/projects/{project_id}/files/app.py", json={"content": SHOUT})
     head = (await http.get(f"/projects/{project_id}/versions")).json()["items"][0]["id"]
@@ -90,14 +97,18 @@ async def test_create_run_edit_break_and_delete_a_test(
     await expect(suite.get_by_label("Output").first).to_have_text("ABC")
     await expect(row.locator(".last-result")).to_contain_text(f"failed broken by {head[:8]}")
     runs = (await http.get(f"/tests/{test_id}/runs")).json()["items"]
-    assert [r["status"] for r in runs] == ["failed", "passed"]
+    assert [(r["status"], bool(r["replay_of"])) for r in runs] == [
+        ("failed", False),
+        ("passed", True),
+        ("passed", False),
+    ]
 
     await check_narrow(page, "tests", "16-tests-narrow")
 
     # The versions screen shows the latest results at each version.
     await page.get_by_role("link", name="Versions").click()
     await expect(page.locator(f"tr[data-version='{head}'] .tests-badge")).to_have_text("tests 0/1")
-    passed_at = runs[1]["version_id"]
+    passed_at = runs[2]["version_id"]
     await expect(page.locator(f"tr[data-version='{passed_at}'] .tests-badge")).to_have_text(
         "tests 1/1"
     )
@@ -135,8 +146,17 @@ async def test_test_settings_change_how_the_program_runs(
 ) -> None:
     project_id = await project_with(http, "slow", SLOW)
     body = {"name": "slow", "input_prompt": "", "checks": [{"type": "contains", "value": "late"}]}
-    assert (await http.post(f"/projects/{project_id}/tests", json=body)).status_code == 201
+    created = await http.post(f"/projects/{project_id}/tests", json=body)
+    assert created.status_code == 201, created.text
     await page.goto(f"{server.url}/#/p/{project_id}/tests")
+    # The program sleeps 5 s of its 10 s limit: stopped by hand instead.
+    await page.get_by_role("button", name="Run slow").click()
+    suite = page.locator("section.suite")
+    await suite.get_by_role("button", name="Stop runs").click()
+    await expect(suite).to_have_attribute("data-status", re.compile("finished|cancelled"))
+    await expect(suite.locator("details.run-box summary")).to_contain_text("cancelled")
+    runs = (await http.get(f"/tests/{created.json()['id']}/runs")).json()["items"]
+    assert [r["status"] for r in runs] == ["cancelled"]
     await page.get_by_text("Test settings").click()
     form = page.get_by_role("form", name="Test settings")
     command = form.get_by_label("Run command")
@@ -155,7 +175,6 @@ async def test_test_settings_change_how_the_program_runs(
     assert stored["timeout_s"] == 0.5 and stored["run_tests_on_apply"] is True
 
     await page.get_by_role("button", name="Run slow").click()
-    suite = page.locator("section.suite")
     await expect(suite).to_have_attribute("data-status", "finished", timeout=FIRST_RUN_MS)
     await expect(suite.locator(".test-run")).to_contain_text("stopped:")
     await expect(suite.locator(".suite-summary")).to_contain_text("0 passed")

@@ -152,13 +152,33 @@ function runDetails(run, projectId) {
     run.stderr ? h('pre', { class: 'output stderr', tabindex: '0', 'aria-label': 'Errors' }, run.stderr) : null);
 }
 
-/** The results of one suite run: a row per test × model, the runs below. */
-function suiteView(suite, projectId) {
+const KIND_TITLE = { suite: 'Suite run', test: 'Test run', replay: 'Replay' };
+
+/** The results of one suite run: a row per test × model, the runs below. `view` keeps which
+runs are unfolded across polls and does `stop(suite)` and `replay(run)`. */
+function suiteView(suite, projectId, view) {
   const s = suite.summary;
   const running = !FINAL_SUITE.has(suite.status);
-  return h('section', { class: 'suite', 'aria-labelledby': 'suite-title', 'data-suite': suite.id, 'data-status': suite.status },
-    h('h2', { id: 'suite-title' }, suite.kind === 'suite' ? 'Suite run' : 'Test run', ' ',
-      h('span', { class: 'muted small-text' }, `${when(suite.created_at)} at ${short(suite.version_id)}`)),
+  const nameOf = (run) => s.tests.find((t) => t.test_id === run.test_id)?.name ?? short(run.test_id);
+  const stop = running ? h('button', { type: 'button', class: 'small danger', onclick: () => view.stop(suite) }, 'Stop runs') : null;
+  const box = (run) => {
+    const label = `${nameOf(run)} · run ${run.repeat_index + 1} · ${run.status}`;
+    const replay = FINAL_SUITE.has(suite.status) && run.status !== 'cancelled'
+      ? h('button', { type: 'button', class: 'small', 'aria-label': `Replay ${nameOf(run)} run ${run.repeat_index + 1}`, onclick: () => view.replay(run) },
+        'Replay (recorded LLM answers, no cost)')
+      : null;
+    const details = h('details', { class: 'run-box', open: view.open.has(run.id) || (!view.touched.has(run.id) && suite.runs.length <= 3) },
+      h('summary', null, label), runDetails(run, projectId), replay);
+    details.addEventListener('toggle', () => {
+      view.touched.add(run.id);
+      if (details.open) view.open.add(run.id);
+      else view.open.delete(run.id);
+    });
+    return details;
+  };
+  return h('section', { class: 'suite', 'aria-labelledby': 'suite-title', 'data-suite': suite.id, 'data-status': suite.status, 'data-kind': suite.kind },
+    h('h2', { id: 'suite-title' }, KIND_TITLE[suite.kind] ?? 'Run', ' ',
+      h('span', { class: 'muted small-text' }, `${when(suite.created_at)} at ${short(suite.version_id)}`), ' ', stop),
     h('p', { class: 'suite-summary', role: 'status' },
       running ? `Running… ${s.passed + s.failed + s.error + s.cancelled} of ${s.total} done` : `${suite.status}:`,
       ` ${s.passed} passed, ${s.failed} failed, ${s.error} error`, s.flaky ? `, ${s.flaky} flaky` : '',
@@ -174,9 +194,7 @@ function suiteView(suite, projectId) {
           t.ci_low !== null && t.runs > 1 ? h('span', { class: 'muted small-text' }, ` (${percent(t.ci_low)}–${percent(t.ci_high)})`) : null),
         h('td', { class: 'num' }, `${t.passed}/${t.runs}`),
         h('td', { class: 'hide-narrow' }, t.model)))))),
-    suite.runs.map((run) => h('details', { class: 'run-box', open: suite.runs.length <= 3 },
-      h('summary', null, `${s.tests.find((t) => t.test_id === run.test_id)?.name ?? short(run.test_id)} · run ${run.repeat_index + 1} · ${run.status}`),
-      runDetails(run, projectId))));
+    suite.runs.map(box));
 }
 
 export async function render(container, route) {
@@ -187,7 +205,7 @@ export async function render(container, route) {
   const body = projectFrame(container, projectId, 'tests', project);
   const list = h('div', { class: 'table-wrap' });
   const editor = h('div');
-  const results = h('div', { 'aria-live': 'polite' });
+  const results = h('div');
   const newTest = h('button', { type: 'button' }, 'New test');
   const runAll = h('button', { type: 'button', class: 'primary' }, 'Run all tests');
   const repeat = h('input', { type: 'number', min: 1, max: 50, value: '1', class: 'repeat' });
@@ -197,9 +215,20 @@ export async function render(container, route) {
 
   let timer = 0;
   let disposed = false;
+  const view = {
+    open: new Set(),
+    touched: new Set(),
+    stop: async (suite) => {
+      const live = suite.runs.filter((run) => run.status === 'queued' || run.status === 'running');
+      const stopped = await Promise.allSettled(live.map((run) => api(`/test-runs/${run.id}/cancel`, { method: 'POST' })));
+      const failed = stopped.find((outcome) => outcome.status === 'rejected');
+      if (failed) notifyError(failed.reason, 'Not stopped');
+    },
+    replay: (run) => start(`/test-runs/${run.id}/replay`, { judge: 'recorded' }),
+  };
   const watch = async (suite) => {
     clearTimeout(timer);
-    replace(results, suiteView(suite, projectId));
+    replace(results, suiteView(suite, projectId, view));
     if (FINAL_SUITE.has(suite.status) || disposed) {
       if (!disposed) reload();
       return;
