@@ -170,3 +170,13 @@ async def check_accessibility(page: Page, name: str) -> None:
         for v in violations
     ]
     assert not violations, f"accessibility violations on {name}:\n" + "\n".join(summary)
+
+
+async def check_narrow(page: Page, name: str, shot_name: str) -> None:
+    """At 390 px the page does not scroll sideways and passes axe; then back to 1280 px."""
+    await page.set_viewport_size({"width": 390, "height": 844})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{name} is {width} px wide at 390 px"
+    await check_accessibility(page, f"{name} at 390 px")
+    await shot(page, shot_name)
+    await page.set_viewport_size({"width": 1280, "height": 860})

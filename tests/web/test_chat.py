@@ -19,6 +19,7 @@ from tests.web.conftest import check_accessibility, per_test_fixture, shot
 from vibeforge.llm.stub import Script, StubLLMServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+HELLO = '    return "Hello, " + name\n'
 
 
 @dataclass
@@ -211,6 +212,54 @@ async def test_a_pending_proposal_is_accepted_from_the_chat(chat: Chat) -> None:
     await page.reload()
     proposal = page.locator(".msg.assistant").last.locator(".proposal")
     await expect(proposal.locator(".proposal-status")).to_have_text("applied")
+
+
+async def test_a_proposal_made_while_no_browser_watched_is_decided_from_the_chat(
+    chat: Chat,
+) -> None:
+    page, server, http, stub = chat.page, chat.server, chat.http, chat.stub
+    project = (
+        await http.post("/projects", json={"name": "unwatched", "main_file": "app.py"})
+    ).json()
+    file = f"/projects/{project['id']}/files/app.py"
+    await http.put(file, json={"content": APP_PY})
+    session = (await http.post(f"/projects/{project['id']}/sessions", json={})).json()
+    sessions = f"/sessions/{session['session_id']}"
+    assert (await http.put(f"{sessions}/auto_apply", json={"auto_apply": False})).status_code == 204
+    for old, new in (
+        ("def greet(name):\n", "def welcome(name):\n"),
+        (HELLO, HELLO.replace("Hello", "Hi")),
+    ):
+        stub.script(sr("app.py", old, new), verdict(True))
+        done = await http.post(
+            f"{sessions}/messages", json={"prompt": f"{old} -> {new}", "mode": "code"}
+        )
+        assert done.status_code == 200, done.text
+    stored = (await http.get(f"{sessions}/proposals")).json()["items"]
+    assert [p["status"] for p in stored] == ["pending", "pending"]
+
+    # A browser that never saw the `proposal` events (its storage is new) offers both.
+    await page.goto(f"{server.url}/#/p/{project['id']}/chat")
+    cards = page.locator(".msg.assistant .proposal")
+    await expect(cards).to_have_count(2)
+    first, second = cards.nth(0), cards.nth(1)
+    await expect(first.locator(".proposal-status")).to_have_text("pending")
+    await first.get_by_role("button", name="Accept").click()
+    await expect(first.locator(".proposal-status")).to_have_text("applied")
+    assert "def welcome(name):" in (await http.get(file)).json()["content"]
+    await second.get_by_role("button", name="Reject").click()
+    await expect(second.locator(".proposal-status")).to_have_text("rejected")
+    assert HELLO in (await http.get(file)).json()["content"], "rejected: not applied"
+    statuses = {
+        p["id"]: p["status"] for p in (await http.get(f"{sessions}/proposals")).json()["items"]
+    }
+    assert sorted(statuses.values()) == ["applied", "rejected"]
+    # Nothing is remembered in the browser: a reload shows what the server stores.
+    assert await page.evaluate("localStorage.getItem('vibeforge.proposals')") is None
+    await page.reload()
+    await expect(cards.nth(0).locator(".proposal-status")).to_have_text("applied")
+    await expect(cards.nth(1).locator(".proposal-status")).to_have_text("rejected")
+    await expect(cards.get_by_role("button", name="Accept")).to_have_count(0)
 
 
 async def test_model_picker_node_session_and_chat_mode(chat: Chat) -> None:

@@ -13,8 +13,9 @@ export class ApiError extends Error {
   }
 }
 
-/** Call the API: `api('/projects', {method: 'POST', body: {...}, query: {...}})`. */
-export async function api(path, { method = 'GET', body, query, signal, token } = {}) {
+/** Call the API: `api('/projects', {method: 'POST', body: {...}, query: {...}})`; `raw` sends
+a Blob or FormData as it is instead of JSON; `blob: true` answers the body as a Blob. */
+export async function api(path, { method = 'GET', body, raw, blob = false, query, signal, token } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
@@ -23,16 +24,19 @@ export async function api(path, { method = 'GET', body, query, signal, token } =
   const bearer = token ?? getToken();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // FormData sets its own multipart boundary; a Blob says its own type.
+  if (raw instanceof Blob && raw.type) headers['Content-Type'] = raw.type;
   let response;
   try {
     response = await fetch(url, {
-      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, signal, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'network_error', 'the server cannot be reached');
   }
   if (response.status === 204) return null;
+  if (blob && response.ok) return response.blob();
   const type = response.headers.get('content-type') || '';
   const data = type.includes('json') ? await response.json().catch(() => null) : await response.text();
   if (!response.ok) {

@@ -8,25 +8,13 @@ a reloaded page subscribes with `after_seq` and continues exactly where it stopp
 
 export const FINAL = new Set(['success', 'needs_input', 'error', 'cancelled', 'interrupted']);
 const STORE_PREFIX = 'vibeforge.session.';
-const PROPOSALS_KEY = 'vibeforge.proposals';
-const MAX_PROPOSALS_KEPT = 300;
 
-/** The proposals this browser has seen, by message id (the API lists them per id only). */
-export function rememberedProposals() {
-  try {
-    return JSON.parse(localStorage.getItem(PROPOSALS_KEY) || '{}') || {};
-  } catch {
-    return {};
-  }
-}
-
-export function rememberProposal(messageId, proposal) {
-  const all = rememberedProposals();
-  delete all[messageId];
-  all[messageId] = proposal;
-  const keys = Object.keys(all);
-  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_PROPOSALS_KEPT))) delete all[key];
-  localStorage.setItem(PROPOSALS_KEY, JSON.stringify(all));
+/** A stored proposal (`GET /sessions/{id}/proposals`) as a message shows it. */
+export function proposalView(row) {
+  return {
+    proposal_id: row.id, status: row.status, paths: row.paths, diff: row.diff,
+    commit_message: row.commit_message, version_id: row.version_id,
+  };
 }
 
 export class SessionState {
@@ -40,16 +28,20 @@ export class SessionState {
     this.localCount = 0;
   }
 
-  /** Replace the messages with stored ones (oldest first). */
-  load(rows) {
+  /** Replace the messages with stored ones (oldest first) and the session's proposals. */
+  load(rows, proposals = []) {
     this.messages = [];
     this.byId.clear();
     this.byRun.clear();
-    const proposals = rememberedProposals();
+    // Newest first: a message with several proposals shows its latest.
+    const byMessage = new Map();
+    for (const row of proposals) {
+      if (row.message_id && !byMessage.has(row.message_id)) byMessage.set(row.message_id, proposalView(row));
+    }
     for (const row of rows) {
       const message = { ...row, ui: {} };
       if (message.status === 'streaming') message.partialUnknown = true;
-      if (proposals[message.id]) message.proposal = proposals[message.id];
+      if (byMessage.has(message.id)) message.proposal = byMessage.get(message.id);
       this.add(message);
     }
   }
@@ -179,7 +171,6 @@ export class SessionState {
           proposal_id: data.proposal_id, status: data.status, paths: data.paths,
           diff: data.diff, commit_message: data.commit_message, version_id: data.version_id,
         };
-        rememberProposal(message.id, message.proposal);
         return { changed: [message.id], kind: 'proposal' };
       }
       case 'done': {
@@ -193,7 +184,6 @@ export class SessionState {
         if (message.proposal && data.proposal_status) {
           message.proposal.status = data.proposal_status;
           message.proposal.version_id = data.version_id ?? message.proposal.version_id;
-          rememberProposal(message.id, message.proposal);
         }
         return { changed: [message.id], kind: 'done' };
       }

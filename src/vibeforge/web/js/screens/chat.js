@@ -3,11 +3,12 @@
 import { allPages, api } from '../api.js';
 import { SessionState } from '../chatstate.js';
 import { notify, notifyError } from '../dialog.js';
-import { h, replace } from '../dom.js';
+import { append, h, replace } from '../dom.js';
 import { count, money } from '../format.js';
 import { href, navigate } from '../router.js';
 import { socket } from '../socket.js';
 import { VirtualList } from '../vlist.js';
+import { AttachmentsPanel } from '../attachments.js';
 import { loadProject, projectFrame } from './frame.js';
 import { estimateHeight, renderMessage } from './message.js';
 
@@ -34,6 +35,23 @@ function modelPicker(models, defaultLabel) {
   return select;
 }
 
+function personaPicker(sessionId, personas, current) {
+  // Offered once the user has a persona (the Personas screen makes them).
+  if (!personas.length && !current) return null;
+  const select = h('select', { 'aria-label': 'Persona', name: 'persona' },
+    h('option', { value: '' }, 'No persona'),
+    personas.map((p) => h('option', { value: p.id, selected: p.id === current }, p.name)));
+  select.addEventListener('change', async () => {
+    try {
+      const chosen = await api(`/sessions/${sessionId}/persona`, { method: 'PUT', body: { persona_id: select.value || null } });
+      notify(chosen.persona_id ? `Speaking as ${select.selectedOptions[0].textContent}` : 'No persona');
+    } catch (error) {
+      notifyError(error, 'Persona not changed');
+    }
+  });
+  return select;
+}
+
 function modePicker() {
   const saved = localStorage.getItem('vibeforge.mode') === 'chat' ? 'chat' : 'code';
   const option = (value, label) => {
@@ -56,9 +74,20 @@ export async function render(container, route) {
   ]);
   const body = projectFrame(container, projectId, 'chat', project);
   const sessionId = opened.session_id;
-  const sessions = (await api(`/projects/${projectId}/sessions`)).items;
   const state = new SessionState(sessionId);
-  state.load(await allPages(`/sessions/${sessionId}/messages`));
+  // The stored messages and the session's proposals, so one made while no browser watched
+  // can still be accepted or rejected here.
+  const loadHistory = () => Promise.all([
+    allPages(`/sessions/${sessionId}/messages`),
+    allPages(`/sessions/${sessionId}/proposals`),
+  ]);
+  const [sessions, history, personas, remembered] = await Promise.all([
+    api(`/projects/${projectId}/sessions`).then((page) => page.items),
+    loadHistory(),
+    allPages('/personas', { is_active: true }).catch(() => []),
+    api(`/sessions/${sessionId}/state`).catch(() => null),
+  ]);
+  state.load(...history);
   const restored = state.restore();
   if (!restored) state.lastSeq = opened.last_seq;
   // A new tab joining a running answer asks for everything the server still holds.
@@ -75,10 +104,42 @@ export async function render(container, route) {
   const mode = modePicker();
   const composer = h('form', { class: 'composer', 'aria-label': 'New message' },
     h('label', { for: 'prompt', class: 'visually-hidden' }, 'Message'), prompt, send, stop);
-  body.append(h('div', { class: 'chat' },
-    h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model, mode, stage, usage),
-    scroller, composer, live,
-    node ? h('p', { class: 'muted small-text' }, 'About ', h('a', { href: href(`/p/${projectId}/code/${node}`) }, node)) : null));
+  // A run reads the session's attachments as they are at its start: a message sent while one
+  // is uploading or being read waits for it (and is dropped if one fails).
+  const waitText = h('span');
+  const cancelWait = h('button', { type: 'button', class: 'small', hidden: true }, 'Cancel sending');
+  const waitNote = h('p', { class: 'muted small-text wait-note', 'aria-live': 'polite', hidden: true }, waitText, ' ', cancelWait);
+  let sendWhenReady = false;
+  const chatBox = h('div', { class: 'chat' });
+  const attachments = new AttachmentsPanel(sessionId, {
+    dropTarget: chatBox,
+    onChange: () => {
+      const busy = attachments.busy();
+      const names = `${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} read`;
+      if (!busy.length && sendWhenReady) {
+        sendWhenReady = false;
+        submit();
+      }
+      waitText.textContent = !busy.length ? '' : sendWhenReady ? `Sends once ${names}.` : `Sending waits until ${names}.`;
+      cancelWait.hidden = !sendWhenReady;
+      waitNote.hidden = !busy.length;
+    },
+    onFailure: (name) => {
+      if (!sendWhenReady) return;
+      sendWhenReady = false;
+      notify(`Not sent: ${name} could not be attached`, 'error');
+    },
+  });
+  cancelWait.addEventListener('click', () => {
+    sendWhenReady = false;
+    attachments.onChange();
+    prompt.focus();
+  });
+  body.append(append(chatBox, [
+    h('div', { class: 'chat-bar' }, sessionPicker(projectId, sessions, opened), model,
+      personaPicker(sessionId, personas, remembered?.persona_id ?? null), mode, stage, usage),
+    scroller, attachments.element, composer, waitNote, live,
+    node ? h('p', { class: 'muted small-text' }, 'About ', h('a', { href: href(`/p/${projectId}/code/${node}`) }, node)) : null]));
 
   const list = new VirtualList(scroller, {
     renderItem: (message) => renderMessage(message, list),
@@ -126,12 +187,16 @@ export async function render(container, route) {
   };
 
   const resync = async () => {
-    state.load(await allPages(`/sessions/${sessionId}/messages`));
+    state.load(...(await loadHistory()));
     show();
     updateBar();
   };
 
   const onEvent = (message, arrivedAt) => {
+    if (message.type === 'attachment_state') {
+      attachments.apply(message.data || {});
+      return;
+    }
     const outcome = state.apply(message);
     if (!outcome) return;
     if (outcome.kind === 'chunk') {
@@ -179,6 +244,11 @@ export async function render(container, route) {
   const submit = async () => {
     const text = prompt.value.trim();
     if (!text) return;
+    if (attachments.busy().length) {
+      sendWhenReady = true;
+      attachments.onChange();
+      return;
+    }
     const local = state.addLocalUser(text);
     prompt.value = '';
     show();
@@ -238,6 +308,7 @@ export async function render(container, route) {
   const onHide = () => state.save();
   window.addEventListener('pagehide', onHide);
   prompt.focus();
+  attachments.load().catch((error) => notifyError(error, 'Attachments'));
   // The context size of a reopened session: the prompt of its last request.
   const lastAnswer = [...state.messages].reverse().find((m) => m.role === 'assistant' && m.token_usage);
   if (lastAnswer && !lastAnswer.lastPromptTokens) {
@@ -250,6 +321,7 @@ export async function render(container, route) {
   return () => {
     unfollow();
     unreply();
+    attachments.dispose();
     state.save();
     clearTimeout(saveTimer);
     cancelAnimationFrame(frame);

@@ -9,6 +9,7 @@ export const PROJECT_TABS = [
   { name: 'chat', label: 'Chat', path: (id) => `/p/${id}/chat` },
   { name: 'code', label: 'Code', path: (id) => `/p/${id}/code` },
   { name: 'versions', label: 'Versions', path: (id) => `/p/${id}/versions` },
+  { name: 'tests', label: 'Tests', path: (id) => `/p/${id}/tests` },
   { name: 'project-usage', label: 'Usage', path: (id) => `/p/${id}/usage` },
 ];
 

@@ -6,7 +6,7 @@ import { h } from '../dom.js';
 import { diffView } from '../diff.js';
 import { count, money, short, usageLine, when } from '../format.js';
 import { renderMessageText } from '../markdown.js';
-import { FINAL, rememberProposal } from '../chatstate.js';
+import { FINAL } from '../chatstate.js';
 
 const STATUS_TEXT = {
   streaming: 'answering', success: 'done', needs_input: 'needs your answer', error: 'failed',
@@ -64,7 +64,6 @@ function proposalBox(message, view) {
       const answer = await api(`/proposals/${proposal.proposal_id}/${action}`, { method: 'POST' });
       proposal.status = answer.status;
       proposal.version_id = answer.version_id;
-      rememberProposal(message.id, proposal);
       notify(action === 'accept' ? `Applied as version ${short(answer.version_id)}` : 'Proposal rejected');
     } catch (error) {
       notifyError(error, action === 'accept' ? 'Not applied' : 'Not rejected');

@@ -5,11 +5,21 @@ import { confirmDialog, notify, notifyError } from '../dialog.js';
 import { h, replace } from '../dom.js';
 import { diffView } from '../diff.js';
 import { short, when } from '../format.js';
-import { navigate } from '../router.js';
+import { href, navigate } from '../router.js';
 import { loadProject, projectFrame } from './frame.js';
 
 function versionLabel(version) {
   return `${short(version.id)} · ${version.message.split('\n')[0].slice(0, 50)}`;
+}
+
+/** The latest test results at a version (when the project has tests that ran there). */
+function testSummary(projectId, tests) {
+  if (!tests?.total) return null;
+  const clean = tests.passed === tests.total;
+  return h('a', {
+    class: `badge tests-badge ${clean ? 'success' : 'error'}`, href: href(`/p/${projectId}/tests`),
+    'aria-label': `Tests at this version: ${tests.passed} of ${tests.total} passed`,
+  }, `tests ${tests.passed}/${tests.total}`);
 }
 
 export async function render(container, route) {
@@ -69,7 +79,7 @@ export async function render(container, route) {
       });
       return h('tr', { 'data-version': v.id, 'aria-current': v.id === (to || versions[0]?.id) ? 'true' : null },
         h('td', null, h('code', null, short(v.id))),
-        h('td', { class: 'vmsg' }, v.message),
+        h('td', { class: 'vmsg' }, v.message, testSummary(projectId, v.tests)),
         h('td', { class: 'hide-narrow' }, when(v.created_at)),
         h('td', null, h('div', { class: 'row' }, diffButton, revert)));
     }));
