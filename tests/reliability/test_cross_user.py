@@ -34,6 +34,10 @@ ID_FIELDS = {
     "config_id": "config_id",
     "user_id": "user_id",
     "workspace_id": "project_id",  # the workspace agent's workspace is a project (docs/compat.md)
+    "target_id": "project_id",  # a workspace upload's target (a chat's, with is_chat)
+    "owner_id": "user_id",
+    "chat_id": "chat_id",  # a workspace chat is a session (docs/compat.md)
+    "file_id": "attachment_id",  # a workspace file is an attachment
 }
 
 
@@ -123,7 +127,7 @@ async def _make_everything(owner: httpx.AsyncClient, admin: httpx.AsyncClient) -
             f"/sessions/{conversation['id']}/messages", json={"prompt": MARKER, "mode": "chat"}
         )
     )
-    await ok(
+    chat = await ok(
         await owner.post(
             "/chat/new",
             data={
@@ -153,6 +157,9 @@ async def _make_everything(owner: httpx.AsyncClient, admin: httpx.AsyncClient) -
         "conversation_id": conversation["id"],
         "conversation_message_id": said["message_id"],
         "user_id": (await ok(await owner.get("/me")))["id"],
+        "chat_id": chat["chat_id"],
+        "file_id": attachment["id"],
+        "model_id": model["id"],
     }
     runs = (await owner.get(f"/tests/{test['id']}/runs")).json()["items"]
     ids["test_run_id"] = runs[0]["id"]
@@ -195,7 +202,7 @@ def _concrete(path: str, ids: dict[str, str]) -> str:
             return ids["test_run_id"]
         if name == "message_id" and path.startswith("/api/messages/"):
             return ids["conversation_message_id"]  # a message of one of the owner's conversations
-        return ids[name]
+        return ids[name] if name in ids else ids[ID_FIELDS[name]]  # another name for it
 
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -225,7 +232,7 @@ def _request(
     elif "multipart/form-data" in content:
         properties = content["multipart/form-data"]["schema"].get("properties", {})
         request["data"] = {
-            name: owned.get(name, f"{name}-value")
+            name: owned.get(name, field["enum"][0] if "enum" in field else f"{name}-value")
             for name, field in properties.items()
             if field.get("type") == "string" and field.get("format") != "binary"
         }
