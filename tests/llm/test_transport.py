@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import select
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
 import pytest
+import uvloop
 
 from tests.llm.conftest import model_for
 from vibeforge.llm import ChatRequest, Message, ProviderTimeout, TextDelta, collect
@@ -96,6 +99,57 @@ async def test_a_cancelled_stream_s_connection_is_never_reused(stub: StubLLMServ
     first, second = stub.requests[-2:]
     assert second.connection_id != first.connection_id
     assert first.client_disconnected_at is not None
+
+
+@pytest.mark.parametrize(
+    "new_loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_a_cancelled_stream_sends_its_fin_before_the_loop_turns(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # The server runs on uvloop, whose close() and write_eof() wait for the loop's next turn:
+    # under load that was tens of milliseconds of the provider still generating tokens.
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        assert runner.run(_cancel_a_stream_and_look_at_the_server()) == b""
+
+
+async def _cancel_a_stream_and_look_at_the_server() -> bytes | None:
+    """What the server's socket reads at the moment a cancelled stream's unwinding is over,
+    with no turn of the loop since: b"" (the FIN), or None (nothing arrived)."""
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    url = "http://127.0.0.1:%d/v1/chat/completions" % listener.getsockname()[1]
+    server: list[socket.socket] = []
+    first_piece = asyncio.Event()
+    seen: list[bytes | None] = []
+
+    async def read() -> None:
+        async with httpx2.AsyncClient(transport=StreamingTransport()) as http:
+            try:
+                async with http.stream("POST", url, json=body()) as response:
+                    async for _ in response.aiter_bytes():
+                        first_piece.set()
+            finally:
+                # Blocking, so the loop cannot turn: only a FIN already sent is seen.
+                readable, _, _ = select.select(server, [], [], 2.0)
+                seen.append(server[0].recv(1) if readable else None)
+
+    with listener:
+        reader = asyncio.create_task(read())
+        peer, _ = await loop.sock_accept(listener)
+        server.append(peer)
+        with peer:
+            request = b""
+            while not request.endswith(b"}"):  # the head, then the JSON body
+                request += await loop.sock_recv(peer, 65536)
+            head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            await loop.sock_sendall(peer, head + b"9\r\ndata: 1\n\n\r\n")
+            await asyncio.wait_for(first_piece.wait(), 5)
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+    return seen[0]
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:

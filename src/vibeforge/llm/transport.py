@@ -16,6 +16,7 @@ which the adapters' error tables already map. Cancelling the reader closes the c
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -143,18 +144,12 @@ class _Connection(asyncio.Protocol):
             return False
 
     def close(self) -> None:
-        """Close the connection (a response given up on, e.g. a cancelled run). The FIN goes
-        out now, by `write_eof` where the transport can (plain TCP): the socket itself is
-        closed only when the loop next turns, which under load can be tens of milliseconds
-        of the provider still generating, and billing, tokens."""
+        """Close the connection (a response given up on, e.g. a cancelled run): the FIN goes
+        out now (`shut_down`), the transport is closed after."""
         self._stop_timer()
         if self.transport is not None and not self.closed:
             self.closed = True
-            try:
-                if self.transport.can_write_eof():
-                    self.transport.write_eof()
-            except (OSError, RuntimeError):
-                pass  # already broken: close() below still drops it
+            shut_down(self.transport)
             self.transport.close()
 
     def abort(self) -> None:
@@ -303,6 +298,30 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         except OSError as error:
             raise httpx2.ConnectError(f"cannot connect to {host}:{port}: {error}") from None
         return connection
+
+
+def shut_down(transport: asyncio.BaseTransport) -> None:
+    """Send the FIN of a plain TCP connection now, by `shutdown(2)` on its socket.
+
+    `transport.close()` and `write_eof()` only ask the loop to do it: uvloop's (the server
+    runs on it) at its next turn, which under load is tens of milliseconds of the provider
+    still generating, and billing, tokens. uvloop's transports refuse `shutdown` on the socket
+    they expose, so a socket object is made on the descriptor and detached again: the
+    transport still owns it and closes it. A TLS connection is left to `close()`, which sends
+    its close_notify first."""
+    exposed = transport.get_extra_info("socket")
+    if exposed is None or transport.get_extra_info("sslcontext") is not None:
+        return
+    try:
+        sock = socket.socket(fileno=exposed.fileno())
+    except OSError:
+        return  # closed already
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected any more: nothing to tell the peer
+    finally:
+        sock.detach()
 
 
 def _serialise(request: httpx2.Request, body: bytes) -> bytes:

@@ -255,7 +255,10 @@ class RunRegistry:
                 status, event = MessageStatus.CANCELLED, Cancelled(ctx.assistant_message_id, reason)
             ctx.emit(event)
             run.cancelled.set()
-            await self._finish(run, AgentResult(status=status), reason=event.reason)
+            try:
+                await self._finish(run, AgentResult(status=status), reason=event.reason)
+            finally:
+                await ctx.settle()  # the trace, stored meanwhile
             raise
         except VibeforgeError as error:
             ctx.emit(RunFailed(error.code, error.detail))
