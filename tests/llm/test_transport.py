@@ -119,7 +119,7 @@ async def _cancel_a_stream_and_look_at_the_server() -> bytes | None:
     loop = asyncio.get_running_loop()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
-    url = "http://127.0.0.1:%d/v1/chat/completions" % listener.getsockname()[1]
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/chat/completions"
     server: list[socket.socket] = []
     first_piece = asyncio.Event()
     seen: list[bytes | None] = []
