@@ -114,28 +114,19 @@ async def test_a_cancelled_stream_s_connection_is_never_reused(stub: StubLLMServ
     assert first.client_disconnected_at is not None
 
 
-LOOPS = pytest.mark.parametrize(
+@pytest.mark.parametrize(
     "new_loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
 )
-
-
-@LOOPS
+@pytest.mark.parametrize("at_once", [False, True], ids=["unwound", "closed-at-cancel"])
 def test_a_cancelled_stream_sends_its_fin_before_the_loop_turns(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
+    new_loop: Callable[[], asyncio.AbstractEventLoop], at_once: bool
 ) -> None:
     # The server runs on uvloop, whose close() and write_eof() wait for the loop's next turn:
-    # under load that was tens of milliseconds of the provider still generating tokens.
+    # under load that was tens of milliseconds of the provider still generating tokens. And
+    # the task hears of its cancellation only at its next turn: `close_streams_of` does not
+    # wait for it.
     with asyncio.Runner(loop_factory=new_loop) as runner:
-        assert runner.run(_cancel_a_stream_and_look_at_the_server(at_once=False)) == b""
-
-
-@LOOPS
-def test_closing_the_streams_of_a_task_being_cancelled_sends_their_fin_at_once(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
-) -> None:
-    # The task hears of its cancellation only at its next turn; the provider need not wait.
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        assert runner.run(_cancel_a_stream_and_look_at_the_server(at_once=True)) == b""
+        assert runner.run(_cancel_a_stream_and_look_at_the_server(at_once=at_once)) == b""
 
 
 async def _cancel_a_stream_and_look_at_the_server(*, at_once: bool) -> bytes | None:
