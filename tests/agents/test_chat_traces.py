@@ -4,15 +4,19 @@ ends (answered, cancelled, failed), readable by its owner and by nobody else."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
-from tests.agents.conftest import Project, calls_of, make_project
+from tests.agents.conftest import Project, calls_of, follow_project, make_project
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import serve_in_process
 from tests.wsclient import WsClient
+from vibeforge.db.engine import Database
 from vibeforge.llm.stub import Script, StubLLMServer
 
 
@@ -118,6 +122,43 @@ async def test_a_cancelled_chat_run_keeps_its_trace(
     (call,) = await calls_of(client, started["message_id"])
     assert call["status"] == "cancelled"
     assert spans["llm.chat"]["attributes"]["llm_call_id"] == call["id"]
+
+
+@asynccontextmanager
+async def _writers_held(db: Database) -> AsyncIterator[None]:
+    """Nobody else can store spans until the block ends: SQLite's writers of this process
+    wait for their turn, PostgreSQL's for the table lock."""
+    async with db.transaction(writes=True) as session:
+        if db.dialect != "sqlite":
+            await session.execute(text("LOCK TABLE spans IN EXCLUSIVE MODE"))
+        yield
+
+
+async def test_cancelled_goes_out_before_the_trace_is_stored(
+    app: FastAPI, client: httpx.AsyncClient, other_client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    # Under a cancel storm, runs waited hundreds of milliseconds for their turn at the
+    # database before saying `cancelled`: the write now follows it.
+    project = await make_project(client, stub)
+    stub.script(Script(chunks=tuple(f"w{i} " for i in range(100)), chunk_delay=0.05))
+    subscription = follow_project(app, project.id)
+    started = await _start(project, "talk slowly", mode="chat")
+    await stub.wait_for(lambda: len(stub.requests) == 1)
+    while stub.requests[0].chunks_sent < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    async with _writers_held(app.state.services.db):
+        cancelling = asyncio.create_task(client.post(f"/runs/{started['run_id']}/cancel"))
+        async with asyncio.timeout(5):
+            while (event := await subscription.get()) is not None and event.type != "cancelled":
+                pass
+        assert event is not None and event.type == "cancelled"
+        record = stub.requests[0]
+        await stub.wait_for(lambda: record.client_disconnected_at is not None, within=2)
+        await asyncio.sleep(0.2)
+        assert not cancelling.done(), "the cancel answers once the trace is stored"
+    assert (await cancelling).json()["cancelled"] is True
+    spans = await _trace(client, other_client, started["trace_id"])
+    assert spans["run"]["status"] == "cancelled"
 
 
 async def test_a_failed_chat_run_keeps_its_trace(

@@ -3,6 +3,7 @@ to models that take them, and no message sent while an attachment is still extra
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -186,3 +187,45 @@ async def test_unknown_or_foreign_attachments_are_not_found(
         )
         assert response.status_code == 404, response.text
         assert response.json()["error"] == "not_found"
+
+
+async def test_messages_sent_together_each_see_their_own_session_s_attachments(
+    client: httpx.AsyncClient,
+    other_client: httpx.AsyncClient,
+    stub: StubLLMServer,
+    stub_model: dict[str, Any],
+    project_id: str,
+    session_id: str,
+) -> None:
+    # Run starts made together share one attachment lookup: each still gets its own.
+    sessions = [session_id]
+    for node in ("a.py", "b.py"):
+        opened = await client.post(f"/projects/{project_id}/sessions", json={"node_id": node})
+        sessions.append(opened.json()["session_id"])
+    shared = await upload(client, "shared.txt", b"the project's own notes\n", project_id=project_id)
+    assert (await settled(client, shared.json()["id"]))["state"] == "ready"
+    for index in (1, 2):
+        await attached(client, sessions[index], f"s{index}.txt", f"only for {index}\n".encode())
+    theirs = (await other_client.post("/projects", json={"name": "theirs"})).json()
+    await upload(other_client, "t.txt", b"someone else's\n", project_id=theirs["id"])
+    stub.rule(Script(chunks=("ok",)))
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                f"/sessions/{session}/messages",
+                json={"prompt": f"turn {index}", "mode": "chat"},
+            )
+            for index, session in enumerate(sessions)
+        )
+    )
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    systems = {
+        record.body["messages"][-1]["content"]: record.body["messages"][0]["content"]
+        for record in stub.requests
+    }
+    for index in range(3):
+        system = systems[f"turn {index}"]
+        assert "the project's own notes" in system
+        assert "someone else's" not in system
+        for other in (1, 2):
+            assert (f"only for {other}" in system) == (other == index)

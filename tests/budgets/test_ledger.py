@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from vibeforge.budgets.amounts import NANO, Amount, to_nano
 from vibeforge.budgets.ledger import BudgetExceeded, BudgetLedger, CallScope, Warning
@@ -162,3 +162,27 @@ async def test_each_threshold_fires_once_however_many_calls_cross_it(db: Databas
     await asyncio.gather(*(one() for _ in range(150)))
     assert [warning.threshold for warning in heard] == [0.5, 0.8]
     assert heard[0].as_dict()["cap"] == 10_000
+
+
+async def test_calls_of_one_scope_starting_together_look_their_budgets_up_once(
+    db: Database,
+) -> None:
+    budget_id = await add_budget(db, "tokens", 1000)
+    ledger = BudgetLedger(db)
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "budgets" in statement:
+            selects.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        scope = CallScope(SCOPE_USER, None, None)
+        found = await asyncio.gather(*(ledger.applicable(scope) for _ in range(20)))
+        assert [[ref.id for ref in refs] for refs in found] == [[budget_id]] * 20
+        assert len(selects) == 1
+        ledger.changed()  # a budget changed meanwhile: the next call asks again
+        assert [ref.id for ref in await ledger.applicable(scope)] == [budget_id]
+        assert len(selects) == 2
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)

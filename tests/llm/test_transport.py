@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import select
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
 import pytest
+import uvloop
 
 from tests.llm.conftest import model_for
 from vibeforge.llm import ChatRequest, Message, ProviderTimeout, TextDelta, collect
 from vibeforge.llm.stub import Script, StubLLMServer
-from vibeforge.llm.transport import MAX_BUFFERED, StreamingTransport
+from vibeforge.llm.transport import MAX_BUFFERED, StreamingTransport, close_streams_of
 
 HELLO = ChatRequest((Message("user", "hello there"),))
 
@@ -36,6 +39,19 @@ async def test_requests_in_turn_share_one_kept_alive_connection(stub: StubLLMSer
             response = await http.post("/v1/chat/completions", json=body())
             assert response.status_code == 200
             assert b"data: [DONE]" in response.content
+    assert len({record.connection_id for record in stub.requests}) == 1
+
+
+async def test_closing_a_task_s_streams_spares_the_connections_it_finished_with(
+    stub: StubLLMServer,
+) -> None:
+    stub.script(Script(chunks=("a",)), Script(chunks=("b",)))
+    async with httpx2.AsyncClient(transport=StreamingTransport(), base_url=stub.url) as http:
+        assert (await http.post("/v1/chat/completions", json=body())).status_code == 200
+        task = asyncio.current_task()
+        assert task is not None
+        close_streams_of(task)  # nothing read any more: the idle connection stays
+        assert (await http.post("/v1/chat/completions", json=body())).status_code == 200
     assert len({record.connection_id for record in stub.requests}) == 1
 
 
@@ -96,6 +112,68 @@ async def test_a_cancelled_stream_s_connection_is_never_reused(stub: StubLLMServ
     first, second = stub.requests[-2:]
     assert second.connection_id != first.connection_id
     assert first.client_disconnected_at is not None
+
+
+@pytest.mark.parametrize(
+    "new_loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+@pytest.mark.parametrize("at_once", [False, True], ids=["unwound", "closed-at-cancel"])
+def test_a_cancelled_stream_sends_its_fin_before_the_loop_turns(
+    new_loop: Callable[[], asyncio.AbstractEventLoop], at_once: bool
+) -> None:
+    # The server runs on uvloop, whose close() and write_eof() wait for the loop's next turn:
+    # under load that was tens of milliseconds of the provider still generating tokens. And
+    # the task hears of its cancellation only at its next turn: `close_streams_of` does not
+    # wait for it.
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        assert runner.run(_cancel_a_stream_and_look_at_the_server(at_once=at_once)) == b""
+
+
+async def _cancel_a_stream_and_look_at_the_server(*, at_once: bool) -> bytes | None:
+    """What the server's socket reads, with no turn of the loop since, once a stream's task
+    is cancelled and its streams closed (`at_once`), or once its unwinding is over: b"" (the
+    FIN), or None (nothing arrived)."""
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/chat/completions"
+    server: list[socket.socket] = []
+    first_piece = asyncio.Event()
+    seen: list[bytes | None] = []
+
+    def look() -> None:
+        # Blocking, so the loop cannot turn: only a FIN already sent is seen.
+        readable, _, _ = select.select(server, [], [], 2.0)
+        seen.append(server[0].recv(1) if readable else None)
+
+    async def read() -> None:
+        async with httpx2.AsyncClient(transport=StreamingTransport()) as http:
+            try:
+                async with http.stream("POST", url, json=body()) as response:
+                    async for _ in response.aiter_bytes():
+                        first_piece.set()
+            finally:
+                if not at_once:
+                    look()
+
+    with listener:
+        reader = asyncio.create_task(read())
+        peer, _ = await loop.sock_accept(listener)
+        server.append(peer)
+        with peer:
+            request = b""
+            while not request.endswith(b"}"):  # the head, then the JSON body
+                request += await loop.sock_recv(peer, 65536)
+            head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            await loop.sock_sendall(peer, head + b"9\r\ndata: 1\n\n\r\n")
+            await asyncio.wait_for(first_piece.wait(), 5)
+            reader.cancel()
+            if at_once:
+                close_streams_of(reader)
+                look()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+    return seen[0]
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:

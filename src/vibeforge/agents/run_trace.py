@@ -4,6 +4,7 @@ call, stored however the run ends (success, error or cancellation). Every agent 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -77,20 +78,36 @@ async def traced_run(
     """Run an agent inside the root span `run`; at the end, however it comes, store the trace
     and call `after` with the run's status (`cancelled` unless the agent finished or failed)."""
     trace = RunTrace(ctx)
+    cancelled = False
     try:
         with trace.tracer.span(
             "run", "run", run_id=ctx.run_id, agent=agent, model=ctx.model.label
         ) as root:
             trace.root = root
             yield trace
+    except asyncio.CancelledError:
+        cancelled = True
+        raise
     except Exception:
         trace.status = "error"
         raise
     finally:
-        # Stored however the run ends, cancellation included: the trace explains it.
-        try:
-            await traces.save(trace.tracer)
-            if after is not None:
-                await after(trace.status)
-        except Exception:  # losing the trace must not turn a good run into a failed one
-            log.exception("storing the trace of run %s failed", ctx.run_id)
+        # Stored however the run ends, cancellation included: the trace explains it. A
+        # cancelled run's `cancelled` does not wait for the write (under a cancel storm it
+        # waited hundreds of milliseconds for its turn at the database); the run's end does.
+        storing = _store(ctx, trace, traces, after)
+        if cancelled:
+            ctx.owe(storing)
+        else:
+            await storing
+
+
+async def _store(
+    ctx: RunContext, trace: RunTrace, traces: TraceStore, after: AfterRun | None
+) -> None:
+    try:
+        await traces.save(trace.tracer)
+        if after is not None:
+            await after(trace.status)
+    except Exception:  # losing the trace must not turn a good run into a failed one
+        log.exception("storing the trace of run %s failed", ctx.run_id)

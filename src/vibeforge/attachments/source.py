@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 
 from vibeforge.agents.prompt_parts import PromptPart
 from vibeforge.attachments.blocks import Extract
@@ -24,6 +24,7 @@ from vibeforge.attachments.budget import Item, plan
 from vibeforge.attachments.errors import AttachmentFailed, AttachmentNotReady
 from vibeforge.attachments.store import AttachmentStore
 from vibeforge.db.attachment_tables import Attachment
+from vibeforge.db.batching import KeyedBatch
 from vibeforge.db.chat_tables import ChatMessage, ChatSession
 from vibeforge.db.engine import Database
 from vibeforge.db.tables import User
@@ -54,6 +55,8 @@ class AttachmentContext:
         self.budget_tokens = budget_tokens
         self.wait_s = wait_s
         self._extracts: OrderedDict[tuple[str, str], Extract] = OrderedDict()
+        # (owner, project, session) -> its attachments: a burst of run starts asks together.
+        self._lookups: KeyedBatch[tuple[str, str, str], list[Attachment]] = KeyedBatch(self._fetch)
 
     async def selection(
         self, owner: User, session: ChatSession, names: Sequence[str] | None
@@ -62,24 +65,41 @@ class AttachmentContext:
         project's own, or those of them `names` lists (NotFound for any other id)."""
         if names is not None and not names:
             return []
+        rows = await self._lookups.get((owner.id, session.project_id, session.id)) or []
+        if names is not None:
+            wanted = set(names)
+            rows = [row for row in rows if row.id in wanted]
+            missing = sorted(wanted - {row.id for row in rows})
+            if missing:
+                raise NotFound(f"no attachment {missing[0]!r} in this session")
+        return list(rows)
+
+    async def _fetch(
+        self, keys: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[Attachment]]:
+        """The attachments of each (owner, project, session), oldest first, in one query."""
+        projects = {(owner, project) for owner, project, _ in keys}
+        sessions = {session for _, _, session in keys}
         query = (
             select(Attachment)
             .where(
-                Attachment.owner_id == owner.id,
-                Attachment.project_id == session.project_id,
-                or_(Attachment.session_id.is_(None), Attachment.session_id == session.id),
+                tuple_(Attachment.owner_id, Attachment.project_id).in_(projects),
+                or_(Attachment.session_id.is_(None), Attachment.session_id.in_(sessions)),
             )
             .order_by(Attachment.created_at, Attachment.id)
         )
-        if names is not None:
-            query = query.where(Attachment.id.in_(list(names)))
         async with self._db.transaction() as db:
             rows = list(await db.scalars(query))
-        if names is not None:
-            missing = sorted(set(names) - {row.id for row in rows})
-            if missing:
-                raise NotFound(f"no attachment {missing[0]!r} in this session")
-        return rows
+        found: dict[tuple[str, str, str], list[Attachment]] = {key: [] for key in keys}
+        for owner, project, session in keys:
+            found[owner, project, session] = [
+                row
+                for row in rows
+                if row.owner_id == owner
+                and row.project_id == project
+                and row.session_id in (None, session)
+            ]
+        return found
 
     async def admit(self, owner: User, session: ChatSession, command: Chat) -> None:
         """Refuse a message whose attachments are not ready (unless it waits for them)."""

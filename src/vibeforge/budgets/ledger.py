@@ -163,6 +163,8 @@ class BudgetLedger:
         self._db = db
         self._cache: dict[CallScope, tuple[float, int, list[BudgetRef]]] = {}
         self._generation = 0
+        # Misses being looked up: a burst of run starts with one scope asks once, not 100 times.
+        self._asking: dict[tuple[CallScope, int], asyncio.Task[list[BudgetRef]]] = {}
         self.on_warning: Callable[[Warning], None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -177,6 +179,22 @@ class BudgetLedger:
         cached = self._cache.get(scope)
         if cached is not None and cached[0] > now and cached[1] == self._generation:
             return cached[2]
+        key = (scope, self._generation)
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = asyncio.get_running_loop().create_task(self._look_up(scope))
+            self._asking[key] = asking
+            asking.add_done_callback(lambda done: self._looked_up(key, done))
+        return await asyncio.shield(asking)
+
+    def _looked_up(self, key: tuple[CallScope, int], done: asyncio.Task[list[BudgetRef]]) -> None:
+        if self._asking.get(key) is done:
+            del self._asking[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: its callers (if any are left) raise it
+
+    async def _look_up(self, scope: CallScope) -> list[BudgetRef]:
+        now = time.monotonic()
         generation = self._generation
         subjects = [and_(Budget.scope == "user", Budget.subject_id == scope.owner_id)]
         if scope.project_id:

@@ -16,9 +16,11 @@ which the adapters' error tables already map. Cancelling the reader closes the c
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httptools
 import httpx2
@@ -26,6 +28,16 @@ import httpx2
 MAX_BUFFERED = 1 << 20  # unread body bytes before the socket stops being read
 MAX_IDLE_PER_HOST = 32
 _Key = tuple[str, str, int]
+# The connections each task is reading a response from, for `close_streams_of`.
+_READING: dict[asyncio.Task[Any], set[_Connection]] = {}
+
+
+def close_streams_of(task: asyncio.Task[Any]) -> None:
+    """Close now every provider response `task` is reading: it is being cancelled, and the
+    cancellation reaches it only at its next turn on the loop (tens of milliseconds under
+    load), all of them spent by the provider generating, and billing, tokens."""
+    for connection in list(_READING.get(task, ())):
+        connection.close()
 
 
 class _Connection(asyncio.Protocol):
@@ -36,6 +48,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.responses = 0  # answered on this connection before the current one
+        self.reader: asyncio.Task[Any] | None = None  # the task reading the current response
         self._timer: asyncio.TimerHandle | None = None
         self._begin(None)
 
@@ -55,6 +68,9 @@ class _Connection(asyncio.Protocol):
         """Send a request and start timing the answer."""
         self._begin(read_timeout)
         assert self.transport is not None
+        self.reader = asyncio.current_task()
+        if self.reader is not None:
+            _READING.setdefault(self.reader, set()).add(self)
         self.transport.write(request)
         if read_timeout is not None:
             self._timer = self.loop.call_at(self.last_read + read_timeout, self._watch)
@@ -74,6 +90,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.done_reading()
         self._stop_timer()
         if not self.complete and exc is None and self.headers_done and self.until_close:
             # A body with neither a length nor chunks ends where the connection does (some
@@ -142,24 +159,28 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             return False
 
+    def done_reading(self) -> None:
+        """The current response is no longer read by its task."""
+        reader, self.reader = self.reader, None
+        if reader is not None and (reading := _READING.get(reader)) is not None:
+            reading.discard(self)
+            if not reading:
+                del _READING[reader]
+
     def close(self) -> None:
-        """Close the connection (a response given up on, e.g. a cancelled run). The FIN goes
-        out now, by `write_eof` where the transport can (plain TCP): the socket itself is
-        closed only when the loop next turns, which under load can be tens of milliseconds
-        of the provider still generating, and billing, tokens."""
+        """Close the connection (a response given up on, e.g. a cancelled run): the FIN goes
+        out now (`shut_down`), the transport is closed after."""
         self._stop_timer()
+        self.done_reading()
         if self.transport is not None and not self.closed:
             self.closed = True
-            try:
-                if self.transport.can_write_eof():
-                    self.transport.write_eof()
-            except (OSError, RuntimeError):
-                pass  # already broken: close() below still drops it
+            shut_down(self.transport)
             self.transport.close()
 
     def abort(self) -> None:
         """Drop the connection now (a broken response)."""
         self._stop_timer()
+        self.done_reading()
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.abort()
@@ -256,6 +277,7 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
 
     def release(self, connection: _Connection) -> None:
         """A response is done with: keep its connection for the next request, or close it."""
+        connection.done_reading()
         if not connection.reusable():
             connection.close()
             return
@@ -303,6 +325,30 @@ class StreamingTransport(httpx2.AsyncBaseTransport):
         except OSError as error:
             raise httpx2.ConnectError(f"cannot connect to {host}:{port}: {error}") from None
         return connection
+
+
+def shut_down(transport: asyncio.BaseTransport) -> None:
+    """Send the FIN of a plain TCP connection now, by `shutdown(2)` on its socket.
+
+    `transport.close()` and `write_eof()` only ask the loop to do it: uvloop's (the server
+    runs on it) at its next turn, which under load is tens of milliseconds of the provider
+    still generating, and billing, tokens. uvloop's transports refuse `shutdown` on the socket
+    they expose, so a socket object is made on the descriptor and detached again: the
+    transport still owns it and closes it. A TLS connection is left to `close()`, which sends
+    its close_notify first."""
+    exposed = transport.get_extra_info("socket")
+    if exposed is None or transport.get_extra_info("sslcontext") is not None:
+        return
+    try:
+        sock = socket.socket(fileno=exposed.fileno())
+    except OSError:
+        return  # closed already
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected any more: nothing to tell the peer
+    finally:
+        sock.detach()
 
 
 def _serialise(request: httpx2.Request, body: bytes) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vibeforge.db.batching import KeyedBatch
 from vibeforge.db.chat_tables import ChatSession
 from vibeforge.db.engine import Database
 from vibeforge.db.prompt_tables import Persona
@@ -39,6 +40,11 @@ class PersonaService:
     def __init__(self, db: Database, images_dir: Path) -> None:
         self._db = db
         self.images_dir = images_dir
+        # (owner, session's persona, project) -> the persona: a burst of run starts asks
+        # together.
+        self._for_runs: KeyedBatch[tuple[str, str | None, str], Persona] = KeyedBatch(
+            self._fetch_for_runs
+        )
 
     async def create(self, owner: User, fields: dict[str, Any]) -> Persona:
         """Store a new persona; its template must parse."""
@@ -171,16 +177,38 @@ class PersonaService:
     async def for_run(self, owner: User, named: str | None, session: ChatSession) -> Persona | None:
         """The persona a run speaks as: the message's (an id or name; it must exist and be
         active), else the session's, else its project's (left out if inactive)."""
-        async with self._db.transaction() as db:
-            if named is not None:
+        if named is not None:
+            async with self._db.transaction() as db:
                 row = await self.named(db, owner, named)
-                if not row.is_active:
-                    raise InvalidInput(f"persona {named!r} is not active")
-                return row
-            if session.persona_id is not None:
-                query = select(Persona).where(Persona.id == session.persona_id)
-            else:
-                query = select(Persona).join(Project, Project.persona_id == Persona.id)
-                query = query.where(Project.id == session.project_id)
-            row = await db.scalar(query.where(Persona.owner_id == owner.id))
+            if not row.is_active:
+                raise InvalidInput(f"persona {named!r} is not active")
+            return row
+        row = await self._for_runs.get((owner.id, session.persona_id, session.project_id))
         return row if row is not None and row.is_active else None
+
+    async def _fetch_for_runs(
+        self, keys: set[tuple[str, str | None, str]]
+    ) -> dict[tuple[str, str | None, str], Persona]:
+        """The persona of each (owner, session's persona, project): the session's if it names
+        one, else its project's; an owner sees only their own."""
+        ids = {persona_id for _, persona_id, _ in keys if persona_id is not None}
+        projects = {project_id for _, persona_id, project_id in keys if persona_id is None}
+        by_id: dict[str, Persona] = {}
+        by_project: dict[str, Persona] = {}
+        async with self._db.transaction() as db:
+            if ids:
+                by_id = {
+                    row.id: row
+                    for row in await db.scalars(select(Persona).where(Persona.id.in_(ids)))
+                }
+            if projects:
+                query = select(Project.id, Persona).join(Persona, Project.persona_id == Persona.id)
+                for project_id, row in await db.execute(query.where(Project.id.in_(projects))):
+                    by_project[project_id] = row
+        found = {}
+        for key in keys:
+            owner_id, persona_id, project_id = key
+            row = by_id.get(persona_id) if persona_id is not None else by_project.get(project_id)
+            if row is not None and row.owner_id == owner_id:
+                found[key] = row
+        return found

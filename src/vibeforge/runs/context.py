@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -79,11 +79,23 @@ class RunContext:
     persona_id: str | None = None  # the persona the run speaks as (message, session, project)
     attachment_ids: tuple[str, ...] | None = None  # None: every attachment of the session
     wait_for_attachments: bool = False  # wait for extractions instead of failing
+    owed: list[asyncio.Task[None]] = field(default_factory=list)  # see `owe`
 
     @property
     def project_id(self) -> str:
         """The project the session belongs to."""
         return self.session.project_id
+
+    def owe(self, work: Coroutine[Any, Any, None]) -> None:
+        """Bookkeeping a cancelled run still owes (storing its trace), started now in a task
+        of its own: `cancelled` goes out without waiting for a database write, and the run
+        ends only once it is done (`settle`)."""
+        self.owed.append(asyncio.get_running_loop().create_task(work))
+
+    async def settle(self) -> None:
+        """Wait for what `owe` started; a second cancellation does not stop it."""
+        if self.owed:
+            await asyncio.wait(self.owed)
 
     def emit(self, event: ServerEvent) -> None:
         """Journal and publish a session event tagged with this run."""

@@ -20,6 +20,7 @@ from vibeforge.db.tables import User
 from vibeforge.db.types import new_id
 from vibeforge.errors import Conflict, VibeforgeError
 from vibeforge.llm import merge_params, validate_params
+from vibeforge.llm.transport import close_streams_of
 from vibeforge.modelconfigs.service import ModelConfigService
 from vibeforge.runs import reasons
 from vibeforge.runs.context import Agent, AgentResult, RunContext
@@ -255,7 +256,10 @@ class RunRegistry:
                 status, event = MessageStatus.CANCELLED, Cancelled(ctx.assistant_message_id, reason)
             ctx.emit(event)
             run.cancelled.set()
-            await self._finish(run, AgentResult(status=status), reason=event.reason)
+            try:
+                await self._finish(run, AgentResult(status=status), reason=event.reason)
+            finally:
+                await ctx.settle()  # the trace, stored meanwhile
             raise
         except VibeforgeError as error:
             ctx.emit(RunFailed(error.code, error.detail))
@@ -439,6 +443,7 @@ class RunRegistry:
                 "cancelling run %s: %s", run.id, reason, extra={"run_id": run.id, "reason": reason}
             )
             run.task.cancel()
+            close_streams_of(run.task)  # the provider hears now, not at the task's next turn
         try:
             await asyncio.wait_for(run.cancelled.wait(), CANCEL_WAIT_S)
         except TimeoutError:
