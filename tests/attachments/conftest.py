@@ -41,3 +41,17 @@ async def settled(
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"attachment still {found['state']}")
         await asyncio.sleep(0.02)
+
+
+async def extracting_pdf(client: httpx.AsyncClient, project_id: str) -> str:
+    """A 1,000-page PDF attached to the project, once its extraction is under way; its id."""
+    from tests.attachments.files import numbered_pdf
+
+    created = await upload(client, "big.pdf", numbered_pdf(1000, 60), project_id=project_id)
+    attachment = str(created.json()["id"])
+    for _ in range(200):
+        state = (await client.get(f"/attachments/{attachment}")).json()["state"]
+        if state == "extracting":
+            return attachment
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"attachment {attachment} still {state}, not extracting")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.attachments.conftest import settled, upload
-from tests.attachments.files import numbered_pdf
+from tests.attachments.conftest import extracting_pdf, settled
 from tests.servers import vibeforge_server
 from tests.stubs import TOKEN
 
@@ -25,14 +24,7 @@ async def test_an_extraction_cut_off_by_a_stop_is_finished_after_the_restart(
     with vibeforge_server(data_dir, database_url, env=env) as first:
         async with httpx.AsyncClient(base_url=first.url, headers=headers, timeout=30) as http:
             project = (await http.post("/projects", json={"name": "p"})).json()["id"]
-            created = await upload(http, "big.pdf", numbered_pdf(1000, 60), project_id=project)
-            attachment = created.json()["id"]
-            for _ in range(200):
-                state = (await http.get(f"/attachments/{attachment}")).json()["state"]
-                if state == "extracting":
-                    break
-                await asyncio.sleep(0.02)
-            assert state == "extracting"
+            attachment = await extracting_pdf(http, project)
             # A half-sent upload the stop cut off, an hour ago (a newer one may be another
             # process's upload in flight: start-up leaves those alone).
             tmp = data_dir / "attachments" / "tmp"

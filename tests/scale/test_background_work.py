@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.attachments.conftest import settled, upload
-from tests.attachments.files import numbered_pdf
+from tests.attachments.conftest import extracting_pdf, settled
 from tests.scale.cluster import HEADERS, cluster_env, get
 from tests.servers import RunningServer, vibeforge_server
 from tests.testcases.conftest import env_dir, make_project, make_test  # noqa: F401 (fixture)
@@ -89,14 +88,7 @@ async def test_a_killed_servers_extraction_is_finished_by_a_survivor(
     ):
         async with httpx.AsyncClient(base_url=a.url, headers=HEADERS, timeout=30) as on_a:
             project = (await on_a.post("/projects", json={"name": "p"})).json()["id"]
-            created = await upload(on_a, "big.pdf", numbered_pdf(1000, 60), project_id=project)
-            attachment = created.json()["id"]
-            for _ in range(200):
-                state = (await on_a.get(f"/attachments/{attachment}")).json()["state"]
-                if state == "extracting":
-                    break
-                await asyncio.sleep(0.02)
-            assert state == "extracting"
+            attachment = await extracting_pdf(on_a, project)
         a.process.send_signal(signal.SIGKILL)
         a.process.wait(timeout=10)
         async with httpx.AsyncClient(base_url=b.url, headers=HEADERS, timeout=30) as on_b:
