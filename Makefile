@@ -42,7 +42,9 @@ test-sqlite: install-dev system-deps
 test-postgres: install-dev system-deps
 	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest -m db
 
-test: lint test-sqlite test-postgres
+# Both legs at once (scripts/test-legs.sh); `make test-sqlite` or `make test-postgres` runs one.
+test: lint install-dev system-deps
+	bash scripts/test-legs.sh
 
 # The reliability suite at length: many more fuzz examples, socket frames and kill -9 cycles.
 soak: install-dev system-deps
