@@ -37,12 +37,13 @@ from typing import Any
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
-from streaming import TOKEN, Bench, percentiles, start_stub
+from streaming_harness import TOKEN, Bench, percentiles, start_stub
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 20.0
 CHUNKS = 40  # two seconds per run at 20 chunks/s
+CHUNK_DELAY = 0.05  # 20 chunks/s per stream
 
 
 async def new_database(server_url: str) -> str:
@@ -152,7 +153,7 @@ def chat(session_id: str, prompt: str) -> str:
 async def streams(deployment: Deployment, k: int) -> dict[str, Any]:
     """K runs at 20 chunks/s, client i on process i mod N; the latency chunks gain."""
     bench = deployment.bench
-    await bench.script(CHUNKS)
+    await bench.script(CHUNKS, CHUNK_DELAY)
     sessions = await bench.sessions(f"stream-{k}-{uuid.uuid4().hex[:6]}", k)
     arrivals: dict[str, list[float]] = {}
 
@@ -215,7 +216,7 @@ async def start_run(deployment: Deployment, index: int, session_id: str, prompt:
 async def cancels(deployment: Deployment, count: int) -> dict[str, Any]:
     """Runs on A cancelled through B: to the upstream close, and to B's answer."""
     bench = deployment.bench
-    await bench.script(2000)
+    await bench.script(2000, CHUNK_DELAY)
     sessions = await bench.sessions(f"cancel-{uuid.uuid4().hex[:6]}", count)
     sent_at: dict[str, float] = {}
     answered, refused = [], 0
@@ -277,7 +278,7 @@ def losses(seen: list[Any], stored: str, complete: bool) -> dict[str, int]:
 async def switches(deployment: Deployment, count: int) -> dict[str, Any]:
     """Clients that leave A mid-stream and resume on B with after_seq."""
     bench = deployment.bench
-    await bench.script(60)
+    await bench.script(60, CHUNK_DELAY)
     sessions = await bench.sessions(f"switch-{uuid.uuid4().hex[:6]}", count)
     totals = {"lost": 0, "seq_gaps": 0, "duplicated": 0}
 
@@ -303,7 +304,7 @@ async def switches(deployment: Deployment, count: int) -> dict[str, Any]:
 async def kill(deployment: Deployment, count: int) -> dict[str, Any]:
     """SIGKILL A with `count` live runs watched from B; what B stores against what was seen."""
     bench = deployment.bench
-    await bench.script(4000)
+    await bench.script(4000, CHUNK_DELAY)
     sessions = await bench.sessions(f"kill-{uuid.uuid4().hex[:6]}", count)
     watchers = []
     for session_id in sessions:
@@ -330,7 +331,7 @@ async def kill(deployment: Deployment, count: int) -> dict[str, Any]:
             totals[key] += result[key]
     for ws, _ in owners:
         await ws.close()
-    return {"runs": count, "kill_to_interrupted_on_b_s": percentiles(closed_in), **totals}
+    return {"runs": count, "kill_to_interrupted_on_b_ms": percentiles(closed_in), **totals}
 
 
 async def main() -> None:
