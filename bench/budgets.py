@@ -32,13 +32,13 @@ import httpx
 from sqlalchemy import delete, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from streaming import (
+from streaming import CHUNK_DELAY, direct_phase
+from streaming_harness import (
     TOKEN,
     Bench,
-    _prompt_of,
     cpu_seconds,
-    direct_phase,
     percentiles,
+    prompt_of,
     start_server,
     start_stub,
 )
@@ -163,7 +163,7 @@ async def ledger_phase(url: str, calls: int, burst: int) -> dict[str, Any]:
 
 async def endpoint_phase(bench: Bench, k: int, chunks: int) -> dict[str, Any]:
     """K streams through /v1/chat/completions: chunk arrival times and server CPU."""
-    await bench.script(chunks)
+    await bench.script(chunks, CHUNK_DELAY)
     arrivals: dict[str, list[float]] = {}
 
     async def client(index: int, http: httpx.AsyncClient) -> None:
@@ -190,7 +190,7 @@ async def endpoint_phase(bench: Bench, k: int, chunks: int) -> dict[str, Any]:
         cpu_used = cpu_seconds(bench.server.pid) - cpu_before
     latencies, relayed = [], 0
     for record in await bench.stub_requests():
-        times = arrivals.get(_prompt_of(record))
+        times = arrivals.get(prompt_of(record))
         if times is None:
             continue
         relayed += len(times)
@@ -216,7 +216,7 @@ async def endpoint_runs(sizes: list[int], chunks: int) -> list[dict[str, Any]]:
             config = (await bench.http.get("/models/stub")).json()
             await bench.http.patch(f"/models/{config['id']}", json={"prices": prices})
             await endpoint_phase(bench, 2, 3)  # warm-up: SDK import, first connections
-            await direct_phase(bench, 2, 3)
+            await direct_phase(bench, 2, 3, 0.0)
             gc.collect()
             gc.freeze()
             for budgeted in (False, True):
@@ -234,7 +234,7 @@ async def endpoint_runs(sizes: list[int], chunks: int) -> list[dict[str, Any]]:
                     )
                 for k in sizes:
                     through = await endpoint_phase(bench, k, chunks)
-                    direct = await direct_phase(bench, k, chunks)
+                    direct = await direct_phase(bench, k, chunks, 0.0)
                     relayed, baseline = through["through_v1_ms"], direct["direct_ms"]
                     added = {
                         q: round(relayed[q] - baseline[q], 3)
