@@ -31,6 +31,7 @@ import json
 import resource
 import tempfile
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +227,12 @@ async def health_probe(bench: Bench, samples: list[tuple[float, float]], every: 
                 task.cancel()
 
 
-async def burst_phase(bench: Bench, n: int, chunks: int) -> dict[str, Any]:
+async def burst_phase(
+    bench: Bench, n: int, chunks: int, profiling: AbstractAsyncContextManager[None]
+) -> dict[str, Any]:
     """`n` chats sent at once on sockets already open: chat frame → the stub receiving the
-    request, and /health latency before, while the runs start, and until they finish."""
+    request, and /health latency before, while the runs start, and until they finish. Only
+    the burst itself is profiled, not the sessions' creation before it."""
     await bench.script(chunks, CHUNK_DELAY)
     sessions = await bench.sessions("burst", n)
     sockets = []
@@ -239,6 +243,7 @@ async def burst_phase(bench: Bench, n: int, chunks: int) -> dict[str, Any]:
         sockets.append(ws)
     health: list[tuple[float, float]] = []
     probe = asyncio.create_task(health_probe(bench, health, 0.01))
+    await profiling.__aenter__()
     await asyncio.sleep(1.0)
     burst_began = time.monotonic()
     frames = [chat_frame(sid, f"burst {i}") for i, sid in enumerate(sessions)]
@@ -248,15 +253,16 @@ async def burst_phase(bench: Bench, n: int, chunks: int) -> dict[str, Any]:
         sent[f"burst {index}"] = time.monotonic()
         await sockets[index].send(frames[index])
 
-    await asyncio.gather(*(send(i) for i in range(n)))
-
     async def until_done(ws: Any) -> None:
         async for raw in ws:
             if raw.startswith(('{"type":"done"', '{"type":"error"')):
                 return
 
-    await asyncio.gather(*(until_done(ws) for ws in sockets))
+    with CpuSampler(bench.server.pid, interval=0.01) as cpu:
+        await asyncio.gather(*(send(i) for i in range(n)))
+        await asyncio.gather(*(until_done(ws) for ws in sockets))
     all_done = time.monotonic()
+    await profiling.__aexit__(None, None, None)
     await asyncio.sleep(0.3)
     probe.cancel()
     await asyncio.gather(probe, return_exceptions=True)
@@ -264,6 +270,7 @@ async def burst_phase(bench: Bench, n: int, chunks: int) -> dict[str, Any]:
     reached = {prompt_of(r): r["received_at"] for r in await bench.stub_requests()}
     to_upstream = [reached[p] - at for p, at in sent.items() if p in reached]
     last_start = max(reached.get(p, all_done) for p in sent)
+    starts_cpu = cpu.window(burst_began, last_start + 0.011)
 
     def during(start: float, end: float) -> dict[str, float | None]:
         return percentiles([latency for at, latency in health if start <= at <= end])
@@ -273,6 +280,9 @@ async def burst_phase(bench: Bench, n: int, chunks: int) -> dict[str, Any]:
         "chunks_per_run": chunks,
         "frame_to_upstream_ms": percentiles(to_upstream),
         "runs_reached_upstream": len(to_upstream),
+        # The server's CPU from the first frame to the last run reaching the stub, per run
+        # (the /health probes' share included): the floor under the burst's p99.
+        "server_cpu_ms_per_start": round(starts_cpu[1] * 1000 / n, 3) if starts_cpu else None,
         "health_idle_ms": during(burst_began - 1.0, burst_began),
         "health_during_starts_ms": during(burst_began, last_start),
         "health_until_done_ms": during(burst_began, all_done),
@@ -333,8 +343,9 @@ async def measure(bench: Bench, args: argparse.Namespace, profiler: Profiler) ->
         results.append(result)
     report: dict[str, Any] = {"benchmark": "streaming", "runs": results}
     if args.burst:
-        async with profiler.record(f"burst-{args.burst}"):
-            report["burst"] = await burst_phase(bench, args.burst, args.burst_chunks)
+        report["burst"] = await burst_phase(
+            bench, args.burst, args.burst_chunks, profiler.record(f"burst-{args.burst}")
+        )
     if args.idle:
         report["memory"] = await idle_memory(bench, args.idle)
     return report
@@ -353,6 +364,7 @@ async def main() -> None:
         "--ramp", type=float, default=0.01, help="seconds between run starts (0: all at once)"
     )
     parser.add_argument("--profile", type=Path, default=None, help="write flame graphs here")
+    parser.add_argument("--profile-rate", type=int, default=250, help="samples per second")
     parser.add_argument("--profile-format", choices=("flamegraph", "raw"), default="flamegraph")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -371,7 +383,11 @@ async def main() -> None:
             gc.collect()
             gc.freeze()
             report = await measure(
-                bench, args, Profiler(args.profile, server.pid, form=args.profile_format)
+                bench,
+                args,
+                Profiler(
+                    args.profile, server.pid, rate=args.profile_rate, form=args.profile_format
+                ),
             )
             print(json.dumps(report, indent=2))
         finally:
