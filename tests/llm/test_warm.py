@@ -10,12 +10,13 @@ def test_each_provider_names_the_sdk_it_needs() -> None:
     assert sdk_of("ollama") is None
     assert sdk_of("anthropic") == "anthropic"
     for provider in ("openai", "openrouter", "openai-compatible"):
-        assert sdk_of(provider) == "openai"
+        assert sdk_of(provider) is None, "the chat-completions wire is spoken without an SDK"
 
 
 async def test_warming_imports_only_what_is_needed() -> None:
-    await warm_sdks({"offline", "ollama", "openai-compatible"})
-    assert "openai" in _wire._sdk_modules
+    await warm_sdks({"offline", "ollama", "openai-compatible", "anthropic"})
+    assert "anthropic" in _wire._sdk_modules
+    assert "openai" not in _wire._sdk_modules
 
 
 def test_one_tls_context_serves_every_client() -> None:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from vibeforge.db.health import DatabaseHealth
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_POOL_SIZE = 20
 
@@ -58,6 +60,7 @@ class Database:
         # it slept. Writers of this process take turns here instead (one process per SQLite
         # database: the data-dir lock), before they check a connection out.
         self._write_turns = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.health = DatabaseHealth(self.ping)
 
     @asynccontextmanager
     async def transaction(self, *, writes: bool = False) -> AsyncIterator[AsyncSession]:
@@ -101,6 +104,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self.health.close()
         await self.engine.dispose()
 
 

@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import httpx2
 
 from vibeforge.errors import InvalidInput, VibeforgeError
 
@@ -219,4 +220,12 @@ HTTPX_ERRORS = ErrorTable(
     status=(httpx.HTTPStatusError,),
     timeout=(httpx.TimeoutException,),
     connection=(httpx.TransportError, OSError),
+)
+
+#: The table of adapters that send through `llm.transport` (httpx2's classes): statuses are
+#: mapped before an exception could be raised for one.
+HTTPX2_ERRORS = ErrorTable(
+    status=(),
+    timeout=(httpx2.TimeoutException,),
+    connection=(httpx2.TransportError, OSError),
 )

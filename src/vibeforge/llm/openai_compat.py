@@ -1,8 +1,8 @@
 """Adapter for the chat-completions wire API: OpenAI, OpenRouter, vLLM, LM Studio, Ollama /v1.
 
-Built on the official `openai` SDK (imported on first use, in a thread) for auth, base URLs and
-error statuses; the SSE body is read as bytes and parsed here, so every provider field survives
-into the raw response (e.g. OpenRouter's `usage.cost`) and split UTF-8 is never cut.
+The request goes out through `openai_http.ChatCompletions` (no SDK: see there why); the SSE
+body is read as bytes and parsed here, so every provider field survives into the raw response
+(e.g. OpenRouter's `usage.cost`) and split UTF-8 is never cut.
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from typing import Any
 from vibeforge.llm._wire import iter_sse, parse_json
 from vibeforge.llm.adapter import ProviderAdapter, purpose_headers
 from vibeforge.llm.errors import (
-    ErrorTable,
-    ProviderAuthenticationError,
+    HTTPX2_ERRORS,
     ProviderError,
     ProviderProtocolError,
     http_error,
 )
+from vibeforge.llm.openai_http import ChatCompletions
 from vibeforge.llm.params import PARAMETER_NAMES, Params
-from vibeforge.llm.providers import PROVIDER_INFO
-from vibeforge.llm.tls import shared_ssl_context
-from vibeforge.llm.transport import StreamingTransport
 from vibeforge.llm.types import (
     Capabilities,
     ChatRequest,
@@ -67,34 +64,19 @@ _THINKING_FIELDS = ("reasoning_content", "reasoning")  # vLLM/DeepSeek, OpenRout
 class OpenAICompatModel(ProviderAdapter[Any]):
     """A ChatModel speaking /chat/completions with streaming and usage always on."""
 
-    sdk = "openai"
+    sdk = None
     default_capabilities = CAPABILITIES
 
-    def _build(self, openai: Any) -> Any:
-        self.errors = ErrorTable.of_sdk(openai)
-        spec = self.spec
-        headers = dict(OPENROUTER_HEADERS) if spec.provider == "openrouter" else {}
-        headers.update(spec.extra_headers)
-        # Local servers (vLLM, LM Studio, Ollama) take any key; the SDK insists on one.
-        needs_key = PROVIDER_INFO[spec.provider].needs_key
-        try:
-            return openai.AsyncOpenAI(
-                api_key=spec.api_key or (None if needs_key else "not-needed"),
-                base_url=spec.resolved_base_url(),
-                timeout=spec.timeout,
-                max_retries=0,  # vibeforge retries, and only before the first token
-                default_headers=headers,
-                http_client=openai.DefaultAsyncHttpxClient(
-                    verify=shared_ssl_context(),
-                    transport=StreamingTransport(shared_ssl_context()),
-                ),
-            )
-        except openai.OpenAIError as error:
-            raise ProviderAuthenticationError(spec.provider, 401, "", str(error)) from None
+    def _build(self, _sdk: Any) -> ChatCompletions:
+        self.errors = HTTPX2_ERRORS
+        headers = dict(OPENROUTER_HEADERS) if self.spec.provider == "openrouter" else {}
+        headers.update(self.spec.extra_headers)
+        return ChatCompletions(self.spec, headers)
 
-    def request_kwargs(self, request: ChatRequest, params: Params) -> dict[str, Any]:
-        """The keyword arguments for `chat.completions.create`."""
-        kwargs: dict[str, Any] = {
+    def request_body(self, request: ChatRequest, params: Params) -> dict[str, Any]:
+        """The JSON body of the request: `params.extra` (and OpenRouter's usage switch) go in
+        as they are, under the fields vibeforge sets."""
+        body: dict[str, Any] = {
             "model": request.model or self.spec.model,
             "messages": [_message(message) for message in request.messages],
             "stream": True,
@@ -103,33 +85,29 @@ class OpenAICompatModel(ProviderAdapter[Any]):
         for name in _SIMPLE_PARAMS:
             value = getattr(params, name)
             if value is not None:
-                kwargs[name] = value
+                body[name] = value
         if params.max_tokens is not None:
             # OpenAI's newer models refuse max_tokens; compatible servers only know max_tokens.
             key = "max_completion_tokens" if self.spec.provider == "openai" else "max_tokens"
-            kwargs[key] = params.max_tokens
+            body[key] = params.max_tokens
         if request.tools:
-            kwargs["tools"] = [_tool(tool) for tool in request.tools]
-        extra_body = dict(params.extra)
+            body["tools"] = [_tool(tool) for tool in request.tools]
+        extra = dict(params.extra)
         if self.spec.provider == "openrouter":
-            extra_body.setdefault("usage", {"include": True})  # ask for usage.cost
-        if extra_body:
-            kwargs["extra_body"] = extra_body
-        headers = purpose_headers(request)
-        if headers:
-            kwargs["extra_headers"] = headers
-        return kwargs
+            extra.setdefault("usage", {"include": True})  # ask for usage.cost
+        return {**body, **extra}
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Stream one chat completion; the HTTP response is held in `async with`."""
         params = self.params_for(request)
-        kwargs = _sent_as_built(self.request_kwargs(request, params))
-        client = await self.client()
+        body = self.request_body(request, params)
+        endpoint = await self.client()
         provider = self.spec.provider
         assembler = ChunkAssembler()
         try:
-            async with client.chat.completions.with_streaming_response.create(**kwargs) as response:
-                async for _event, data in iter_sse(response.iter_bytes()):
+            response = await endpoint.open(body, purpose_headers(request))
+            try:
+                async for _event, data in iter_sse(response.aiter_bytes()):
                     if data == b"[DONE]":
                         assembler.done = True
                         break
@@ -143,6 +121,8 @@ class OpenAICompatModel(ProviderAdapter[Any]):
                         raise _stream_error(provider, chunk["error"])
                     for event in assembler.add(chunk):
                         yield event
+            finally:
+                await response.aclose()
         except ProviderError:
             raise
         except Exception as error:
@@ -255,18 +235,6 @@ class ChunkAssembler:
         if self.usage is not None:
             raw["usage"] = self.usage
         return raw
-
-
-def _sent_as_built(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arguments with the messages and tools moved to `extra_body`, which the SDK sends as
-    it is. Otherwise the SDK walks them against its TypedDicts on every request (0.6-0.9 ms of
-    CPU for a short chat, more with each message of history: a quarter of a run's start); they
-    are built in wire form already, so the walk changes nothing."""
-    moved = {name: kwargs[name] for name in ("messages", "tools") if name in kwargs}
-    rest = {name: value for name, value in kwargs.items() if name not in moved}
-    rest["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
-    rest["messages"] = []  # the parameter the SDK requires; extra_body's list replaces it
-    return rest
 
 
 def usage_from_openai(usage: dict[str, Any]) -> Usage:

@@ -33,7 +33,7 @@ class Adapter:
         return getattr(self.load(), self.model_class)
 
 
-OPENAI_WIRE = Adapter("vibeforge.llm.openai_compat", "OpenAICompatModel", "openai")
+OPENAI_WIRE = Adapter("vibeforge.llm.openai_compat", "OpenAICompatModel", None)
 OLLAMA_WIRE = Adapter("vibeforge.llm.ollama", "OllamaModel", None)
 ANTHROPIC_WIRE = Adapter("vibeforge.llm.anthropic", "AnthropicModel", "anthropic")
 OFFLINE = Adapter("vibeforge.llm.offline", "OfflineModel", None)
