@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from vibeforge.db.batching import KeyedBatch
 from vibeforge.db.chat_tables import ChatMessage, ChatSession, Run
@@ -75,6 +75,39 @@ async def test_a_burst_of_opens_writes_every_run_with_its_own_history(setup: Set
         (4, "assistant", MessageStatus.STREAMING),
     ]
     assert {m.content for m in messages if m.role == "user"} >= {f"prompt {i}" for i in range(30)}
+
+
+async def test_a_batch_of_opens_inserts_its_messages_in_one_statement(setup: Setup) -> None:
+    """The user's message and the answer have None in different columns; the ORM, left to
+    itself, leaves those keys out, and alternating key sets split a batch into one INSERT
+    per row: 200 round trips to the database thread for a burst of 100."""
+    sessions = await open_sessions(setup, 20)
+    await setup.store.open(sessions[0], "warm-up", "m")
+    executed: list[tuple[str, bool]] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *rest: object) -> None:
+        if statement.startswith("INSERT"):
+            executed.append((statement.split("(")[0].strip(), bool(rest[-1])))
+
+    engine = setup.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        # Held writer turn: every open below queues behind it and goes into one batch.
+        blocker = asyncio.create_task(setup.store.open(sessions[0], "first", "m"))
+        await asyncio.sleep(0)
+        await asyncio.gather(
+            *(setup.store.open(session, f"p{i}", "m") for i, session in enumerate(sessions[1:]))
+        )
+        await blocker
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    inserts = [name for name, _ in executed if name == "INSERT INTO chat_messages"]
+    # One statement for the blocker's batch and one for the 19 queued behind it (either an
+    # executemany or one multi-row INSERT, as the dialect prefers), never one per row.
+    assert len(inserts) == 2, executed
+    async with setup.db.transaction() as db:
+        count = len(list(await db.scalars(select(ChatMessage.id))))
+    assert count == 2 * 21
 
 
 async def test_an_open_whose_caller_went_away_leaves_no_running_run(setup: Setup) -> None:
