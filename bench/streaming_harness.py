@@ -36,17 +36,21 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return {"p50": pick(0.5), "p99": pick(0.99), "n": len(ordered)}
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process's live threads, to the nanosecond: the scheduler's own count
-    (`/proc/PID/stat` counts 10 ms ticks, too coarse for one run's chunks). The server's
-    threads (database connections, the default executor) live as long as it does."""
-    running = 0
+def thread_cpu(pid: int) -> dict[int, int]:
+    """CPU nanoseconds of each live thread of a process, to the nanosecond: the scheduler's
+    own count (`/proc/PID/stat` counts 10 ms ticks, too coarse for one run's chunks)."""
+    found = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            running += int((task / "schedstat").read_text().split()[0])
+            found[int(task.name)] = int((task / "schedstat").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             continue  # the thread ended meanwhile
-    return running / 1e9
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process's live threads (see `CpuSampler` for threads that end)."""
+    return sum(thread_cpu(pid).values()) / 1e9
 
 
 def rss_bytes(pid: int) -> int:
@@ -64,10 +68,20 @@ class CpuSampler:
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, float]] = []
         self._task: asyncio.Task[None] | None = None
+        self._threads: dict[int, int] = {}
+        self._gone_ns = 0  # what threads that ended had used when last seen
+
+    def _sample(self) -> None:
+        # A thread that ends takes its CPU time out of the live threads' sum (the server's
+        # database connections are threads, closed after a burst): keep what it had used.
+        threads = thread_cpu(self.pid)
+        self._gone_ns += sum(used for tid, used in self._threads.items() if tid not in threads)
+        self._threads = threads
+        self.samples.append((time.monotonic(), (self._gone_ns + sum(threads.values())) / 1e9))
 
     async def _run(self) -> None:
         while True:
-            self.samples.append((time.monotonic(), cpu_seconds(self.pid)))
+            self._sample()
             await asyncio.sleep(self.interval)
 
     def __enter__(self) -> CpuSampler:
@@ -77,7 +91,7 @@ class CpuSampler:
     def __exit__(self, *_: object) -> None:
         assert self._task is not None
         self._task.cancel()
-        self.samples.append((time.monotonic(), cpu_seconds(self.pid)))
+        self._sample()
 
     def window(self, start: float, end: float) -> tuple[float, float] | None:
         """(seconds of wall time, seconds of CPU) between the samples nearest inside
@@ -87,6 +101,32 @@ class CpuSampler:
             return None
         (t0, c0), (t1, c1) = inside[0], inside[-1]
         return t1 - t0, c1 - c0
+
+
+_WAKE_LOOP = """
+import asyncio, sys, time, uvloop
+async def main(interval, seconds):
+    wakes, began, cpu = 0, time.monotonic(), time.thread_time()
+    while time.monotonic() - began < seconds:
+        await asyncio.sleep(interval)
+        wakes += 1
+    print((time.thread_time() - cpu) / wakes)
+uvloop.run(main(float(sys.argv[1]), float(sys.argv[2])))
+"""
+
+
+def wake_floor_us(interval: float, seconds: float = 3.0) -> float:
+    """CPU microseconds a process doing nothing spends per wake-up, waking every `interval`
+    seconds on uvloop: the floor under the CPU per chunk of one stream (a wake-up per chunk)
+    on this machine, where a wake-up from idle is far from free (a VM's idle exits, cold
+    caches)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WAKE_LOOP, str(interval), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return round(float(done.stdout) * 1e6, 1)
 
 
 def start_stub() -> tuple[subprocess.Popen[str], str]:

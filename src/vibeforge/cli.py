@@ -60,6 +60,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from vibeforge.app import create_app
     from vibeforge.datadir import DataDirInUse, lock_data_dir
     from vibeforge.logs import configure_logging
+    from vibeforge.serving import VibeforgeServer
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     host = args.host or settings.host
@@ -104,17 +105,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Token chunks are tiny: compressing each frame costs more CPU than it saves bytes.
         ws_per_message_deflate=False,
     )
-    services = app.state.services
-
-    class StopRunsFirst(uvicorn.Server):
-        """Interrupts the runs while their clients are still connected (uvicorn closes the
-        sockets before the application's shutdown), so live clients see `interrupted`."""
-
-        async def shutdown(self, sockets: list[Any] | None = None) -> None:
-            await services.stop_runs()
-            await super().shutdown(sockets)
-
-    server = StopRunsFirst(config)
+    server = VibeforgeServer(config, stop_runs=app.state.services.stop_runs)
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
