@@ -4,6 +4,7 @@ dates that never rewrite the cost of calls already made."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,6 +133,32 @@ async def test_a_new_price_version_applies_to_later_calls_only(
     assert (third.cost_usd, third.price_version_id) == (30.0, versions[1]["id"])
     report = (await client.get("/usage")).json()
     assert report["total"]["cost_usd"] == pytest.approx(63.0)
+
+
+async def test_a_version_set_for_soon_is_charged_from_then_though_resolutions_are_cached(
+    app: FastAPI, client: httpx.AsyncClient, stub: StubLLMServer, sdk: openai.AsyncOpenAI
+) -> None:
+    """The model a call resolves to is kept 5 s (a burst of run starts asks once), but never
+    past the moment a price version set for later takes effect."""
+    config = await create_stub_model(
+        client, stub, prices={"input_per_million": 1.0, "output_per_million": 2.0}
+    )
+    stub.rule(Script(usage=MILLION))
+    soon = datetime.now(UTC) + timedelta(seconds=0.6)
+    added = await client.post(
+        f"/models/{config['id']}/prices",
+        json={
+            "input_per_million": 10,
+            "output_per_million": 20,
+            "effective_from": soon.isoformat(),
+        },
+    )
+    assert added.status_code == 201, added.text
+    await ask(sdk)  # resolved (and cached) before the new version is in force
+    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    await ask(sdk)
+    before, after = await calls_of(app)
+    assert (before.cost_usd, after.cost_usd) == (3.0, 30.0)
 
 
 async def test_a_backdated_version_is_refused(

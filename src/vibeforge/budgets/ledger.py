@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlalchemy import and_, case, literal, or_, select, update
 
 from vibeforge.budgets.amounts import NANO, Amount
 from vibeforge.budgets.periods import period_start
+from vibeforge.caching import SharedLookups
 from vibeforge.db.engine import Database
 from vibeforge.db.types import UTCDateTime, utcnow
 from vibeforge.db.usage_tables import Budget
@@ -161,41 +161,20 @@ class BudgetLedger:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._cache: dict[CallScope, tuple[float, int, list[BudgetRef]]] = {}
-        self._generation = 0
-        # Misses being looked up: a burst of run starts with one scope asks once, not 100 times.
-        self._asking: dict[tuple[CallScope, int], asyncio.Task[list[BudgetRef]]] = {}
+        # Which budgets apply to a scope: a burst of run starts with one scope asks once.
+        self._applicable: SharedLookups[CallScope, list[BudgetRef]] = SharedLookups(CACHE_TTL_S)
         self.on_warning: Callable[[Warning], None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
     def changed(self) -> None:
         """Forget which budgets apply (one was created, changed or deleted)."""
-        self._generation += 1
-        self._cache.clear()
+        self._applicable.forget()
 
     async def applicable(self, scope: CallScope) -> list[BudgetRef]:
         """The budgets a call of `scope` counts against."""
-        now = time.monotonic()
-        cached = self._cache.get(scope)
-        if cached is not None and cached[0] > now and cached[1] == self._generation:
-            return cached[2]
-        key = (scope, self._generation)
-        asking = self._asking.get(key)
-        if asking is None:
-            asking = asyncio.get_running_loop().create_task(self._look_up(scope))
-            self._asking[key] = asking
-            asking.add_done_callback(lambda done: self._looked_up(key, done))
-        return await asyncio.shield(asking)
-
-    def _looked_up(self, key: tuple[CallScope, int], done: asyncio.Task[list[BudgetRef]]) -> None:
-        if self._asking.get(key) is done:
-            del self._asking[key]
-        if not done.cancelled():
-            done.exception()  # retrieved: its callers (if any are left) raise it
+        return await self._applicable.get(scope, lambda: self._look_up(scope))
 
     async def _look_up(self, scope: CallScope) -> list[BudgetRef]:
-        now = time.monotonic()
-        generation = self._generation
         subjects = [and_(Budget.scope == "user", Budget.subject_id == scope.owner_id)]
         if scope.project_id:
             subjects.append(and_(Budget.scope == "project", Budget.subject_id == scope.project_id))
@@ -209,10 +188,7 @@ class BudgetLedger:
                 .where(or_(*subjects))
                 .order_by(Budget.id)
             )
-            refs = [BudgetRef(*row) for row in rows]
-        if generation == self._generation:
-            self._cache[scope] = (now + CACHE_TTL_S, generation, refs)
-        return refs
+            return [BudgetRef(*row) for row in rows]
 
     async def reserve(self, budgets: list[BudgetRef], worst: Amount) -> Reservation:
         """Hold `worst` in every budget, or none of them (BudgetExceeded naming a budget that

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 
 from vibeforge.budgets.ledger import BudgetLedger, CallScope
 from vibeforge.budgets.metered import BudgetedModel
+from vibeforge.caching import SharedLookups
 from vibeforge.crypto import SecretBox
 from vibeforge.db.chat_tables import ModelConfig
 from vibeforge.db.engine import Database
@@ -33,8 +34,8 @@ from vibeforge.llm.factory import build_chat_model, capabilities_for
 from vibeforge.llm.providers import PROVIDER_INFO
 from vibeforge.usage.prices import PriceBook, PriceVersion
 
-# How long a user's resolved default model is reused. A change made through this service drops
-# it at once; a change made by another process is seen within this many seconds.
+# How long a user's resolved model (default or named) is reused. A change made through this
+# service drops it at once; a change made by another process is seen within this many seconds.
 DEFAULT_CACHE_TTL_S = 5.0
 _EDITABLE = (
     "name",
@@ -58,11 +59,18 @@ class ResolvedModel:
     chat: ChatModel
     config_id: str | None
     edit_format: str = "search-replace"
+    # When (on the monotonic clock) a price version set for later takes effect: a cached
+    # resolution is not used past it.
+    prices_until: float | None = None
 
     @property
     def label(self) -> str:
         """How the model is named in messages, usage and logs."""
         return self.spec.label
+
+
+def _prices_until(resolved: ResolvedModel) -> float | None:
+    return resolved.prices_until
 
 
 def _visible_to(owner: User) -> Any:
@@ -83,10 +91,13 @@ class ModelConfigService:
         offline = ModelSpec("offline", OFFLINE_NAME, note="the built-in offline model")
         self._offline = ResolvedModel(offline, build_chat_model(offline), None)
         self._models: dict[tuple[str, str], ChatModel] = {}
-        # owner id -> (expiry on the monotonic clock, resolved default): every run without an
-        # explicit model asks, and the answer changes only when the owner edits a config.
-        self._defaults: dict[str, tuple[float, ResolvedModel]] = {}
-        self._changes = 0
+        # Every run asks which model it uses (its session's config, else the owner's default)
+        # and the answer changes only when a config does: kept a few seconds, and the misses
+        # of a burst of run starts share one lookup.
+        self._defaults: SharedLookups[str, ResolvedModel] = SharedLookups(DEFAULT_CACHE_TTL_S)
+        self._named: SharedLookups[tuple[str, str], ResolvedModel] = SharedLookups(
+            DEFAULT_CACHE_TTL_S
+        )
 
     def set_default(self, spec: ModelSpec) -> None:
         """Use `spec` when neither the request, the session nor the user names a model."""
@@ -95,12 +106,10 @@ class ModelConfigService:
         self._changed(None)
 
     def _changed(self, owner: User | None) -> None:
-        """Forget cached defaults (one owner's, or all); lookups in flight will not keep theirs."""
-        self._changes += 1
-        if owner is None:
-            self._defaults.clear()
-        else:
-            self._defaults.pop(owner.id, None)
+        """Forget cached defaults (one owner's, or all) and every cached named config (a shared
+        one is named by other users too); lookups in flight will not keep theirs."""
+        self._defaults.forget(owner.id if owner is not None else None)
+        self._named.forget()
 
     def _check(self, owner: User, values: dict[str, Any]) -> Params:
         if values["edit_format"] not in FORMATS:
@@ -270,8 +279,13 @@ class ModelConfigService:
     async def _resolved(self, row: ModelConfig) -> ResolvedModel:
         """A stored config ready to call, with the prices in force now."""
         prices = await self.prices.in_force(row.id)
+        change = await self.prices.next_change(row.id)
+        until = None
+        if change is not None:
+            until = time.monotonic() + (change - utcnow()).total_seconds()
         spec = self.spec(row, prices)
-        return ResolvedModel(spec, self._chat_model(row, spec), row.id, row.edit_format)
+        chat = self._chat_model(row, spec)
+        return ResolvedModel(spec, chat, row.id, row.edit_format, prices_until=until)
 
     def spec(self, row: ModelConfig, prices: Prices | None) -> ModelSpec:
         """The spec of a stored config, with its key decrypted (never leaves the server)."""
@@ -314,20 +328,25 @@ class ModelConfigService:
         """The first of `refs` that is set (a config id or name; `offline` is the built-in
         model unless a config has that name), else the owner's default config, else a shared
         config that its administrator made their default, else the server's default model."""
-        for ref in refs:
-            if ref:
-                try:
-                    row = await self.get(owner, ref)
-                except NotFound:
-                    if ref.strip().casefold() == OFFLINE_NAME:
-                        return self._offline
-                    raise
-                return await self._resolved(row)
-        now = time.monotonic()
-        cached = self._defaults.get(owner.id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        changes = self._changes
+        named = next((ref for ref in refs if ref), None)
+        if named is not None:
+            return await self._named.get(
+                (owner.id, named), lambda: self._look_up(owner, named), until=_prices_until
+            )
+        return await self._defaults.get(
+            owner.id, lambda: self._look_up_default(owner), until=_prices_until
+        )
+
+    async def _look_up(self, owner: User, ref: str) -> ResolvedModel:
+        try:
+            row = await self.get(owner, ref)
+        except NotFound:
+            if ref.strip().casefold() == OFFLINE_NAME:
+                return self._offline
+            raise
+        return await self._resolved(row)
+
+    async def _look_up_default(self, owner: User) -> ResolvedModel:
         async with self._db.transaction() as session:
             row = await session.scalar(
                 select(ModelConfig)
@@ -336,12 +355,8 @@ class ModelConfigService:
                 .limit(1)
             )
         if row is not None:
-            resolved = await self._resolved(row)
-        else:
-            resolved = ResolvedModel(self.default_spec, self._default_chat, None)
-        if changes == self._changes:
-            self._defaults[owner.id] = (now + DEFAULT_CACHE_TTL_S, resolved)
-        return resolved
+            return await self._resolved(row)
+        return ResolvedModel(self.default_spec, self._default_chat, None)
 
     async def test(self, owner: User, config_id: str) -> dict[str, Any]:
         """Make a one-token request; report its latency or the provider's error."""

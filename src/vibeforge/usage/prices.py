@@ -91,16 +91,26 @@ class PriceBook:
             )
             return [_version(row) for row in rows]
 
-    async def in_force(self, config_id: str, at: datetime | None = None) -> Prices | None:
-        """The prices to charge a call made at `at` (now) with, or None (unpriced)."""
-        moment = at or utcnow()
+    async def _cached_versions(self, config_id: str) -> list[PriceVersion]:
         cached = self._cache.get(config_id)
         now = time.monotonic()
         if cached is None or cached[0] <= now:
             cached = (now + CACHE_TTL_S, await self.versions(config_id))
             self._cache[config_id] = cached
+        return cached[1]
+
+    async def next_change(self, config_id: str, after: datetime | None = None) -> datetime | None:
+        """When a version not yet in force at `after` (now) takes effect, if one is set."""
+        moment = after or utcnow()
+        later = [v.effective_from for v in await self._cached_versions(config_id)]
+        return min((start for start in later if start > moment), default=None)
+
+    async def in_force(self, config_id: str, at: datetime | None = None) -> Prices | None:
+        """The prices to charge a call made at `at` (now) with, or None (unpriced)."""
+        moment = at or utcnow()
         current = None
-        for version in cached[1]:  # by version number: a later version wins a tie
+        for version in await self._cached_versions(config_id):
+            # by version number: a later version wins a tie
             if version.effective_from <= moment and (
                 current is None or version.effective_from >= current.effective_from
             ):
