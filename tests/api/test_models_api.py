@@ -1,5 +1,6 @@
 """Model configs over REST: keys encrypted at rest, never returned, scoped to their owner."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -157,3 +158,34 @@ async def test_a_new_default_model_applies_to_the_next_run_at_once(
     assert (await services.models.resolve(owner)).config_id == first["id"]
     await client.delete(f"/models/{first['id']}")
     assert (await services.models.resolve(owner)).config_id is None
+
+
+async def test_a_burst_of_runs_resolves_its_model_with_one_lookup(
+    app: Any, client: httpx.AsyncClient, stub: StubLLMServer
+) -> None:
+    from sqlalchemy import event
+
+    services = app.state.services
+    owner = await services.users.authenticate(client.headers["authorization"].split()[1])
+    config = await create_stub_model(client, stub)
+    queries: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM model_configs" in statement:
+            queries.append(statement)
+
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        defaults = await asyncio.gather(*(services.models.resolve(owner) for _ in range(50)))
+        named = await asyncio.gather(
+            *(services.models.resolve(owner, config["id"]) for _ in range(50))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert {resolved.config_id for resolved in defaults + named} == {config["id"]}
+    assert len(queries) == 2, "one lookup for the default, one for the named config"
+    # A change is seen by the next run at once, named or by default.
+    await client.patch(f"/models/{config['id']}", json={"model": "other-model"})
+    assert (await services.models.resolve(owner, config["id"])).spec.model == "other-model"
+    assert (await services.models.resolve(owner)).spec.model == "other-model"
