@@ -15,7 +15,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-WAKE_AT_ONCE = 8  # callers resumed per loop iteration
+# Callers resumed per loop iteration (in a burst of 100 run starts, 8 gave /health p99 39-60 ms
+# and 4 gave 34-48, the runs reaching the provider a little later: 219-243 ms against 182-210).
+WAKE_AT_ONCE = 4
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
