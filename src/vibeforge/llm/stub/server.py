@@ -125,19 +125,26 @@ class _Connection(asyncio.Protocol):
             self._next_request()
 
     def eof_received(self) -> bool:
+        # The moment the client's FIN is read, not the loop turn after it when the transport
+        # reports itself closed (under 200 streams that turn came milliseconds later).
+        self._hung_up(time.monotonic())
         return False  # a client that stops sending has hung up: close our side too
 
+    def _hung_up(self, now: float) -> None:
+        current = self.current
+        if (
+            current is not None
+            and current.completed_at is None
+            and current.client_disconnected_at is None
+            and not self.dropped_by_us
+        ):
+            current.client_disconnected_at = now
+
     def connection_lost(self, exc: Exception | None) -> None:
-        now = time.monotonic()
+        self._hung_up(time.monotonic())
         self.closed = True
         self.writable.set()
         self.server._connections.discard(self)
-        if (
-            self.current is not None
-            and self.current.completed_at is None
-            and not self.dropped_by_us
-        ):
-            self.current.client_disconnected_at = now
         if self.task is not None and not self.task.done():
             self.task.cancel()
         asyncio.get_running_loop().create_task(self.server._notify())
