@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import uvicorn
 
+from tests.stubs import until
 from vibeforge.serving import VibeforgeServer
 
 
@@ -44,8 +45,7 @@ async def test_an_idle_server_ticks_once_a_second_and_stops_at_once() -> None:
     # ends the way the signal says): let that one do nothing to the test process.
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await until(lambda: server.started)
     async with httpx.AsyncClient() as client:
         response = await client.get(f"http://127.0.0.1:{port}/")
     assert response.text == "hi"

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import os
 import secrets
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vibeforge.db.agent_tables import Span
@@ -30,7 +31,7 @@ class TraceStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         # Traces of runs ending together are stored together, in one transaction.
-        self._saves: WriteBatches[list[Span], None] = WriteBatches(self._write)
+        self._saves: WriteBatches[list[dict[str, Any]], None] = WriteBatches(self._write)
 
     async def save(self, tracer: Tracer) -> None:
         """Store every span of a trace, then hand them to the OTLP exporter if one is set."""
@@ -41,9 +42,12 @@ class TraceStore:
                 None, export_otlp, tracer.trace_id, list(tracer.spans)
             )
 
-    async def _write(self, batch: list[list[Span]]) -> list[None]:
-        async with self._db.transaction(writes=True) as session:
-            session.add_all([row for rows in batch for row in rows])
+    async def _write(self, batch: list[list[dict[str, Any]]]) -> list[None]:
+        rows = [row for rows in batch for row in rows]
+        if rows:
+            async with self._db.transaction(writes=True) as session:
+                # Every key given, None included (render_nulls): one statement for the batch.
+                await session.execute(insert(Span).execution_options(render_nulls=True), rows)
         return [None] * len(batch)
 
     async def load(self, owner: User, trace_id: str) -> TraceOut:
