@@ -62,3 +62,19 @@ async def test_an_idle_server_ticks_once_a_second_and_stops_at_once() -> None:
         signal.signal(signal.SIGTERM, previous)
     assert time.monotonic() - asked < 0.5, "a stop does not wait for the next tick"
     assert stopped == ["runs"], "runs are interrupted before the sockets close"
+
+
+def test_the_collector_is_settled_once_everything_is_loaded() -> None:
+    import gc
+
+    from vibeforge.serving import GC_YOUNG_THRESHOLD, settle_garbage_collector
+
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    try:
+        settle_garbage_collector()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
+        assert gc.get_freeze_count() > frozen, "what is loaded now stays out of later passes"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

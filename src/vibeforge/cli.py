@@ -53,14 +53,12 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import gc
-
     import uvicorn
 
     from vibeforge.app import create_app
     from vibeforge.datadir import DataDirInUse, lock_data_dir
     from vibeforge.logs import configure_logging
-    from vibeforge.serving import VibeforgeServer
+    from vibeforge.serving import VibeforgeServer, settle_garbage_collector
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
     host = args.host or settings.host
@@ -91,10 +89,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     app = create_app(settings)
     app.state.services.data_lock = lock
-    # Every module is loaded now and lives as long as the server: keep those objects out of
-    # the cyclic collector's full passes, which otherwise stall the loop ~130 ms under load.
-    gc.collect()
-    gc.freeze()
+    settle_garbage_collector()
     config = uvicorn.Config(
         app,
         host=host,

@@ -41,7 +41,11 @@ class SessionStream:
         self.last_seq = last_seq
         # Events seen by this process; a reconnect asking for older ones gets a snapshot.
         self.first_replayable = last_seq + 1
-        self._recent: deque[Event] = deque(maxlen=REPLAY_EVENTS)
+        # As (seq, envelope) pairs, not Event objects: a tuple of an int and a str is left out
+        # of the cyclic collector's passes, and 200 streams' buffers (20,000 Events and their
+        # payloads) made each full pass a 40-100 ms stall of the loop. A replay (rare: a
+        # reconnect) parses the envelopes back.
+        self._recent: deque[tuple[int, str]] = deque(maxlen=REPLAY_EVENTS)
         self._settle = settle  # publishes what was emitted and not yet published
 
     def next_event(self, event: ServerEvent, run_id: str | None = None) -> Event:
@@ -56,8 +60,8 @@ class SessionStream:
         wire = wire_of(event.type, seq, payload)
         numbered = Event(event.type, payload, self.project_id, self.session_id, seq, wire)
         if len(self._recent) == self._recent.maxlen:
-            self.first_replayable = self._recent[0].seq + 1
-        self._recent.append(numbered)
+            self.first_replayable = self._recent[0][0] + 1
+        self._recent.append((seq, wire))
         return numbered
 
     def replay(self, after_seq: int) -> list[Event] | None:
@@ -68,7 +72,7 @@ class SessionStream:
             return []
         if after_seq + 1 < self.first_replayable:
             return None
-        return [event for event in self._recent if event.seq > after_seq]
+        return [Event.from_wire(wire) for seq, wire in self._recent if seq > after_seq]
 
 
 class Streams:
