@@ -16,8 +16,9 @@ from vibeforge.llm import (
     ProviderBadRequest,
     collect,
 )
+from vibeforge.llm.errors import error_message, parse_retry_after_ms
 from vibeforge.llm.factory import build_chat_model
-from vibeforge.llm.openai_http import _encode, _error_message, _retry_after_ms
+from vibeforge.llm.openai_http import _encode
 from vibeforge.llm.stub import Script, StubLLMServer
 
 HELLO = ChatRequest((Message("user", "hello there"),), purpose="chat")
@@ -61,19 +62,19 @@ async def test_an_error_status_reports_the_message_of_its_body(stub: StubLLMServ
 
 
 def test_error_messages_are_read_from_every_shape_of_body() -> None:
-    assert _error_message('{"error": {"message": "quota", "type": "x"}}') == "quota"
-    assert _error_message('{"error": "plain words"}') == "plain words"
-    assert _error_message('{"message": "top level"}') == "top level"
-    assert _error_message("<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
-    assert _error_message('["odd"]') == '["odd"]'
-    assert len(_error_message("x" * 5000)) == 500
+    assert error_message('{"error": {"message": "quota", "type": "x"}}') == "quota"
+    assert error_message('{"error": "plain words"}') == "plain words"
+    assert error_message('{"message": "top level"}') == "top level"
+    assert error_message("<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
+    assert error_message('["odd"]') == '["odd"]'
+    assert len(error_message("x" * 5000)) == 500
 
 
 def test_retry_after_ms_is_read_as_seconds() -> None:
-    assert _retry_after_ms("1500") == 1.5
-    assert _retry_after_ms("-3") == 0.0
-    assert _retry_after_ms("soon") is None
-    assert _retry_after_ms(None) is None
+    assert parse_retry_after_ms("1500") == 1.5
+    assert parse_retry_after_ms("-3") == 0.0
+    assert parse_retry_after_ms("soon") is None
+    assert parse_retry_after_ms(None) is None
 
 
 def test_a_body_orjson_refuses_is_still_sent() -> None:

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import httpx2
@@ -159,6 +160,63 @@ def http_error(
     if status >= 500 or status in (408, 409):
         return ProviderServerError(provider, status, body, message)
     return ProviderHTTPError(provider, status, body, message)
+
+
+ERROR_BODY_LIMIT = 64 * 1024  # an error page longer than this is cut (it is only reported)
+
+
+class ErrorResponse(Protocol):
+    """What `status_error` reads of a response: httpx's and httpx2's both fit."""
+
+    status_code: int
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+
+async def status_error(provider: str, response: ErrorResponse) -> ProviderHTTPError:
+    """The ProviderHTTPError an HTTP error response means: the message its body gives (an
+    OpenAI-shaped `{"error": {"message"}}`, Ollama's `{"error": "..."}`, else the body, short)
+    and how long it asks us to wait (`retry-after-ms`, else `Retry-After`)."""
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in response.aiter_bytes():
+        pieces.append(piece)
+        size += len(piece)
+        if size >= ERROR_BODY_LIMIT:
+            break
+    text = b"".join(pieces)[:ERROR_BODY_LIMIT].decode("utf-8", "replace")
+    headers = response.headers
+    retry_after = parse_retry_after_ms(headers.get("retry-after-ms"))
+    if retry_after is None:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+    return http_error(provider, response.status_code, text, error_message(text), retry_after)
+
+
+def error_message(text: str) -> str:
+    """The message of an error body, else the body itself, short."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return text.strip()[:500]
+
+
+def parse_retry_after_ms(value: str | None) -> float | None:
+    """Seconds from a `retry-after-ms` header (OpenAI's), which its SDK honoured."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value) / 1000)
+    except ValueError:
+        return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

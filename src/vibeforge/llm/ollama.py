@@ -15,8 +15,7 @@ from vibeforge.llm.errors import (
     ProviderError,
     ProviderProtocolError,
     ProviderTimeout,
-    http_error,
-    parse_retry_after,
+    status_error,
 )
 from vibeforge.llm.params import Params
 from vibeforge.llm.tls import shared_ssl_context
@@ -141,10 +140,7 @@ class OllamaModel(ProviderAdapter[httpx.AsyncClient]):
                 "POST", "/api/chat", json=body, headers=purpose_headers(request)
             ) as response:
                 if response.status_code >= 400:
-                    text = (await response.aread()).decode("utf-8", "replace")
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    message = _error_message(text)
-                    raise http_error(provider, response.status_code, text, message, retry_after)
+                    raise await status_error(provider, response)
                 async for line in iter_lines(response.aiter_bytes()):
                     if not line.strip():
                         continue
@@ -231,10 +227,3 @@ def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool" and message.tool_call_id:
         result["tool_call_id"] = message.tool_call_id
     return result
-
-
-def _error_message(text: str) -> str:
-    try:
-        return str(json.loads(text).get("error", ""))
-    except (ValueError, AttributeError):
-        return text[:200]

@@ -18,13 +18,11 @@ import httpx2
 import orjson
 
 from vibeforge import __version__
-from vibeforge.llm.errors import ProviderAuthenticationError, http_error, parse_retry_after
+from vibeforge.llm.errors import ProviderAuthenticationError, status_error
 from vibeforge.llm.providers import PROVIDER_INFO
 from vibeforge.llm.spec import ModelSpec
 from vibeforge.llm.tls import shared_ssl_context
 from vibeforge.llm.transport import StreamingTransport
-
-ERROR_BODY_LIMIT = 64 * 1024  # an error page longer than this is cut (it is only reported)
 
 
 class ChatCompletions:
@@ -71,16 +69,9 @@ class ChatCompletions:
         if response.status_code < 400:
             return response
         try:
-            text = await _error_text(response)
+            raise await status_error(self.provider, response)
         finally:
             await response.aclose()
-        headers_in = response.headers
-        retry_after = _retry_after_ms(headers_in.get("retry-after-ms"))
-        if retry_after is None:
-            retry_after = parse_retry_after(headers_in.get("retry-after"))
-        raise http_error(
-            self.provider, response.status_code, text, _error_message(text), retry_after
-        )
 
     async def aclose(self) -> None:
         """Close the idle connections."""
@@ -94,40 +85,3 @@ def _encode(body: dict[str, Any]) -> bytes:
         return orjson.dumps(body)
     except TypeError:
         return json.dumps(body, ensure_ascii=False).encode()
-
-
-async def _error_text(response: httpx2.Response) -> str:
-    """The error body as text, at most ERROR_BODY_LIMIT bytes of it."""
-    pieces: list[bytes] = []
-    size = 0
-    async for piece in response.aiter_bytes():
-        pieces.append(piece)
-        size += len(piece)
-        if size >= ERROR_BODY_LIMIT:
-            break
-    return b"".join(pieces)[:ERROR_BODY_LIMIT].decode("utf-8", "replace")
-
-
-def _error_message(text: str) -> str:
-    """The message of an OpenAI-shaped error body (`{"error": {"message": ...}}`), else the
-    body itself, short."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text.strip()[:500]
-    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    return text.strip()[:500]
-
-
-def _retry_after_ms(value: str | None) -> float | None:
-    """Seconds from a `retry-after-ms` header (OpenAI's), which the SDK honoured."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value) / 1000)
-    except ValueError:
-        return None
